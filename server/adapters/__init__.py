@@ -1,0 +1,1 @@
+"""Adapter folders: the `twin.json` card and the registry the server serves from."""

@@ -1,0 +1,61 @@
+"""`twin.json`: what an adapter folder says about itself beyond peft's files.
+
+The server reads the system prompt from it so that serving formats prompts exactly
+as training did; training writes it. It lives here (not in `training/`) because
+the server must not import training, while training may import the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CARD_FILE = "twin.json"
+ADAPTER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class TwinCard(BaseModel):
+    """The contents of `twin.json` (DESIGN.md, "Adapter folder")."""
+
+    model_config = ConfigDict(extra="allow")
+
+    base_model: str = Field(description="Served name or local path of the base model the LoRA was trained on")
+    system_prompt: str | None = Field(default=None, description="Persona prompt used in training")
+    owner_name: str | None = None
+    kind: str = Field(default="sft", description="sft, dpo, kto or cpt")
+    parent_adapter: str | None = None
+    created_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    date_split: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict, description="Dataset or feedback statistics")
+    training_args: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def is_valid_adapter_name(name: str) -> bool:
+    return bool(ADAPTER_NAME_PATTERN.fullmatch(name))
+
+
+def read_card(adapter_dir: Path) -> TwinCard | None:
+    """The folder's card, or None when it has none (a plain peft adapter still serves)."""
+    path = Path(adapter_dir) / CARD_FILE
+    if not path.is_file():
+        return None
+    return TwinCard.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def write_card(adapter_dir: Path, card: TwinCard) -> Path:
+    """Write owner-only: the card holds the persona prompt and dataset statistics."""
+    path = Path(adapter_dir) / CARD_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(card.model_dump(mode="json"), handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+    os.chmod(path, 0o600)
+    return path

@@ -1,0 +1,1 @@
+"""Runtime adapter management with vLLM's request bodies."""

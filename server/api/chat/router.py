@@ -1,0 +1,14 @@
+"""Thin routes: auth, then the serving logic."""
+
+from fastapi import APIRouter, Depends, Request
+
+from server.api.chat.protocol import ChatCompletionRequest
+from server.api.chat.serving import create_chat_completion
+from server.auth import require_api_key
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request, body: ChatCompletionRequest):
+    return await create_chat_completion(request, body)

@@ -1,0 +1,145 @@
+"""Chat completions: lenient where real clients are sloppy, exact where they parse."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from server.api.chat.protocol import (
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatDelta,
+    ChatMessageIn,
+    ChatMessageOut,
+)
+from server.api.generation import Generation, prepare, sse_stream
+from server.engines.base import ChoiceDelta
+from server.errors import OpenAIError
+from server.prompting import ChatMessage, build_chat, render_chat_prompt
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+def _text_of(message: ChatMessageIn, index: int) -> str:
+    content = message.content
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part_index, part in enumerate(content):
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(str(part.get("text", "")))
+        else:
+            raise OpenAIError(
+                400,
+                f"content part of type {kind!r} is not supported: a clone reads text only",
+                param=f"messages.{index}.content.{part_index}.type",
+                code="unsupported_content",
+            )
+    return "\n".join(texts)
+
+
+def _check_tools(body: ChatCompletionRequest) -> None:
+    """Tools are accepted and answered as plain text; forcing a tool call cannot be honoured."""
+    choice = body.tool_choice
+    if choice is None or choice in ("auto", "none"):
+        return
+    raise OpenAIError(
+        400,
+        "tool_choice must be 'auto' or 'none': a clone answers in plain text and calls no tools",
+        param="tool_choice",
+        code="unsupported_tool_choice",
+    )
+
+
+def _check_response_format(body: ChatCompletionRequest) -> None:
+    kind = (body.response_format or {}).get("type", "text")
+    if kind != "text":
+        raise OpenAIError(
+            400,
+            f"response_format {kind!r} is not supported; use 'text'",
+            param="response_format.type",
+            code="unsupported_response_format",
+        )
+
+
+def chat_messages(body: ChatCompletionRequest) -> list[ChatMessage]:
+    messages: list[ChatMessage] = []
+    for index, message in enumerate(body.messages):
+        role = _ROLES.get(message.role)
+        if role is None:
+            raise OpenAIError(
+                400,
+                f"role {message.role!r} is not supported (system, user, assistant)",
+                param=f"messages.{index}.role",
+                code="invalid_value",
+            )
+        messages.append({"role": role, "content": _text_of(message, index)})
+    if not any(m["role"] == "user" for m in messages):
+        raise OpenAIError(400, "messages must contain at least one user message", param="messages")
+    return messages
+
+
+async def create_chat_completion(request: Request, body: ChatCompletionRequest):
+    state = request.app.state
+    _check_tools(body)
+    _check_response_format(body)
+    target = state.registry.resolve(body.model)
+    persona = target.adapter.persona if target.adapter else None
+    chat = build_chat(chat_messages(body), persona, state.settings.persona_overrides_client)
+    prompt_ids = render_chat_prompt(state.engine.tokenizer, chat)
+    prepared = prepare(request, target, body, prompt_ids, body.max_completion_tokens or body.max_tokens)
+    generation = Generation(request, prepared, "chat")
+    if state.settings.log_message_text:
+        state.text_logger.info("request %s messages=%r", prepared.request_id, chat)
+
+    def header(**fields) -> dict:
+        return {"id": f"chatcmpl-{prepared.request_id}", "created": prepared.created, "model": body.model, **fields}
+
+    if not body.stream:
+        finals = await generation.collect()
+        return ChatCompletion(
+            **header(),
+            choices=[
+                ChatChoice(index=f.index, message=ChatMessageOut(content=f.text), finish_reason=f.finish_reason)
+                for f in finals
+            ],
+            usage=generation.usage,
+        )
+
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    started = set()
+
+    def chunks(deltas: list[ChoiceDelta]) -> list[dict]:
+        out = []
+        for delta in deltas:
+            first = delta.index not in started
+            started.add(delta.index)
+            if not delta.text and not first and delta.finish_reason is None:
+                continue
+            chunk = ChatCompletionChunk(
+                **header(),
+                choices=[
+                    ChatChunkChoice(
+                        index=delta.index,
+                        delta=ChatDelta(role="assistant" if first else None, content=delta.text),
+                        finish_reason=delta.finish_reason,
+                    )
+                ],
+            )
+            out.append(chunk.model_dump(exclude_none=True, exclude={"choices": {0: {"logprobs"}}}))
+        return out
+
+    def usage_chunk(usage) -> dict:
+        return ChatCompletionChunk(**header(), choices=[], usage=usage).model_dump(exclude_none=True)
+
+    return StreamingResponse(
+        sse_stream(generation, chunks, usage_chunk if include_usage else None),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

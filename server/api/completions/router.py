@@ -1,0 +1,14 @@
+"""Thin routes: auth, then the serving logic."""
+
+from fastapi import APIRouter, Depends, Request
+
+from server.api.completions.protocol import CompletionRequest
+from server.api.completions.serving import create_completion
+from server.auth import require_api_key
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.post("/completions")
+async def completions(request: Request, body: CompletionRequest):
+    return await create_completion(request, body)

@@ -1,0 +1,213 @@
+"""Running one request through the engine: admission, limits, timing, disconnects, SSE.
+
+Chat and plain completions differ only in how the prompt is built and how chunks
+are shaped; everything about running the generation lives here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from server.adapters.registry import ModelTarget
+from server.api.sampling import SamplingFields, Usage
+from server.engines.base import ChoiceDelta, SamplingOptions
+from server.errors import OpenAIError
+
+logger = logging.getLogger("server.requests")
+
+
+@dataclass
+class PreparedRequest:
+    """A validated request with its prompt rendered, ready for the engine."""
+
+    target: ModelTarget
+    prompt_token_ids: list[int]
+    options: SamplingOptions
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: int = field(default_factory=lambda: int(time.time()))
+    started: float = field(default_factory=time.perf_counter)
+
+
+def completion_budget(request: Request, fields: SamplingFields, requested: int | None, prompt_len: int) -> int:
+    """Max new tokens: what was asked, clamped to the context left; 400 if no room at all."""
+    state = request.app.state
+    room = state.engine.max_model_len - prompt_len
+    if room <= 0:
+        raise OpenAIError(
+            400,
+            f"This model's maximum context length is {state.engine.max_model_len} tokens; the prompt has "
+            f"{prompt_len} tokens. Shorten the messages.",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    return min(requested or state.settings.default_max_tokens, room)
+
+
+def prepare(
+    request: Request,
+    target: ModelTarget,
+    fields: SamplingFields,
+    prompt_token_ids: list[int],
+    requested_max_tokens: int | None,
+) -> PreparedRequest:
+    budget = completion_budget(request, fields, requested_max_tokens, len(prompt_token_ids))
+    return PreparedRequest(target, prompt_token_ids, fields.sampling(budget))
+
+
+class Admission:
+    """Bounds the requests in flight so an overloaded server answers 429 instead of hanging."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    def enter(self) -> None:
+        if self.in_flight >= self.limit:
+            raise OpenAIError(
+                429,
+                f"the server is busy ({self.in_flight} requests in flight); retry shortly",
+                code="queue_full",
+                headers={"Retry-After": "1"},
+            )
+        self.in_flight += 1
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+
+
+async def _timed(stream: AsyncIterator[list[ChoiceDelta]], timeout_s: float) -> AsyncIterator[list[ChoiceDelta]]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    iterator = aiter(stream)
+    try:
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                yield await asyncio.wait_for(anext(iterator), timeout=max(remaining, 0.001))
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError as exc:
+                raise OpenAIError(504, f"generation took longer than {timeout_s:.0f} s", code="timeout") from exc
+    finally:
+        await iterator.aclose()
+
+
+class Generation:
+    """One admitted request's run; counts tokens, records metrics, and always releases its slot."""
+
+    def __init__(self, request: Request, prepared: PreparedRequest, route: str) -> None:
+        self.request = request
+        self.prepared = prepared
+        self.route = route
+        self.state = request.app.state
+        self.model = prepared.target.served_name
+        self.completion_tokens = 0
+        self.first_token_at: float | None = None
+        self.status = "200"
+        self.state.admission.enter()
+        self.state.metrics.queue_depth.set(self.state.admission.in_flight)
+
+    @property
+    def usage(self) -> Usage:
+        prompt = len(self.prepared.prompt_token_ids)
+        return Usage(
+            prompt_tokens=prompt, completion_tokens=self.completion_tokens, total_tokens=prompt + self.completion_tokens
+        )
+
+    async def deltas(self) -> AsyncIterator[list[ChoiceDelta]]:
+        adapter = self.prepared.target.adapter
+        stream = self.state.engine.stream(
+            self.prepared.prompt_token_ids,
+            self.prepared.options,
+            self.prepared.request_id,
+            adapter.ref if adapter else None,
+        )
+        try:
+            async for deltas in _timed(stream, self.state.settings.request_timeout_s):
+                if self.first_token_at is None:
+                    self.first_token_at = time.perf_counter()
+                    self.state.metrics.ttft.labels(self.model).observe(self.first_token_at - self.prepared.started)
+                self.completion_tokens += sum(d.completion_tokens for d in deltas)
+                yield deltas
+        except OpenAIError as exc:
+            self.status = str(exc.status)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            self.status = "499"
+            raise
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.route == "":
+            return
+        metrics = self.state.metrics
+        metrics.requests.labels(self.route, self.model, self.status).inc()
+        metrics.latency.labels(self.model).observe(time.perf_counter() - self.prepared.started)
+        metrics.prompt_tokens.labels(self.model).inc(len(self.prepared.prompt_token_ids))
+        metrics.completion_tokens.labels(self.model).inc(self.completion_tokens)
+        self.state.admission.leave()
+        metrics.queue_depth.set(self.state.admission.in_flight)
+        logger.info(
+            "request %s route=%s model=%s status=%s prompt_tokens=%d completion_tokens=%d latency=%.3fs",
+            self.prepared.request_id,
+            self.route,
+            self.model,
+            self.status,
+            len(self.prepared.prompt_token_ids),
+            self.completion_tokens,
+            time.perf_counter() - self.prepared.started,
+        )
+        self.route = ""
+
+    async def collect(self) -> list[ChoiceDelta]:
+        """Run to the end, aborting if the client goes away (non-streaming responses)."""
+        finals = [ChoiceDelta(index=i, text="", completion_tokens=0) for i in range(self.prepared.options.n)]
+
+        async def consume() -> None:
+            async for deltas in self.deltas():
+                for delta in deltas:
+                    final = finals[delta.index]
+                    final.text += delta.text
+                    final.completion_tokens += delta.completion_tokens
+                    final.finish_reason = delta.finish_reason or final.finish_reason
+
+        work = asyncio.ensure_future(consume())
+        while not work.done():
+            await asyncio.wait({work}, timeout=0.5)
+            if not work.done() and await self.request.is_disconnected():
+                work.cancel()
+                raise OpenAIError(499, "client disconnected")
+        work.result()
+        for final in finals:
+            final.finish_reason = final.finish_reason or "stop"
+        return finals
+
+
+def sse(payload: dict | str) -> str:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n"
+
+
+async def sse_stream(
+    generation: Generation,
+    chunks: Callable[[list[ChoiceDelta]], list[dict]],
+    final_usage: Callable[[Usage], dict] | None,
+) -> AsyncIterator[str]:
+    """SSE body: chunk per delta, an error event instead of a broken stream, then `[DONE]`."""
+    try:
+        async for deltas in generation.deltas():
+            for payload in chunks(deltas):
+                yield sse(payload)
+        if final_usage is not None:
+            yield sse(final_usage(generation.usage))
+    except OpenAIError as exc:
+        yield sse({"error": {"message": exc.message, "type": "server_error", "param": None, "code": exc.code}})
+    yield sse("[DONE]")

@@ -1,0 +1,56 @@
+"""The base model, its adapters (parent = base) and aliases, in OpenAI's list shape."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from server.auth import require_api_key
+from server.errors import OpenAIError
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str = "wechat-twin"
+    root: str
+    parent: str | None = None
+    max_model_len: int | None = None
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelCard]
+
+
+def _cards(request: Request) -> list[ModelCard]:
+    registry = request.app.state.registry
+    max_len = request.app.state.engine.max_model_len
+    cards = [ModelCard(id=registry.base_name, created=registry.created, root=registry.base_name, max_model_len=max_len)]
+    cards += [
+        ModelCard(
+            id=a.ref.name, created=a.created, root=str(a.ref.path), parent=registry.base_name, max_model_len=max_len
+        )
+        for a in registry.adapters
+    ]
+    for alias, name in registry.aliases.items():
+        target = registry.resolve(name)
+        parent = registry.base_name if target.adapter else None
+        cards.append(ModelCard(id=alias, created=registry.created, root=name, parent=parent, max_model_len=max_len))
+    return cards
+
+
+@router.get("/models")
+async def list_models(request: Request) -> ModelList:
+    return ModelList(data=_cards(request))
+
+
+@router.get("/models/{model_id:path}")
+async def get_model(request: Request, model_id: str) -> ModelCard:
+    for card in _cards(request):
+        if card.id == model_id:
+            return card
+    raise OpenAIError(404, f"The model '{model_id}' does not exist", param="model", code="model_not_found")

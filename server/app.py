@@ -1,0 +1,66 @@
+"""The FastAPI app factory. The engine is created in the lifespan, never at import,
+because vLLM spawns its engine-core process and spawn re-imports the main module."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from server.adapters.registry import AdapterRegistry
+from server.api.adapters.router import router as adapters_router
+from server.api.chat.router import router as chat_router
+from server.api.completions.router import router as completions_router
+from server.api.generation import Admission
+from server.api.health import router as health_router
+from server.api.models.router import router as models_router
+from server.basemodel import resolve_base_model
+from server.body_limit import BodySizeLimit
+from server.config import ServerSettings, check_exposure
+from server.engines import create_engine
+from server.errors import install_error_handlers
+from server.metrics import ServerMetrics
+
+logger = logging.getLogger("server")
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    check_exposure(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        base = resolve_base_model(settings.model, settings.served_name)
+        engine = create_engine(settings.engine, str(base.path), settings.engine_options)
+        registry = AdapterRegistry(engine, base.served_name, base.path, settings.adapters_dir, settings.aliases)
+        app.state.engine = engine
+        app.state.registry = registry
+        for problem in await registry.load_folder():
+            logger.warning("adapter skipped: %s", problem)
+        for alias, name in settings.aliases.items():
+            registry.resolve(name)
+            logger.info("alias %s -> %s", alias, name)
+        logger.info(
+            "serving %s with %s engine; adapters: %s",
+            base.served_name,
+            engine.name,
+            ", ".join(a.ref.name for a in registry.adapters) or "none",
+        )
+        try:
+            yield
+        finally:
+            await engine.shutdown()
+
+    app = FastAPI(title="wechat-twin", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.metrics = ServerMetrics()
+    app.state.admission = Admission(settings.max_pending_requests)
+    app.state.text_logger = logging.getLogger("server.text")
+    install_error_handlers(app)
+    for prefix in ("/v1", ""):
+        for router in (chat_router, completions_router, models_router, adapters_router):
+            app.include_router(router, prefix=prefix)
+    app.include_router(health_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

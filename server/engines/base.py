@@ -1,0 +1,114 @@
+"""The engine interface the API and the evaluation both generate through.
+
+Prompts reach an engine as token ids, already rendered by `server.prompting`, so the
+server can count and length-check them itself and every engine sees identical input.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """A loaded LoRA: `int_id` is the stable number vLLM needs, unique per name for the process."""
+
+    name: str
+    path: Path
+    int_id: int
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    max_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    n: int = 1
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+
+
+@dataclass
+class ChoiceDelta:
+    """New text for one of the `n` choices since the previous delta."""
+
+    index: int
+    text: str
+    completion_tokens: int
+    finish_reason: str | None = None
+
+
+@dataclass
+class EngineOptions:
+    """Pass-through settings; each engine uses those that mean something to it."""
+
+    max_model_len: int | None = None
+    dtype: str = "auto"
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    max_lora_rank: int = 16
+    max_loras: int = 4
+    enforce_eager: bool = False
+    max_num_seqs: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(abc.ABC):
+    """One base model plus any number of LoRA adapters, generating concurrently."""
+
+    name: str
+    max_model_len: int
+    max_lora_rank: int
+
+    @property
+    @abc.abstractmethod
+    def tokenizer(self) -> Any:
+        """The base model's Hugging Face tokenizer (chat template, token counts)."""
+
+    @abc.abstractmethod
+    def stream(
+        self,
+        prompt_token_ids: list[int],
+        options: SamplingOptions,
+        request_id: str,
+        adapter: AdapterRef | None,
+    ) -> AsyncIterator[list[ChoiceDelta]]:
+        """Yield deltas as they are produced; stopping iteration early must abort the request."""
+
+    @abc.abstractmethod
+    async def abort(self, request_id: str) -> None:
+        """Stop a request's generation and free its resources."""
+
+    @abc.abstractmethod
+    async def load_adapter(self, adapter: AdapterRef) -> None:
+        """Make an adapter usable; raise ValueError if it does not fit this base model."""
+
+    @abc.abstractmethod
+    async def unload_adapter(self, adapter: AdapterRef) -> None:
+        """Forget an adapter and free its memory."""
+
+    def queue_depth(self) -> int:
+        """Requests admitted but not finished; feeds the queue-full check and metrics."""
+        return 0
+
+    @abc.abstractmethod
+    async def shutdown(self) -> None:
+        """Release the model and any worker process."""
+
+
+async def collect(stream: AsyncIterator[list[ChoiceDelta]], n: int) -> list[ChoiceDelta]:
+    """Fold a stream into one final ChoiceDelta per choice (non-streaming responses, evaluation)."""
+    finals = [ChoiceDelta(index=i, text="", completion_tokens=0) for i in range(n)]
+    async for deltas in stream:
+        for delta in deltas:
+            final = finals[delta.index]
+            final.text += delta.text
+            final.completion_tokens += delta.completion_tokens
+            final.finish_reason = delta.finish_reason or final.finish_reason
+    return finals

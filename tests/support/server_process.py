@@ -1,0 +1,85 @@
+"""A real `twin-server serve` process on a free loopback port, started and stopped by tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    model_path: Path
+    adapters_dir: Path
+    engine: str
+    log_path: Path
+    api_key: str = "test-key"
+    admin_key: str = "admin-key"
+    base_name: str = "SmolLM2-135M-Instruct"
+    extra_args: list[str] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "server", "serve",
+            "--model", str(self.model_path), "--served-name", self.base_name,
+            "--adapters", str(self.adapters_dir), "--port", str(self.port),
+            "--api-key", self.api_key, "--admin-key", self.admin_key,
+            "--engine", self.engine, "--max-model-len", "1024", "--max-lora-rank", "8",
+            "--dtype", "float32", "--enforce-eager",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self, timeout_s: float = 240.0) -> None:
+        env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1",
+               "VLLM_NO_USAGE_STATS": "1", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}  # fmt: skip
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}; log:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.root_url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"server did not come up in {timeout_s:.0f} s; log:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
