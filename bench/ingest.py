@@ -1,0 +1,193 @@
+"""Benchmark the import pipeline on a generated MemoTrace export, next to pandas.read_csv of the same file.
+
+    python bench/ingest.py                      # 1,000,000 messages
+    python bench/ingest.py --messages 200000    # quicker, while developing
+
+Generates a MemoTrace >= 1.0.3 `messages.csv` (shape E: utf-8-sig, CRLF, chats interleaved, text
+with emoji codes, links and phone numbers, media and system rows, group chats), then runs, each
+in a fresh process pinned to one CPU: the whole `twin-train data` pipeline (parse, clean, redact,
+sessions, split, write) and `pandas.read_csv` of the file alone. Prints messages per second and
+peak memory (max RSS) of both. Goal: >= 250,000 messages/s end to end and <= 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+GOAL_RATE = 250_000
+GOAL_MEMORY = 1 << 30
+HEADER = [
+    "localId",
+    "TalkerId",
+    "Type",
+    "SubType",
+    "IsSender",
+    "CreateTime",
+    "Status",
+    "StrContent",
+    "StrTime",
+    "Remark",
+    "NickName",
+    "Sender",
+]
+ZONE = ZoneInfo("Asia/Shanghai")
+
+WORDS = [
+    "今天",
+    "晚上",
+    "吃饭",
+    "哈哈哈",
+    "好的",
+    "明天",
+    "开会",
+    "ok",
+    "lol",
+    "sure",
+    "let's go",
+    "真的吗",
+    "太累了",
+    "周末",
+    "打游戏",
+    "下雨了",
+    "in a meeting",
+    "see you",
+    "没问题",
+    "wait~",
+    "收到",
+    "走吧",
+]
+EMOJI = ["[旺柴]", "[捂脸]", "[破涕为笑]", "[呲牙]", "😂", "👍", "🙏", ""]
+EXTRAS = ["", "", "", "", "", "", "", "", " https://example.com/a?b=1", " 13800138000", " test@example.com", "\n第二行"]
+MEDIA = [
+    ("3", "0", '<?xml version="1.0"?>\n<msg><img md5="a" length="1"/></msg>'),
+    ("47", "0", "<msg><emoji/></msg>"),
+    ("34", "0", "<msg><voicemsg/></msg>"),
+    ("49", "57", ""),
+    ("49", "5", ""),
+    ("10000", "0", '"x" 撤回了一条消息'),
+]
+
+
+def generate(path: Path, messages: int, seed: int = 7) -> None:
+    """Chats with sticky conversations: the next message usually continues the current chat."""
+    rng = random.Random(seed)
+    chats = [(str(10 + i), f"friend{i}", f"Nick{i}", i % 10 == 0) for i in range(500)]
+    texts = [
+        " ".join(rng.sample(WORDS, rng.randint(1, 4))) + rng.choice(EXTRAS) + rng.choice(EMOJI) for _ in range(20_000)
+    ]
+    now = datetime(2023, 1, 1, tzinfo=ZONE).timestamp()
+    chat = chats[0]
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        for local_id in range(1, messages + 1):
+            now += rng.expovariate(1 / 30)
+            if rng.random() < 0.1:
+                chat = rng.choice(chats)
+            talker, remark, nickname, group = chat
+            is_me = rng.random() < 0.45
+            sender = "我" if is_me else (f"member{rng.randint(1, 8)}" if group else nickname)
+            if rng.random() < 0.88:
+                type_, subtype, content = "1", "0", rng.choice(texts)
+            else:
+                type_, subtype, content = rng.choice(MEDIA)
+            created = int(now)
+            strtime = datetime.fromtimestamp(created, ZONE).strftime("%Y-%m-%d %H:%M:%S")
+            writer.writerow(
+                [
+                    local_id,
+                    talker,
+                    type_,
+                    subtype,
+                    int(is_me),
+                    created,
+                    2,
+                    content,
+                    strtime,
+                    remark if not group else "",
+                    nickname,
+                    sender,
+                ]
+            )
+
+
+def child(kind: str, path: Path) -> None:
+    """Runs in its own process so each side's peak memory is its own."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if cpus:
+        os.sched_setaffinity(0, {cpus[-1]})
+    if kind == "pandas":
+        import pandas as pd
+
+        start, cpu = time.perf_counter(), time.process_time()
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        seconds, cpu, rows = time.perf_counter() - start, time.process_time() - cpu, len(frame)
+    else:
+        from training.dataset.pipeline import PipelineOptions, run
+
+        with tempfile.TemporaryDirectory() as out:
+            start, cpu = time.perf_counter(), time.process_time()
+            report = run([path], PipelineOptions(out=Path(out) / "dataset"))
+            seconds, cpu, rows = time.perf_counter() - start, time.process_time() - cpu, report["messages_read"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "peak_bytes": peak}))
+
+
+def measure(kind: str, path: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path)], check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--csv", type=Path, help="reuse this generated file instead of writing a new one")
+    parser.add_argument("--child", choices=["pipeline", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.path)
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.csv or Path(tmp) / "messages.csv"
+        if not path.exists():
+            start = time.perf_counter()
+            generate(path, args.messages)
+            print(
+                f"generated {args.messages:,} messages ({path.stat().st_size / 1e6:.0f} MB) "
+                f"in {time.perf_counter() - start:.1f} s"
+            )
+        ours = measure("pipeline", path)
+        pandas = measure("pandas", path)
+    rate = ours["rows"] / ours["seconds"]
+    for name, result, unit in (("twin-train data", ours, "messages/s"), ("pandas.read_csv", pandas, "rows/s")):
+        print(
+            f"{name:<16} {result['rows'] / result['seconds']:>10,.0f} {unit:<10} {result['seconds']:6.2f} s wall "
+            f"({result['rows'] / result['cpu_seconds']:,.0f} per CPU-second)  "
+            f"peak {result['peak_bytes'] / 2**20:,.0f} MiB"
+        )
+    print(
+        f"pipeline / read_csv: {ours['seconds'] / pandas['seconds']:.2f}x the time; one CPU each; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    met = rate >= GOAL_RATE and ours["peak_bytes"] <= GOAL_MEMORY
+    print(f"goal (>= {GOAL_RATE:,} messages/s, <= 1 GiB): {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Cleaning (what text is kept, how it is tidied) and the privacy filter (what is redacted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.dataset.clean import Cleaner, drop_duplicates
+from training.dataset.privacy import Redactor, compile_words, id_checksum_ok, load_word_list, luhn_ok
+from training.formats.message import Kind, Message
+
+
+def msg(text: str, kind: Kind = Kind.TEXT, ts: float = 0, is_me: bool = False, chat: str = "c") -> Message:
+    return Message(chat, chat, "s", "s", is_me, ts, text, kind)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("哈哈哈 [捂脸][旺柴]", "哈哈哈 [捂脸][旺柴]"),  # WeChat emoji codes are style
+        ("[破涕为笑] 😂👍🏽", "[破涕为笑] 😂👍🏽"),
+        ("看这个[图片]", "看这个"),
+        ('[语音 3"] 听一下', "听一下"),
+        ("[文件: 报告.pdf]", ""),
+        ("【图片】【表情包】好", "好"),
+        ("[动画表情]", ""),
+        ("see https://example.com/a?b=1, ok", "see <link>, ok"),
+        ("www.example.com。好的", "<link>。好的"),
+        ("  @小王\u2005你好\r\n\r\n\r\n\r\n再见  ", "@小王 你好\n\n再见"),
+    ],
+)
+def test_text_is_tidied_but_style_is_kept(text, kept):
+    cleaner = Cleaner()
+    message = msg(text)
+    reason = cleaner.clean(message)
+    assert (reason, message.text if not reason else "") == (("", kept) if kept else ("empty", ""))
+
+
+def test_links_are_counted_only_on_kept_messages():
+    cleaner = Cleaner(max_chars=30)
+    cleaner.clean(msg("https://a.example/x and https://b.example/y"))
+    cleaner.clean(msg("https://c.example/" + "x" * 40 + " plus much more text than allowed here"))
+    assert cleaner.links == 2
+
+
+def test_drop_reasons():
+    cleaner = Cleaner(max_chars=10, dedupe_min_chars=8)
+    assert cleaner.clean(msg("", Kind.IMAGE)) == "image"
+    assert cleaner.clean(msg("", Kind.QUOTE)) == "quote_without_text"
+    assert cleaner.clean(msg("reply", Kind.QUOTE)) == ""
+    assert cleaner.clean(msg("   ")) == "empty"
+    assert cleaner.clean(msg("x" * 11)) == "too_long"
+    assert cleaner.clean(msg("forwarded", chat="a")) == ""
+    assert cleaner.clean(msg("forwarded", chat="b")) == "repeated_text"
+    assert cleaner.clean(msg("short")) == ""
+    assert cleaner.clean(msg("short")) == ""  # short repeats are a person's habit, not spam
+
+
+def test_exact_duplicates_are_dropped_once_sorted():
+    a, b, c = msg("hi", ts=1), msg("hi", ts=1), msg("hi", ts=1, is_me=True)
+    d, e = msg("other", ts=1), msg("hi", ts=2)
+    kept, dropped = drop_duplicates([a, d, b, c, e])
+    assert kept == [a, d, c, e] and dropped == 1
+
+
+VALID_ID = "11010519491231002X"
+VALID_CARD = "6217001234567893"
+
+
+def test_checksums():
+    assert id_checksum_ok(VALID_ID) and not id_checksum_ok("110105194912310021")
+    assert luhn_ok(VALID_CARD) and not luhn_ok("6217001234567890")
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted", "kind"),
+    [
+        ("call 13800138000 now", "call <phone> now", "phone"),
+        ("call +86 138-0013-8000", "call <phone>", "phone"),
+        ("手机138 0013 8000", "手机<phone>", "phone"),
+        ("座机 010-62345678 或 (0755)2345678", "座机 <phone> 或 <phone>", "phone"),
+        (f"身份证{VALID_ID}。", "身份证<id>。", "id_number"),
+        (f"卡号 {VALID_CARD} 谢谢", "卡号 <card> 谢谢", "bank_card"),
+        ("卡号 6217 0012 3456 7893", "卡号 <card>", "bank_card"),
+        ("mail me: a.b+c@example.co.uk!", "mail me: <email>!", "email"),
+    ],
+)
+def test_identifiers_are_redacted_by_kind(text, redacted, kind):
+    redactor = Redactor()
+    assert redactor.redact(text) == redacted
+    assert redactor.counts[kind] == redacted.count("<")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单号 110105194912310021",  # ID-shaped, wrong checksum
+        "order 6217001234567890",  # card-shaped, fails Luhn
+        "2024-03-09 12:00:00",
+        "1380013800 is ten digits",
+        "version 12345678901234",
+        "收到 520 元",
+    ],
+)
+def test_numbers_that_are_not_identifiers_stay(text):
+    redactor = Redactor()
+    assert redactor.redact(text) == text
+    assert not any(redactor.counts.values())
+
+
+def test_no_privacy_keeps_numbers_but_still_applies_the_users_words():
+    redactor = Redactor(enabled=False, words=compile_words(["Acme Corp", r"re:project\s+\w+"]))
+    assert redactor.redact("13800138000 at acme corp on Project Falcon") == "13800138000 at <redacted> on <redacted>"
+    assert redactor.counts["custom"] == 2
+
+
+def test_word_list_file_and_drop_mode(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("\ufeff# secrets\n老地方\n\nre:暗号\\d+\n", encoding="utf-8")
+    entries = load_word_list(path)
+    assert entries == ["老地方", "re:暗号\\d+"]
+    redactor = Redactor(words=compile_words(entries), mode="drop")
+    assert redactor.should_drop("去老地方吗") and redactor.should_drop("暗号42")
+    assert not redactor.should_drop("去新地方")
+    assert redactor.redact("去老地方") == "去老地方"  # drop mode never rewrites
+
+
+def test_a_bad_pattern_is_named():
+    with pytest.raises(ValueError, match="bad pattern 're:\\(unclosed'"):
+        compile_words(["fine", "re:(unclosed"])

@@ -1,0 +1,23 @@
+"""`twin-train`: one command per step, each defined in its own module and registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from training.dataset.command import data
+from training.preference.dpo import dpo_command
+from training.preference.kto import kto_command
+from training.pretrain.cpt import cpt_command
+
+app = typer.Typer(help="Build a chat clone: import chat exports, train, evaluate.", no_args_is_help=True)
+
+
+@app.callback()
+def main() -> None:
+    """Build a chat clone: import chat exports, train, evaluate."""
+
+
+app.command("data")(data)
+app.command("dpo")(dpo_command)
+app.command("kto")(kto_command)
+app.command("cpt")(cpt_command)

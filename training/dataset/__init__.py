@@ -1,0 +1,1 @@
+"""Turn parsed messages into a training dataset: clean, redact, cut sessions, split, write, report."""

@@ -1,0 +1,92 @@
+"""Write the dataset files: owner-only, all or nothing, and optionally in LLaMA-Factory's layout.
+
+Chat history is the most private thing a user has, so every file is created 0600 (folders 0700).
+Files are written into a staging folder next to their destination and renamed into place only
+when all of them are complete: a crash or a bad input never leaves a half-written dataset, and a
+re-run replaces the previous files instead of mixing with them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+LLAMAFACTORY_DIR = "llamafactory"
+SHAREGPT_ROLES = {"user": "human", "assistant": "gpt"}
+
+Writer = Callable[[TextIO], None]
+
+
+def jsonl(records: Iterable[dict[str, Any]]) -> Writer:
+    def write(f: TextIO) -> None:
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        f.writelines(dumps(record) + "\n" for record in records)
+
+    return write
+
+
+def json_document(document: Any) -> Writer:
+    def write(f: TextIO) -> None:
+        json.dump(document, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+
+    return write
+
+
+def sharegpt(record: dict[str, Any]) -> dict[str, Any]:
+    """One OpenAI-style record as LLaMA-Factory's sharegpt: `conversations` + a `system` column."""
+    messages = record["messages"]
+    system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+    turns = [{"from": SHAREGPT_ROLES[m["role"]], "value": m["content"]} for m in messages if m["role"] != "system"]
+    return {"conversations": turns, "system": system}
+
+
+def llamafactory_info(splits: Iterable[str]) -> dict[str, Any]:
+    return {
+        f"wechat_twin_{split}": {
+            "file_name": f"{split}.jsonl",
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system"},
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        }
+        for split in splits
+    }
+
+
+def write_files(out_dir: Path, files: dict[str, Writer]) -> list[Path]:
+    """Write `files` (relative path -> writer) under `out_dir` atomically; returns the final paths."""
+    fresh = not out_dir.exists()
+    parent = out_dir.parent if fresh else out_dir
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    try:
+        for relative, write in files.items():
+            _write_private(staging / relative, write)
+        if fresh:
+            os.chmod(staging, DIR_MODE)
+            os.replace(staging, out_dir)
+        else:
+            for relative in files:
+                destination = out_dir / relative
+                destination.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                os.replace(staging / relative, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / relative for relative in files]
+
+
+def _write_private(path: Path, write: Writer) -> None:
+    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # a umask could only have narrowed it; make the mode exact
+    with open(fd, "w", encoding="utf-8", newline="\n") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())

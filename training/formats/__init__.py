@@ -1,0 +1,1 @@
+"""One module per chat-export format, each with its detector next to its parser; `registry` lists them."""

@@ -1,0 +1,107 @@
+"""MemoTrace's 2025 per-chat CSV for WeChat 4.0, with Chinese headers (FORMATS.md §1.2, shape G).
+
+One file per chat named after the contact; types are Chinese names; the owner is not marked (the
+`发送人` column holds display names), so the owner comes from `--me` or from the chat's name.
+Quoted replies carry their reply text before `\\n引用：`, so they are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from training.formats.message import ExportFormatError, Kind, Message, ParseOptions
+from training.formats.notices import notice_kind
+from training.formats.owner import owner_names
+from training.formats.textio import decode_error, first_line, open_text
+from training.formats.times import parse_time
+
+NAME = "memotrace-zh"
+DESCRIPTION = "MemoTrace 2025 CSV for WeChat 4.0 (消息ID,类型,发送人,时间,内容,...)"
+
+COLUMNS = ("消息ID", "类型", "发送人", "时间", "内容", "备注", "昵称", "更多信息")
+REQUIRED = ("类型", "发送人", "时间", "内容")
+QUOTE_MARK = "\n引用："
+
+_KINDS = {
+    "文本": Kind.TEXT,
+    "引用消息": Kind.QUOTE,
+    "图片": Kind.IMAGE,
+    "视频": Kind.VIDEO,
+    "语音": Kind.VOICE,
+    "表情包": Kind.STICKER,
+    "音视频通话": Kind.CALL,
+    "文件": Kind.FILE,
+    "位置分享": Kind.LOCATION,
+    "分享链接": Kind.LINK,
+    "音乐分享": Kind.LINK,
+    "视频号": Kind.LINK,
+    "收藏笔记": Kind.LINK,
+    "红包": Kind.RED_PACKET,
+    "转账": Kind.TRANSFER,
+    "合并转发的聊天记录": Kind.FORWARD,
+    "小程序": Kind.MINI_PROGRAM,
+    "个人/公众号名片": Kind.CONTACT_CARD,
+    "企业微信名片": Kind.CONTACT_CARD,
+    "拍一拍": Kind.PAT,
+}
+
+
+def _header(path: Path) -> list[str]:
+    line = first_line(path)
+    return next(csv.reader([line]), []) if line else []
+
+
+def detect(path: Path) -> float:
+    header = _header(path)
+    if tuple(header[: len(COLUMNS)]) == COLUMNS:
+        return 1.0
+    return 0.5 if len(set(header) & set(COLUMNS)) >= 4 else 0.0
+
+
+def _rows(path: Path, options: ParseOptions) -> Iterator[tuple[int, dict[str, int], list[str]]]:
+    with open_text(path, options) as f:
+        reader = csv.reader(f)
+        header = next(reader, None) or []
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise ExportFormatError(path, f"MemoTrace CSV is missing required columns: {', '.join(missing)}")
+        index = {name: header.index(name) for name in REQUIRED}
+        start = reader.line_num + 1
+        for row in reader:
+            yield start, index, row
+            start = reader.line_num + 1
+
+
+def _text(kind: Kind, content: str) -> str:
+    if kind is Kind.QUOTE:
+        return content.split(QUOTE_MARK, 1)[0]
+    return content if kind is Kind.TEXT else ""
+
+
+def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
+    chat = path.stem
+    try:
+        speakers: dict[str, int] = {}
+        if not options.me:
+            for _, index, row in _rows(path, options):
+                if len(row) > index["发送人"]:
+                    name = row[index["发送人"]]
+                    speakers[name] = speakers.get(name, 0) + 1
+        owners = owner_names(path, speakers, chat, options, "MemoTrace's Chinese-header CSV")
+        for line, index, row in _rows(path, options):
+            if len(row) <= max(index.values()):
+                if row:
+                    options.diagnostics.malformed(path, line, f"{len(row)} fields, expected {len(COLUMNS)}")
+                continue
+            type_name, sender, content = row[index["类型"]], row[index["发送人"]], row[index["内容"]]
+            try:
+                timestamp = parse_time(row[index["时间"]], options.timezone)
+            except ValueError as error:
+                options.diagnostics.malformed(path, line, str(error))
+                continue
+            kind = notice_kind(content) if type_name == "系统消息" else _KINDS.get(type_name, Kind.OTHER)
+            yield Message(chat, chat, sender, sender, sender in owners, timestamp, _text(kind, content), kind)
+    except UnicodeDecodeError as error:
+        raise decode_error(path, error) from error

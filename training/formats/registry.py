@@ -1,0 +1,74 @@
+"""The list of export formats the CLI offers, and how an input is matched to one.
+
+Each format is a module with `NAME`, `DESCRIPTION`, `detect(path) -> confidence` and
+`parse(path, options) -> Iterator[Message]`; adding a format is adding a module to `FORMATS`.
+Detection asks every format and takes the most confident one, so a damaged MemoTrace CSV named
+on the command line is still recognised as MemoTrace and gets a precise error instead of
+"unknown format"; inside a folder such half matches are skipped with a warning instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from training.formats import jsonl, memotrace, memotrace_zh, pywxdump, telegram, wechatexporter
+from training.formats.message import Diagnostics, ExportFormatError, Message, ParseOptions
+from training.formats.textio import sniff_encoding
+
+EXPORT_SUFFIXES = (".csv", ".txt", ".json", ".jsonl")
+SURE = 0.6  # below this a format only says "this looks like me, but damaged"
+
+
+class ExportFormat(Protocol):
+    NAME: str
+    DESCRIPTION: str
+
+    def detect(self, path: Path) -> float: ...
+
+    def parse(self, path: Path, options: ParseOptions) -> Iterator[Message]: ...
+
+
+FORMATS: dict[str, ExportFormat] = {
+    module.NAME: module for module in (memotrace, memotrace_zh, wechatexporter, pywxdump, telegram, jsonl)
+}
+
+
+def detect(path: Path, at_least: float = 0.0) -> ExportFormat | None:
+    if sniff_encoding(path) is None:
+        return None
+    confidence, best = max(((f.detect(path), f) for f in FORMATS.values()), key=lambda pair: pair[0])
+    return best if confidence > at_least else None
+
+
+def resolve(inputs: Sequence[Path], name: str, diagnostics: Diagnostics) -> list[tuple[Path, ExportFormat]]:
+    """Files to read and their formats. A folder is searched for exports and other files are
+    skipped with a warning; a file named on the command line must be an export."""
+    if name != "auto" and name not in FORMATS:
+        raise ValueError(f"--format must be auto or one of: {', '.join(FORMATS)}")
+    forced = FORMATS.get(name)
+    files: list[tuple[Path, ExportFormat]] = []
+    for given in inputs:
+        if not given.exists():
+            raise ExportFormatError(given, "no such file or folder")
+        if given.is_dir():
+            candidates = sorted(
+                p
+                for p in given.rglob("*")
+                if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES and not p.name.startswith(".")
+            )
+            for path in candidates:
+                found = forced or detect(path, at_least=SURE)
+                if found is None:
+                    diagnostics.warn(f"{path}: skipped, not a known chat export")
+                else:
+                    files.append((path, found))
+            if not any(path.is_relative_to(given) for path, _ in files):
+                raise ExportFormatError(given, "folder holds no known chat export")
+            continue
+        found = forced or detect(given)
+        if found is None:
+            raise ExportFormatError(given, f"not a known chat export format (known: {', '.join(FORMATS)})")
+        files.append((given, found))
+    return files
