@@ -71,7 +71,7 @@ class TransformersEngine(Engine):
         self.max_lora_rank = options.max_lora_rank
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._cancelled: set[str] = set()
-        self._waiting = 0
+        self._unfinished = 0
         self._lock = threading.Lock()
 
     @property
@@ -124,7 +124,6 @@ class TransformersEngine(Engine):
         if self._adapters:
             kwargs["adapter_names"] = [adapter.name if adapter else _BASE] * options.n
         with self._lock:
-            self._waiting -= 1
             try:
                 if options.seed is not None:
                     torch.manual_seed(options.seed)
@@ -132,6 +131,7 @@ class TransformersEngine(Engine):
                     self._model.generate(inputs, attention_mask=torch.ones_like(inputs), **kwargs)
             finally:
                 self._cancelled.discard(request_id)
+                self._unfinished -= 1
                 streamer.end()
 
     async def stream(
@@ -146,7 +146,7 @@ class TransformersEngine(Engine):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         streamer = _QueueStreamer(loop, queue)
-        self._waiting += 1
+        self._unfinished += 1
         job = loop.run_in_executor(
             self._worker, self._generate, prompt_token_ids, options, request_id, adapter, streamer
         )
@@ -217,7 +217,8 @@ class TransformersEngine(Engine):
             await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
 
     def queue_depth(self) -> int:
-        return self._waiting
+        """Requests waiting or generating; drops as soon as an aborted generation stops."""
+        return self._unfinished
 
     async def shutdown(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)

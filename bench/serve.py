@@ -1,0 +1,164 @@
+"""Our server vs vLLM's own OpenAI server: same model, adapters, load and flags, one run.
+
+Starts each server in turn (one engine at a time: a 2-core machine cannot host two),
+sends the same mixed load (base + two adapters) with the official async openai client,
+and prints throughput and p50/p99 latency of ours over theirs.
+Goal: throughput >= 0.97x and p50 latency <= 1.05x of vLLM's server.
+
+    python bench/serve.py                        # embedded model, two random adapters
+    python bench/serve.py --requests 64 --max-tokens 64 --concurrency 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from openai import AsyncOpenAI
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from server.basemodel.embedded import EMBEDDED_NAME, ensure_embedded_model
+from tests.support.adapters import build_random_adapter
+from tests.support.server_process import free_port
+
+ADAPTERS = ("alice", "bob")
+SYSTEM = "You are a friendly assistant who tells long stories."
+PROMPTS = [
+    "Tell me a story about a lighthouse keeper.",
+    "Describe your favourite city in detail.",
+    "Explain how bread is made, step by step.",
+    "Write a letter to an old friend.",
+]
+
+
+@dataclass
+class LoadResult:
+    name: str
+    seconds: float
+    completion_tokens: int
+    latencies: list[float]
+
+    @property
+    def throughput(self) -> float:
+        return self.completion_tokens / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def our_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+    return [sys.executable, "-m", "server", "serve", "--model", str(model), "--served-name", EMBEDDED_NAME,
+            "--adapters", str(adapters), "--port", str(port), "--engine", "vllm", "--dtype", "float32",
+            "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
+            "--log-level", "warning"]  # fmt: skip
+
+
+def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+    return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
+            "--served-model-name", EMBEDDED_NAME, "--enable-lora", "--lora-modules",
+            *[f"{name}={adapters / name}" for name in ADAPTERS], "--port", str(port), "--dtype", "float32",
+            "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
+            "--disable-log-requests", "--uvicorn-log-level", "warning"]  # fmt: skip
+
+
+async def run_load(base_url: str, args: argparse.Namespace) -> tuple[float, int, list[float]]:
+    client = AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=600)
+    models = [EMBEDDED_NAME, *ADAPTERS]
+    gate = asyncio.Semaphore(args.concurrency)
+    latencies: list[float] = []
+    tokens = 0
+
+    async def one(i: int) -> None:
+        nonlocal tokens
+        async with gate:
+            started = time.perf_counter()
+            reply = await client.chat.completions.create(
+                model=models[i % len(models)], max_tokens=args.max_tokens, temperature=0,
+                messages=[{"role": "system", "content": SYSTEM},
+                          {"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+            )  # fmt: skip
+            latencies.append(time.perf_counter() - started)
+            tokens += reply.usage.completion_tokens
+
+    await asyncio.gather(*(one(i) for i in range(args.warmup)))
+    latencies.clear()
+    tokens = 0
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(args.requests)))
+    elapsed = time.perf_counter() - started
+    await client.close()
+    return elapsed, tokens, latencies
+
+
+def measure(name: str, command: list[str], port: int, args: argparse.Namespace, log: Path) -> LoadResult:
+    env = {**os.environ, "VLLM_NO_USAGE_STATS": "1", "VLLM_CPU_KVCACHE_SPACE": "2"}
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited early; see {log}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start in 600 s; see {log}")
+            time.sleep(1)
+        print(f"  {name}: up, sending {args.requests} requests x {args.max_tokens} tokens at concurrency "
+              f"{args.concurrency}", flush=True)  # fmt: skip
+        seconds, tokens, latencies = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1", args))
+        return LoadResult(name, seconds, tokens, latencies)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="HF folder (default: the embedded model)")
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=6)
+    parser.add_argument("--max-model-len", type=int, default=1024)
+    args = parser.parse_args()
+    model = args.model or ensure_embedded_model()
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        adapters = Path(tmp) / "adapters"
+        for seed, name in enumerate(ADAPTERS, start=1):
+            build_random_adapter(model, adapters / name, seed, SYSTEM, EMBEDDED_NAME)
+        results = []
+        for name, build in (("vllm-server", vllm_command), ("wechat-twin", our_command)):
+            port = free_port()
+            results.append(measure(name, build(model, adapters, port, args), port, args, Path(tmp) / f"{name}.log"))
+    theirs, ours = results
+    print(f"\n{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
+    for result in results:
+        print(f"{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
+              f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
+    throughput_ratio = ours.throughput / theirs.throughput
+    p50_ratio = ours.percentile(0.5) / theirs.percentile(0.5)
+    p99_ratio = ours.percentile(0.99) / theirs.percentile(0.99)
+    print(f"\nthroughput ours/vllm: {throughput_ratio:.3f}x (goal >= 0.97)")
+    print(f"p50 latency ours/vllm: {p50_ratio:.3f}x (goal <= 1.05)")
+    print(f"p99 latency ours/vllm: {p99_ratio:.3f}x")
+
+
+if __name__ == "__main__":
+    main()
