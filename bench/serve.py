@@ -68,7 +68,7 @@ def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespac
             "--served-model-name", EMBEDDED_NAME, "--enable-lora", "--lora-modules",
             *[f"{name}={adapters / name}" for name in ADAPTERS], "--port", str(port), "--dtype", "float32",
             "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
-            "--disable-log-requests", "--uvicorn-log-level", "warning"]  # fmt: skip
+            "--uvicorn-log-level", "warning"]  # fmt: skip
 
 
 async def run_load(base_url: str, args: argparse.Namespace) -> tuple[float, int, list[float]]:
@@ -108,14 +108,14 @@ def measure(name: str, command: list[str], port: int, args: argparse.Namespace, 
         deadline = time.monotonic() + 600
         while True:
             if process.poll() is not None:
-                raise SystemExit(f"{name} exited early; see {log}")
+                raise SystemExit(f"{name} exited early:\n" + "\n".join(log.read_text().splitlines()[-20:]))
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise SystemExit(f"{name} did not start in 600 s; see {log}")
+                raise SystemExit(f"{name} did not start in 600 s:\n" + "\n".join(log.read_text().splitlines()[-20:]))
             time.sleep(1)
         print(f"  {name}: up, sending {args.requests} requests x {args.max_tokens} tokens at concurrency "
               f"{args.concurrency}", flush=True)  # fmt: skip
