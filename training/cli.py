@@ -5,9 +5,12 @@ from __future__ import annotations
 import typer
 
 from training.dataset.command import data
+from training.demo import demo_command
+from training.evaluate.command import eval_command
 from training.preference.dpo import dpo_command
 from training.preference.kto import kto_command
 from training.pretrain.cpt import cpt_command
+from training.sft.command import sft_command
 
 app = typer.Typer(help="Build a chat clone: import chat exports, train, evaluate.", no_args_is_help=True)
 
@@ -18,6 +21,13 @@ def main() -> None:
 
 
 app.command("data")(data)
+app.command("sft")(sft_command)
+app.command("demo")(demo_command)
+app.command("eval")(eval_command)
 app.command("dpo")(dpo_command)
 app.command("kto")(kto_command)
 app.command("cpt")(cpt_command)
+
+
+if __name__ == "__main__":
+    app()

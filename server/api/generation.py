@@ -93,7 +93,7 @@ async def _timed(stream: AsyncIterator[list[ChoiceDelta]], timeout_s: float) -> 
                 yield await asyncio.wait_for(anext(iterator), timeout=max(remaining, 0.001))
             except StopAsyncIteration:
                 return
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 raise OpenAIError(504, f"generation took longer than {timeout_s:.0f} s", code="timeout") from exc
     finally:
         await iterator.aclose()

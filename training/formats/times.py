@@ -8,7 +8,7 @@ Excel re-saves times as `2024/10/4 11:42` (no padding, no seconds): accepted too
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 _LOCAL = re.compile(
     r"\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?"
@@ -39,7 +39,7 @@ def parse_time(text: str, zone: tzinfo) -> float:
 
 def _offset_zone(offset: str) -> tzinfo:
     if offset == "Z":
-        return timezone.utc
+        return UTC
     digits = offset[1:].replace(":", "")
     delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     return timezone(-delta if offset[0] == "-" else delta)

@@ -1,0 +1,56 @@
+"""The clone's API over httpx: OpenAI chat format, retries with backoff, one clear failure type."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+
+class ApiUnavailable(RuntimeError):
+    """The API could not answer after every retry; the message is queued, not lost."""
+
+
+class CloneApi:
+    def __init__(self, base_url: str, api_key: str, timeout_s: float, retries: int, backoff_s: float) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._base_model: dict[str, str | None] = {}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _post(self, path: str, body: dict) -> dict:
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._http.post(path, json=body)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code == 200:
+                    return response.json()
+                if response.status_code < 500 and response.status_code != 429:
+                    raise ApiUnavailable(f"API refused the request ({response.status_code}): {response.text[:300]}")
+                problem = f"HTTP {response.status_code}"
+            if attempt < self.retries:
+                time.sleep(self.backoff_s * 2**attempt)
+        raise ApiUnavailable(f"API at {self._http.base_url} unavailable after {self.retries + 1} tries: {problem}")
+
+    def base_model_of(self, model: str) -> str | None:
+        """The served model's parent (its base), recorded with each exchange for preference training."""
+        if model not in self._base_model:
+            try:
+                listing = self._http.get("/models").json()["data"]
+            except (httpx.HTTPError, KeyError, ValueError):
+                return None
+            entry = next((m for m in listing if m["id"] == model), None)
+            self._base_model[model] = (entry.get("parent") or entry["id"]) if entry else None
+        return self._base_model[model]
+
+    def replies(self, model: str, messages: list[dict[str, str]], n: int, max_tokens: int, temperature: float
+                ) -> list[str]:  # fmt: skip
+        body = {"model": model, "messages": messages, "n": n, "max_tokens": max_tokens, "temperature": temperature}
+        data = self._post("/chat/completions", body)
+        return [choice["message"]["content"] for choice in data["choices"]]

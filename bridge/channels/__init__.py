@@ -1,0 +1,1 @@
+"""Transports: the bridge logic sees only `Channel` and `IncomingMessage`."""

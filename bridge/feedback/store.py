@@ -1,0 +1,158 @@
+"""The bridge's one SQLite file (WAL, owner-only): inbox, conversation memory, exchanges, labels.
+
+Schema:
+- `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
+  incoming message to answer; `status` is pending, answered, fallback or skipped. The unique
+  channel message id makes a re-delivered message after a restart a no-op.
+- `turns(id, chat_id, role, content, at)`: per-contact memory (user = friend, assistant = clone).
+- `exchanges(id, chat_id, chat_name, adapter, base_model, context, reply, candidates, created_at)`:
+  what was sent to the API (`context`: the full messages list, system prompt included when one
+  was sent) and what came back (`reply`, or `candidates` for an A/B exchange, JSON).
+- `labels(id, exchange_id, kind, chosen, good, labeler, created_at)`: kind `choice` (DPO: index
+  of the chosen candidate) or `label` (KTO: good true/false).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
+    chat_name TEXT NOT NULL, text TEXT NOT NULL, received_at REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', done_at REAL);
+CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(status, chat_id, id);
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+    at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS exchanges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, chat_name TEXT NOT NULL, adapter TEXT NOT NULL,
+    base_model TEXT, context TEXT NOT NULL, reply TEXT, candidates TEXT, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+    kind TEXT NOT NULL, chosen INTEGER, good INTEGER, labeler TEXT NOT NULL, created_at REAL NOT NULL);
+"""
+
+
+class FeedbackStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, sql: str, args: tuple = ()) -> int:
+        with self._db:
+            return self._db.execute(sql, args).lastrowid or 0
+
+    # inbox
+    def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
+        """False when this message was already stored (a re-delivery after a restart)."""
+        try:
+            self._write("INSERT INTO inbox(message_id, chat_id, chat_name, text, received_at) VALUES (?,?,?,?,?)",
+                        (message_id, chat_id, chat_name, text, received_at))  # fmt: skip
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def pending_chats(self) -> list[str]:
+        rows = self._db.execute("SELECT chat_id, MIN(id) AS first FROM inbox WHERE status='pending' "
+                                "GROUP BY chat_id ORDER BY first").fetchall()  # fmt: skip
+        return [row["chat_id"] for row in rows]
+
+    def pending(self, chat_id: str) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM inbox WHERE status='pending' AND chat_id=? ORDER BY id",
+                                (chat_id,)).fetchall()  # fmt: skip
+
+    def inbox_rows(self) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM inbox ORDER BY id").fetchall()
+
+    # memory
+    def history(self, chat_id: str, since: float, limit: int) -> list[dict[str, str]]:
+        rows = self._db.execute("SELECT role, content FROM turns WHERE chat_id=? AND at>=? ORDER BY id DESC LIMIT ?",
+                                (chat_id, since, limit)).fetchall()  # fmt: skip
+        return [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
+
+    def last_turn_at(self, chat_id: str) -> float | None:
+        row = self._db.execute("SELECT MAX(at) AS at FROM turns WHERE chat_id=?", (chat_id,)).fetchone()
+        return row["at"]
+
+    def forget(self, chat_id: str) -> None:
+        self._write("DELETE FROM turns WHERE chat_id=?", (chat_id,))
+
+    def finish(self, inbox_ids: list[int], status: str, turns: list[tuple[str, str, str, float]]) -> None:
+        """Mark messages done and remember the turns in one transaction: a crash repeats nothing."""
+        with self._db:
+            self._db.executemany("UPDATE inbox SET status=?, done_at=? WHERE id=?",
+                                 [(status, time.time(), i) for i in inbox_ids])  # fmt: skip
+            self._db.executemany("INSERT INTO turns(chat_id, role, content, at) VALUES (?,?,?,?)", turns)
+
+    # feedback
+    def record_exchange(self, chat_id: str, chat_name: str, adapter: str, base_model: str | None,
+                        context: list[dict[str, str]], reply: str | None = None,
+                        candidates: list[str] | None = None) -> int:  # fmt: skip
+        return self._write(
+            "INSERT INTO exchanges(chat_id, chat_name, adapter, base_model, context, reply, candidates, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (chat_id, chat_name, adapter, base_model, json.dumps(context, ensure_ascii=False), reply,
+             json.dumps(candidates, ensure_ascii=False) if candidates else None, time.time()),
+        )  # fmt: skip
+
+    def exchange(self, exchange_id: int) -> dict[str, Any]:
+        row = self._db.execute("SELECT * FROM exchanges WHERE id=?", (exchange_id,)).fetchone()
+        return dict(row)
+
+    def open_choice(self) -> sqlite3.Row | None:
+        """The newest A/B exchange still waiting for a choice."""
+        return self._db.execute(
+            "SELECT * FROM exchanges e WHERE candidates IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM labels l WHERE l.exchange_id=e.id AND l.kind='choice') ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+
+    def last_reply(self, chat_id: str | None = None) -> sqlite3.Row | None:
+        where, args = ("AND chat_id=?", (chat_id,)) if chat_id else ("", ())
+        return self._db.execute(f"SELECT * FROM exchanges WHERE reply IS NOT NULL {where} ORDER BY id DESC LIMIT 1",
+                                args).fetchone()  # fmt: skip
+
+    def record_choice(self, exchange_id: int, chosen: int, labeler: str) -> None:
+        """Store the choice and make the chosen candidate the exchange's reply, in one transaction."""
+        with self._db:
+            candidates = json.loads(self.exchange(exchange_id)["candidates"])
+            self._db.execute("UPDATE exchanges SET reply=? WHERE id=?", (candidates[chosen], exchange_id))
+            self._db.execute("INSERT INTO labels(exchange_id, kind, chosen, labeler, created_at) VALUES (?,?,?,?,?)",
+                             (exchange_id, "choice", chosen, labeler, time.time()))  # fmt: skip
+
+    def record_label(self, exchange_id: int, good: bool, labeler: str) -> None:
+        self._write("INSERT INTO labels(exchange_id, kind, good, labeler, created_at) VALUES (?,?,?,?,?)",
+                    (exchange_id, "label", int(good), labeler, time.time()))  # fmt: skip
+
+    def preference_pairs(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT e.*, l.chosen FROM labels l JOIN exchanges e ON e.id=l.exchange_id "
+                                "WHERE l.kind='choice' ORDER BY l.id").fetchall()  # fmt: skip
+        pairs = []
+        for row in rows:
+            candidates = json.loads(row["candidates"])
+            pairs.append({"prompt": json.loads(row["context"]), "chosen": candidates[row["chosen"]],
+                          "rejected": candidates[1 - row["chosen"]], "adapter": row["adapter"],
+                          "base_model": row["base_model"]})  # fmt: skip
+        return pairs
+
+    def unpaired_labels(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT e.*, l.good FROM labels l JOIN exchanges e ON e.id=l.exchange_id "
+                                "WHERE l.kind='label' AND e.reply IS NOT NULL ORDER BY l.id").fetchall()  # fmt: skip
+        return [{"prompt": json.loads(r["context"]), "completion": r["reply"], "label": bool(r["good"]),
+                 "adapter": r["adapter"], "base_model": r["base_model"]} for r in rows]  # fmt: skip

@@ -1,0 +1,186 @@
+"""The bridge loop: channel → policy → durable inbox → API → replies split into WeChat messages.
+
+Incoming messages are stored before anything else happens, answered in order per contact
+(a burst of pending messages becomes one user turn joined by `\\n`, as in the dataset), and
+marked done in the same transaction that records the conversation turn, so a crash or a
+restart neither loses nor repeats a message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+
+from bridge.api_client import ApiUnavailable, CloneApi
+from bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
+from bridge.config import BridgeConfig
+from bridge.feedback.store import FeedbackStore
+from bridge.policy import Decision, Policy
+
+logger = logging.getLogger("bridge")
+
+HELP = "commands: /pause /resume /reset NAME /ab (next reply as two candidates) · 1 or 2 picks · {good} / {bad} labels"
+
+
+class Bridge:
+    def __init__(self, config: BridgeConfig, channel: Channel, sleep=time.sleep) -> None:
+        self.config = config
+        self.channel = channel
+        self.sleep = sleep
+        self.policy = Policy(config)
+        self.store = FeedbackStore(config.database)
+        self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
+                            config.backoff_s)  # fmt: skip
+        self._ab_next = False
+        self._waiting_choice: dict[int, list[int]] = {}
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self.api.close()
+        self.store.close()
+
+    # incoming
+    def on_message(self, message: IncomingMessage) -> None:
+        with self._lock:
+            decision, reason = self.policy.classify(message)
+            if decision is Decision.OWNER:
+                self._owner_command(message.text.strip())
+                return
+            if decision is Decision.IGNORE:
+                logger.debug("ignored message %s: %s", message.message_id, reason)
+                return
+            if self._friend_feedback(message):
+                return
+            self.store.enqueue(message.message_id, message.chat_id, message.chat_name, message.text, message.time)
+
+    def _owner_command(self, text: str) -> None:
+        cfg = self.config
+        if text in ("/pause", "/resume"):
+            self.policy.paused = text == "/pause"
+            self._review(f"bridge {'paused' if self.policy.paused else 'resumed'}")
+        elif text.startswith("/reset"):
+            target = text.removeprefix("/reset").strip()
+            for chat_id in {r["chat_id"] for r in self.store.inbox_rows() if target in (r["chat_id"], r["chat_name"])}:
+                self.store.forget(chat_id)
+            self._review(f"memory of {target} cleared")
+        elif text == "/ab":
+            self._ab_next = True
+        elif text in ("1", "2") and cfg.feedback_from in ("owner", "both"):
+            self._choose(int(text) - 1, "owner")
+        elif text in (cfg.good_word, cfg.bad_word) and cfg.feedback_from in ("owner", "both"):
+            last = self.store.last_reply()
+            if last is not None:
+                self.store.record_label(last["id"], text == cfg.good_word, "owner")
+        elif text == "/help":
+            self._review(HELP.format(good=cfg.good_word, bad=cfg.bad_word))
+
+    def _friend_feedback(self, message: IncomingMessage) -> bool:
+        """A friend's `1`/`2` or good/bad word is feedback, not chat, where friends may give it."""
+        cfg = self.config
+        if cfg.feedback_from not in ("friends", "both"):
+            return False
+        text = message.text.strip()
+        if text in ("1", "2") and cfg.ab_to_friends:
+            open_choice = self.store.open_choice()
+            if open_choice is not None and open_choice["chat_id"] == message.chat_id:
+                self._choose(int(text) - 1, message.chat_id)
+                return True
+        if text in (cfg.good_word, cfg.bad_word):
+            last = self.store.last_reply(message.chat_id)
+            if last is not None:
+                self.store.record_label(last["id"], text == cfg.good_word, message.chat_id)
+                return True
+        return False
+
+    def _choose(self, index: int, labeler: str) -> None:
+        exchange = self.store.open_choice()
+        if exchange is None:
+            return
+        self.store.record_choice(exchange["id"], index, labeler)
+        chosen = self.store.exchange(exchange["id"])["reply"]
+        inbox_ids = self._waiting_choice.pop(exchange["id"], [])
+        self._deliver(exchange["chat_id"], chosen)
+        self._remember(exchange["chat_id"], inbox_ids, exchange["context"], chosen)
+
+    # answering
+    def _context(self, chat_id: str, user_text: str) -> list[dict[str, str]]:
+        last = self.store.last_turn_at(chat_id)
+        since = time.time() - self.config.session_gap_s
+        history = self.store.history(chat_id, since, self.config.memory_turns) if last and last >= since else []
+        system = [{"role": "system", "content": self.config.system_prompt}] if self.config.system_prompt else []
+        return [*system, *history, {"role": "user", "content": user_text}]
+
+    def _remember(self, chat_id: str, inbox_ids: list[int], context: str | list, reply: str) -> None:
+        messages = json.loads(context) if isinstance(context, str) else context
+        now = time.time()
+        self.store.finish(inbox_ids, "answered", [(chat_id, "user", messages[-1]["content"], now),
+                                                  (chat_id, "assistant", reply, now)])  # fmt: skip
+
+    def _deliver(self, chat_id: str, reply: str) -> None:
+        """Send a reply as the owner would: one WeChat message per line, with typing pauses."""
+        for line in (part.strip() for part in reply.split("\n")):
+            if not line:
+                continue
+            delay = min(self.config.typing_max_seconds, self.config.typing_seconds_per_char * len(line))
+            self.sleep(delay)
+            self.channel.send(chat_id, line)
+        self.policy.replied(chat_id)
+
+    def _review(self, text: str) -> None:
+        self.channel.send(OWNER_REVIEW_CHAT, text)
+
+    def process_pending(self, now: float | None = None) -> int:
+        """Answer what is queued; returns how many contacts were answered. Safe to call repeatedly."""
+        answered = 0
+        with self._lock:
+            for chat_id in self.store.pending_chats():
+                rows = [r for r in self.store.pending(chat_id) if r["id"] not in self._waiting_ids()]
+                if not rows or not self.policy.may_reply_now(chat_id, now):
+                    continue
+                if self._answer(chat_id, rows, now):
+                    answered += 1
+                else:
+                    break
+        return answered
+
+    def _waiting_ids(self) -> set[int]:
+        return {i for ids in self._waiting_choice.values() for i in ids}
+
+    def _answer(self, chat_id: str, rows: list, now: float | None) -> bool:
+        cfg = self.config
+        inbox_ids = [r["id"] for r in rows]
+        chat_name = rows[0]["chat_name"]
+        context = self._context(chat_id, "\n".join(r["text"] for r in rows))
+        ab = self._ab_next or (cfg.ab_probability > 0 and random.random() < cfg.ab_probability)
+        try:
+            replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature)
+        except ApiUnavailable as exc:
+            oldest = min(r["received_at"] for r in rows)
+            if (time.time() if now is None else now) - oldest < cfg.answer_deadline_s:
+                logger.warning("API unavailable, %d message(s) from a contact stay queued: %s", len(rows), exc)
+                return False
+            if cfg.fallback_text:
+                self._deliver(chat_id, cfg.fallback_text)
+            self.store.finish(inbox_ids, "fallback", [])
+            logger.warning("past the deadline: %d message(s) answered with the fallback", len(rows))
+            return True
+        base = self.api.base_model_of(cfg.model)
+        if ab:
+            self._ab_next = False
+            exchange_id = self.store.record_exchange(chat_id, chat_name, cfg.model, base, context,
+                                                     candidates=replies)  # fmt: skip
+            self._waiting_choice[exchange_id] = inbox_ids
+            target = chat_id if cfg.ab_to_friends else OWNER_REVIEW_CHAT
+            header = "" if cfg.ab_to_friends else f"[{chat_name}] {context[-1]['content']}\n"
+            self.channel.send(target, f"{header}1: {replies[0]}\n2: {replies[1]}")
+            return True
+        reply = replies[0]
+        self.store.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
+        self._deliver(chat_id, reply)
+        self._remember(chat_id, inbox_ids, context, reply)
+        if cfg.review_replies:
+            self._review(f"[{chat_name}] {context[-1]['content']}\n→ {reply}\n({cfg.good_word}/{cfg.bad_word})")
+        return True

@@ -1,0 +1,78 @@
+"""A simulated itchat transport: the real bridge fed itchat's own message dicts, sends captured."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge.channels.base import Channel
+from bridge.channels.itchat_channel import from_itchat
+from bridge.config import BridgeConfig
+from bridge.service import Bridge
+
+SELF_ID = "@self0001"
+_ids = itertools.count(1)
+
+
+class SimulatedItchat(Channel):
+    """Stands where itchat's network is; everything above it is the real bridge."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, chat_id: str, text: str) -> None:
+        self.sent.append((chat_id, text))
+
+    def run(self, on_message) -> None:  # the tests deliver messages one by one instead
+        raise NotImplementedError
+
+    def to(self, chat_id: str) -> list[str]:
+        return [text for target, text in self.sent if target == chat_id]
+
+
+def friend_message(text: str, user: str = "@friend01", nick: str = "Mia", remark: str = "", msg_id=None) -> dict:
+    return {"MsgId": str(msg_id or next(_ids)), "FromUserName": user, "ToUserName": SELF_ID, "Type": "Text",
+            "Text": text, "Content": text, "CreateTime": int(time.time()),
+            "User": {"UserName": user, "NickName": nick, "RemarkName": remark, "VerifyFlag": 0}}  # fmt: skip
+
+
+def group_message(text: str, at: bool, room: str = "@@room01", room_name: str = "Family") -> dict:
+    return {"MsgId": str(next(_ids)), "FromUserName": room, "ToUserName": SELF_ID, "Type": "Text", "Text": text,
+            "Content": text, "CreateTime": int(time.time()), "IsAt": at, "ActualNickName": "Uncle",
+            "User": {"UserName": room, "NickName": room_name, "RemarkName": ""}}  # fmt: skip
+
+
+def owner_message(text: str) -> dict:
+    return {"MsgId": str(next(_ids)), "FromUserName": SELF_ID, "ToUserName": "filehelper", "Type": "Text",
+            "Text": text, "Content": text, "CreateTime": int(time.time()),
+            "User": {"UserName": "filehelper", "NickName": "文件传输助手"}}  # fmt: skip
+
+
+class Harness:
+    def __init__(self, config: BridgeConfig) -> None:
+        self.config = config
+        self.channel = SimulatedItchat()
+        self.bridge = Bridge(config, self.channel, sleep=lambda _: None)
+
+    def receive(self, msg: dict) -> None:
+        self.bridge.on_message(from_itchat(msg, SELF_ID, is_group=msg["FromUserName"].startswith("@@")))
+
+
+@pytest.fixture
+def make_bridge(tmp_path: Path, twin_server):
+    harnesses: list[Harness] = []
+
+    def make(**changes) -> Harness:
+        settings = {"api_base": twin_server.base_url, "api_key": twin_server.api_key, "model": "alice",
+                    "max_tokens": 12, "temperature": 0.0, "data_dir": tmp_path, "retries": 0, "backoff_s": 0.0,
+                    "typing_seconds_per_char": 0.0, **changes}  # fmt: skip
+        harness = Harness(BridgeConfig(**settings))
+        harnesses.append(harness)
+        return harness
+
+    yield make
+    for harness in harnesses:
+        harness.bridge.close()

@@ -1,0 +1,1 @@
+"""How much the clone sounds like its owner: perplexity and style, base vs adapter vs owner."""

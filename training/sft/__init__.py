@@ -1,0 +1,1 @@
+"""Supervised fine-tuning: the dataset becomes a LoRA adapter the server loads as it is."""
