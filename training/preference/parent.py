@@ -1,0 +1,68 @@
+"""The adapter that preference training continues: its card, its base model, and the LoRA loaded trainable.
+
+DPO and KTO here continue the parent's own LoRA rather than stacking a new one, so the
+result is one ordinary adapter of the same shape that the server loads like any other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.adapters.card import TwinCard, read_card
+from server.basemodel import BaseModelError, resolve_base_model
+
+
+class ParentAdapterError(ValueError):
+    """The message names the adapter folder and what is missing."""
+
+
+@dataclass(frozen=True)
+class ParentAdapter:
+    name: str
+    path: Path
+    card: TwinCard
+    base_path: Path
+
+
+def read_parent(adapter_dir: Path, model: str | None) -> ParentAdapter:
+    """Find the parent's base model: `--model` if given, else the card's `base_model`, else peft's own record."""
+    folder = Path(adapter_dir).expanduser().resolve()
+    config_path = folder / "adapter_config.json"
+    if not config_path.is_file():
+        raise ParentAdapterError(f"{folder}: no adapter_config.json, so it is not a peft adapter folder to continue")
+    peft_base = json.loads(config_path.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    card = read_card(folder) or TwinCard(base_model=model or peft_base or "", kind="sft")
+    candidates = [model] if model else [card.base_model, peft_base]
+    problems: list[str] = []
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        try:
+            return ParentAdapter(folder.name, folder, card, resolve_base_model(candidate).path)
+        except BaseModelError as exc:
+            problems.append(str(exc))
+    raise ParentAdapterError(
+        f"{folder}: cannot find its base model ({'; '.join(problems) or 'twin.json names none'}); "
+        "pass --model with the base model's folder"
+    )
+
+
+def training_dtype() -> Any:
+    """bf16 where the GPU has it, else fp32 (CPU training in half precision is slower and less exact)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_trainable(parent: ParentAdapter) -> tuple[Any, Any]:
+    """(PeftModel with the parent's LoRA trainable under the name "default", tokenizer of the base)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(parent.base_path)
+    base = AutoModelForCausalLM.from_pretrained(parent.base_path, dtype=training_dtype())
+    model = PeftModel.from_pretrained(base, parent.path, is_trainable=True)
+    return model, tokenizer
