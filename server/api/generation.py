@@ -18,7 +18,7 @@ from fastapi import Request
 
 from server.adapters.registry import ModelTarget
 from server.api.sampling import SamplingFields, Usage
-from server.engines.base import ChoiceDelta, SamplingOptions
+from server.engines.base import ChoiceDelta, SamplingOptions, collect
 from server.errors import OpenAIError
 
 logger = logging.getLogger("server.requests")
@@ -169,23 +169,13 @@ class Generation:
 
     async def collect(self) -> list[ChoiceDelta]:
         """Run to the end, aborting if the client goes away (non-streaming responses)."""
-        finals = [ChoiceDelta(index=i, text="", completion_tokens=0) for i in range(self.prepared.options.n)]
-
-        async def consume() -> None:
-            async for deltas in self.deltas():
-                for delta in deltas:
-                    final = finals[delta.index]
-                    final.text += delta.text
-                    final.completion_tokens += delta.completion_tokens
-                    final.finish_reason = delta.finish_reason or final.finish_reason
-
-        work = asyncio.ensure_future(consume())
+        work = asyncio.ensure_future(collect(self.deltas(), self.prepared.options.n))
         while not work.done():
             await asyncio.wait({work}, timeout=0.5)
             if not work.done() and await self.request.is_disconnected():
                 work.cancel()
                 raise OpenAIError(499, "client disconnected")
-        work.result()
+        finals = work.result()
         for final in finals:
             final.finish_reason = final.finish_reason or "stop"
         return finals
