@@ -34,16 +34,24 @@ FAST = ["--max-steps", "4", "--batch-size", "2", "--max-length", "64", "--lr", "
 
 
 def _write_feedback(folder: Path) -> Path:
+    """Record the feedback the way the bridge does (its real store), then export it as the bridge does."""
+    from bridge.feedback.export import export_feedback
+    from bridge.feedback.store import FeedbackStore
+
     folder.mkdir(parents=True)
-    with (folder / "preference.jsonl").open("w") as f:
-        for q in QUESTIONS:
-            record = {"prompt": [{"role": "user", "content": q}], "chosen": GOOD, "rejected": BAD, "adapter": "alice"}
-            f.write(json.dumps(record) + "\n")
-    with (folder / "unpaired.jsonl").open("w") as f:
-        for i, q in enumerate(QUESTIONS):
-            record = {"prompt": [{"role": "user", "content": q}], "completion": GOOD if i % 2 else BAD,
-                      "label": bool(i % 2), "adapter": "alice"}  # fmt: skip
-            f.write(json.dumps(record) + "\n")
+    database = folder / "feedback.db"
+    store = FeedbackStore(database)
+    for i, q in enumerate(QUESTIONS):
+        context = [{"role": "user", "content": q}]
+        candidates = [GOOD, BAD] if i % 2 else [BAD, GOOD]
+        exchange = store.record_exchange("@friend", "Mia", "alice", "SmolLM2-135M-Instruct", context,
+                                         candidates=candidates)  # fmt: skip
+        store.record_choice(exchange, candidates.index(GOOD), "owner")
+        labeled = store.record_exchange("@friend", "Mia", "alice", "SmolLM2-135M-Instruct", context,
+                                        reply=GOOD if i % 2 else BAD)  # fmt: skip
+        store.record_label(labeled, bool(i % 2), "owner")
+    store.close()
+    export_feedback(database, folder)
     return folder
 
 
@@ -76,7 +84,8 @@ def dpo_adapter(parent: Path, feedback: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def kto_adapter(parent: Path, feedback: Path) -> Path:
-    return _train("kto", parent, feedback, "--no-use-pairs")
+    """Read straight from the bridge's database, the other way in."""
+    return _train("kto", parent, feedback / "feedback.db", "--no-use-pairs")
 
 
 def _assert_same_lora_new_weights(child: Path, parent: Path) -> None:
