@@ -35,7 +35,6 @@ class Bridge:
         self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
                             config.backoff_s)  # fmt: skip
         self._ab_next = False
-        self._waiting_choice: dict[int, list[int]] = {}
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -101,7 +100,7 @@ class Bridge:
             return
         self.store.record_choice(exchange["id"], index, labeler)
         chosen = self.store.exchange(exchange["id"])["reply"]
-        inbox_ids = self._waiting_choice.pop(exchange["id"], [])
+        inbox_ids = self.store.in_review(exchange["chat_id"])
         self._deliver(exchange["chat_id"], chosen)
         self._remember(exchange["chat_id"], inbox_ids, exchange["context"], chosen)
 
@@ -137,7 +136,7 @@ class Bridge:
         answered = 0
         with self._lock:
             for chat_id in self.store.pending_chats():
-                rows = [r for r in self.store.pending(chat_id) if r["id"] not in self._waiting_ids()]
+                rows = self.store.pending(chat_id)
                 if not rows or not self.policy.may_reply_now(chat_id, now):
                     continue
                 if self._answer(chat_id, rows, now):
@@ -145,9 +144,6 @@ class Bridge:
                 else:
                     break
         return answered
-
-    def _waiting_ids(self) -> set[int]:
-        return {i for ids in self._waiting_choice.values() for i in ids}
 
     def _answer(self, chat_id: str, rows: list, now: float | None) -> bool:
         cfg = self.config
@@ -170,9 +166,8 @@ class Bridge:
         base = self.api.base_model_of(cfg.model)
         if ab:
             self._ab_next = False
-            exchange_id = self.store.record_exchange(chat_id, chat_name, cfg.model, base, context,
-                                                     candidates=replies)  # fmt: skip
-            self._waiting_choice[exchange_id] = inbox_ids
+            self.store.record_exchange(chat_id, chat_name, cfg.model, base, context, candidates=replies)
+            self.store.finish(inbox_ids, "review", [])
             target = chat_id if cfg.ab_to_friends else OWNER_REVIEW_CHAT
             header = "" if cfg.ab_to_friends else f"[{chat_name}] {context[-1]['content']}\n"
             self.channel.send(target, f"{header}1: {replies[0]}\n2: {replies[1]}")

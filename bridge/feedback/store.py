@@ -2,7 +2,8 @@
 
 Schema:
 - `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
-  incoming message to answer; `status` is pending, answered, fallback or skipped. The unique
+  incoming message to answer; `status` is pending, review (A/B candidates wait for a choice),
+  answered or fallback. The unique
   channel message id makes a re-delivered message after a restart a no-op.
 - `turns(id, chat_id, role, content, at)`: per-contact memory (user = friend, assistant = clone).
 - `exchanges(id, chat_id, chat_name, adapter, base_model, context, reply, candidates, created_at)`:
@@ -77,6 +78,11 @@ class FeedbackStore:
     def pending(self, chat_id: str) -> list[sqlite3.Row]:
         return self._db.execute("SELECT * FROM inbox WHERE status='pending' AND chat_id=? ORDER BY id",
                                 (chat_id,)).fetchall()  # fmt: skip
+
+    def in_review(self, chat_id: str) -> list[int]:
+        """Messages whose A/B candidates wait for a choice (kept across restarts, never re-asked)."""
+        rows = self._db.execute("SELECT id FROM inbox WHERE status='review' AND chat_id=? ORDER BY id", (chat_id,))
+        return [row["id"] for row in rows]
 
     def inbox_rows(self) -> list[sqlite3.Row]:
         return self._db.execute("SELECT * FROM inbox ORDER BY id").fetchall()

@@ -136,6 +136,20 @@ def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
     assert stat.S_IMODE(os.stat(out / "preference.jsonl").st_mode) == 0o600
 
 
+def test_a_pending_ab_choice_survives_a_bridge_restart(make_bridge):
+    h = make_bridge(temperature=1.0)
+    h.receive(owner_message("/ab"))
+    h.receive(friend_message("movie tonight?"))
+    h.bridge.process_pending()
+    h.bridge.close()
+    restarted = make_bridge(data_dir=h.config.data_dir)
+    assert restarted.bridge.process_pending() == 0, "the message waits for the owner's choice, it is not re-asked"
+    restarted.receive(owner_message("1"))
+    chosen = restarted.bridge.store.preference_pairs()[0]["chosen"]
+    assert restarted.channel.to("@friend01") == [line.strip() for line in chosen.split("\n") if line.strip()]
+    assert [r["status"] for r in restarted.bridge.store.inbox_rows()] == ["answered"]
+
+
 def test_friend_feedback_words_are_not_answered_when_friends_may_label(make_bridge):
     h = make_bridge(feedback_from="friends")
     h.receive(friend_message("hi"))
