@@ -1,16 +1,22 @@
-"""SFT on the embedded model: the training template, input checks, a real short run served by the real server."""
+"""SFT on the embedded model: the training template, input checks, short real runs served by the real server."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from server.prompting import build_chat, render_chat_text
 from training.cli import app
 from training.sft.chat_template import training_chat_template
 
@@ -21,6 +27,7 @@ SAMPLES = [
      {"role": "assistant", "content": "haiyo\nlater [捂脸]"}]
     for i in range(8)
 ]  # fmt: skip
+SHORT_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.01"]
 
 
 def write_dataset(folder: Path, train: list, dev: list) -> Path:
@@ -32,6 +39,10 @@ def write_dataset(folder: Path, train: list, dev: list) -> Path:
     return folder
 
 
+def sft(*args: str | Path) -> object:
+    return CliRunner().invoke(app, ["sft", *map(str, args)])
+
+
 @pytest.fixture(scope="module")
 def tokenizer(embedded_model):
     from transformers import AutoTokenizer
@@ -39,59 +50,105 @@ def tokenizer(embedded_model):
     return AutoTokenizer.from_pretrained(embedded_model)
 
 
-def test_training_template_renders_like_the_served_one_and_masks_only_the_owner(tokenizer):
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("sft") / "data", SAMPLES, SAMPLES[:2])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, dataset, embedded_model) -> Path:
+    """One short real run (3 steps) that the serving and evaluation tests share."""
+    out = tmp_path_factory.mktemp("sft-out") / "sft-test"
+    result = sft(dataset, "--out", out, *SHORT_RUN, "--max-steps", "3", "--evals", "1")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_training_renders_what_the_server_renders_and_masks_only_the_owner(tokenizer):
     template = training_chat_template(tokenizer)
-    for messages in (SAMPLES[0], SAMPLES[0][1:]):
-        assert tokenizer.apply_chat_template(messages, tokenize=False, chat_template=template) == \
-            tokenizer.apply_chat_template(messages, tokenize=False)  # fmt: skip
-    encoded = tokenizer.apply_chat_template(SAMPLES[0], chat_template=template, tokenize=True, return_dict=True,
+    sample = SAMPLES[0]
+    for cut in (2, 4):  # every owner turn: the prompt before it is exactly the server's prompt
+        served_prompt = render_chat_text(tokenizer, build_chat(sample[:cut]))
+        trained = tokenizer.apply_chat_template(sample[: cut + 1], tokenize=False, chat_template=template)
+        assert trained == served_prompt + sample[cut]["content"] + "<|im_end|>\n"
+    encoded = tokenizer.apply_chat_template(sample, chat_template=template, tokenize=True, return_dict=True,
                                             return_assistant_tokens_mask=True)  # fmt: skip
-    trained = tokenizer.decode([t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"], strict=True) if m])
-    assert trained == "ok la~\nanswer 0 [旺柴]<|im_end|>\nhaiyo\nlater [捂脸]<|im_end|>\n"
+    owner_tokens = [t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"], strict=True) if m]
+    assert tokenizer.decode(owner_tokens) == "ok la~\nanswer 0 [旺柴]<|im_end|>\nhaiyo\nlater [捂脸]<|im_end|>\n"
 
 
-def test_wrong_dataset_shape_names_file_and_line(tmp_path):
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ({"messages": [{"role": "assistant", "content": "hi"}]}, "start with a user turn"),
+        ({"messages": [{"role": "user", "content": "a"}, *SAMPLES[0][1:3]]}, "two user turns in a row"),
+        ({"text": "hello"}, "expected an object with a 'messages' list"),
+        ({"messages": [{"role": "friend", "content": "a"}]}, "messages[0] needs a role"),
+    ],
+)
+def test_wrong_dataset_shape_names_file_and_line(tmp_path, bad_line, message):
     data = write_dataset(tmp_path / "data", SAMPLES[:2], SAMPLES[:1])
     with (data / "train.jsonl").open("a") as handle:
-        handle.write(json.dumps({"messages": [{"role": "assistant", "content": "hi"}]}) + "\n")
-    result = CliRunner().invoke(app, ["sft", str(data), "--out", str(tmp_path / "adapters" / "x")])
+        handle.write(json.dumps(bad_line) + "\n")
+    result = sft(data, "--out", tmp_path / "adapters" / "x")
     assert result.exit_code == 1
-    assert f"{data / 'train.jsonl'}:3" in result.output and "start with a user turn" in result.output
-    assert not (tmp_path / "adapters" / "x").exists()
+    assert f"{data / 'train.jsonl'}:3" in result.output and message in result.output
+    assert not (tmp_path / "adapters").exists()
 
 
-def test_rank_above_server_limit_and_non_causal_base_refused_before_training(tmp_path):
-    data = write_dataset(tmp_path / "data", SAMPLES[:2], SAMPLES[:1])
-    too_big = CliRunner().invoke(app, ["sft", str(data), "--out", str(tmp_path / "a" / "x"), "--rank", "32"])
+def test_settings_the_server_cannot_serve_are_refused_before_training(tmp_path, dataset):
+    out = tmp_path / "a" / "x"
+    too_big = sft(dataset, "--out", out, "--rank", "32")
     assert too_big.exit_code == 1 and "above the server's --max-lora-rank 16" in too_big.output
+    assert sft(dataset, "--out", out, "--rank", "32", "--max-server-rank", "16").exit_code == 1
+    odd_rank = sft(dataset, "--out", out, "--rank", "12")
+    assert odd_rank.exit_code == 1 and "vLLM serves LoRA ranks 1, 8, 16" in odd_rank.output
+    head = sft(dataset, "--out", out, "--target-modules", "q_proj", "--target-modules", "lm_head")
+    assert head.exit_code == 1 and "--target-modules lm_head" in head.output
+    bad_name = sft(dataset, "--out", tmp_path / "a" / "no spaces")
+    assert bad_name.exit_code == 1 and "served name" in bad_name.output
+    nothing = sft(dataset, "--out", out, "--resume")
+    assert nothing.exit_code == 1 and "no checkpoint" in nothing.output
+    assert not out.exists()
+
+
+def test_a_base_that_is_not_a_causal_lm_is_refused(tmp_path, dataset):
     encoder = tmp_path / "vit"
     encoder.mkdir()
     (encoder / "config.json").write_text(json.dumps({"model_type": "vit", "hidden_size": 8}))
-    not_causal = CliRunner().invoke(
-        app, ["sft", str(data), "--out", str(tmp_path / "a" / "y"), "--model", str(encoder)]
-    )
+    not_causal = sft(dataset, "--out", tmp_path / "a" / "y", "--model", encoder)
     assert not_causal.exit_code == 1 and "not a causal language model" in not_causal.output
+    missing = sft(dataset, "--out", tmp_path / "a" / "y", "--model", tmp_path / "nowhere")
+    assert missing.exit_code == 1 and "is not a local folder" in missing.output
 
 
-def test_short_sft_writes_a_servable_adapter_that_changes_outputs(tmp_path, twin_server):
-    data = write_dataset(tmp_path / "data", SAMPLES, SAMPLES[:2])
-    out = twin_server.adapters_dir / "sft-test"
-    result = CliRunner().invoke(app, ["sft", str(data), "--out", str(out), "--rank", "8", "--max-steps", "3",
-                                      "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.01",
-                                      "--evals", "1"])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    card = json.loads((out / "twin.json").read_text())
+def test_the_adapter_folder_has_the_contract_shape(trained, dataset):
+    card = json.loads((trained / "twin.json").read_text())
     assert card["kind"] == "sft" and card["base_model"] == "SmolLM2-135M-Instruct"
     assert card["system_prompt"] == PERSONA and card["owner_name"] == "Jay"
-    assert card["metrics"]["steps"] == 3 and card["metrics"]["dev_loss"] > 0 and card["metrics"]["train_loss"] > 0
-    assert card["training_args"]["rank"] == 8
-    assert (out / "loss.png").stat().st_size > 0
-    assert stat.S_IMODE(os.stat(out / "twin.json").st_mode) == 0o600
+    assert card["data"]["samples_train"] == 8 and card["training_args"]["rank"] == 8
+    metrics = card["metrics"]
+    assert metrics["steps"] == 3 and metrics["train_loss"] > 0
+    assert metrics["dev_loss"] < metrics["dev_loss_before"], "three steps at lr 0.01 lower the dev loss"
+    peft = json.loads((trained / "adapter_config.json").read_text())
+    assert peft["r"] == 8
+    assert set(peft["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert (trained / "adapter_model.safetensors").stat().st_size > 0
+    assert (trained / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert stat.S_IMODE(os.stat(trained / "twin.json").st_mode) == 0o600
+    assert not list(trained.parent.glob(".sft-test.*")), "checkpoints and staging folders are cleaned up"
+    again = sft(dataset, "--out", trained)
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_the_server_loads_the_adapter_and_it_changes_replies(trained, twin_server):
+    served = twin_server.adapters_dir / "sft-test"
+    shutil.copytree(trained, served)
     admin = {"Authorization": f"Bearer {twin_server.admin_key}"}
-    loaded = httpx.post(f"{twin_server.base_url}/load_lora_adapter", json={"lora_name": "sft-test"}, headers=admin,
-                        timeout=120)  # fmt: skip
-    assert loaded.status_code == 200, loaded.text
     try:
+        loaded = httpx.post(f"{twin_server.base_url}/load_lora_adapter", json={"lora_name": "sft-test",
+                            "lora_path": str(served)}, headers=admin, timeout=120)  # fmt: skip
+        assert loaded.status_code == 200, loaded.text
 
         def reply(model: str) -> str:
             body = {
@@ -102,20 +159,103 @@ def test_short_sft_writes_a_servable_adapter_that_changes_outputs(tmp_path, twin
             }
             response = httpx.post(f"{twin_server.base_url}/chat/completions", json=body, timeout=120,
                                   headers={"Authorization": f"Bearer {twin_server.api_key}"})  # fmt: skip
+            assert response.status_code == 200, response.text
             return response.json()["choices"][0]["message"]["content"]
 
         assert reply("sft-test") != reply(twin_server.base_name)
     finally:
-        httpx.post(f"{twin_server.base_url}/unload_lora_adapter", json={"lora_name": "sft-test"}, headers=admin)
+        httpx.post(f"{twin_server.base_url}/unload_lora_adapter", json={"lora_name": "sft-test"}, headers=admin,
+                   timeout=60)  # fmt: skip
+        shutil.rmtree(served, ignore_errors=True)
 
+
+def test_eval_reports_base_adapter_and_owner(trained, dataset, tmp_path, twin_server):
     report_dir = tmp_path / "eval"
-    evaluated = CliRunner().invoke(app, ["eval", str(out), "--data", str(data), "--out", str(report_dir),
-                                         "--max-prompts", "2", "--max-tokens", "8"])  # fmt: skip
+    twin_server.stop()  # one model engine at a time on this machine: eval starts its own
+    try:
+        evaluated = CliRunner().invoke(app, ["eval", str(trained), "--data", str(dataset), "--out", str(report_dir),
+                                             "--max-prompts", "2", "--max-tokens", "8"])  # fmt: skip
+    finally:
+        twin_server.start()
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads((report_dir / "eval.json").read_text())
-    assert report["prompts"] == 2
+    assert report["prompts"] == 2 and len(report["replies"]) == 2
     assert report["perplexity"]["adapter"] < report["perplexity"]["base"], "training lowered the owner's perplexity"
-    assert set(report["style"]) == {"base", "adapter", "owner"}
-    assert report["style"]["owner"]["wechat_emoji_rate"] == 1.0
-    assert "style distance to owner" in (report_dir / "eval.md").read_text()
-    assert (report_dir / "eval.png").stat().st_size > 0
+    assert report["style"]["owner"]["wechat_emoji_rate"] == 1.0 and report["style"]["owner"]["lines_per_turn"] == 2
+    assert report["replies"][0]["owner"] == SAMPLES[0][-1]["content"]
+    assert report["replies"][0]["adapter"] != report["replies"][0]["base"]
+    table = (report_dir / "eval.md").read_text()
+    assert "| wechat_emoji_rate | " in table and "style distance to owner" in table
+    assert (report_dir / "eval.png").read_bytes()[:4] == b"\x89PNG"
+    assert stat.S_IMODE(os.stat(report_dir / "eval.json").st_mode) == 0o600
+
+
+def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
+    from safetensors.torch import load_file
+
+    args = [*SHORT_RUN, "--max-steps", "4", "--evals", "2", "--dropout", "0"]
+    straight = tmp_path / "adapters" / "straight"
+    assert sft(dataset, "--out", straight, *args).exit_code == 0
+
+    out = tmp_path / "adapters" / "resumed"
+    checkpoint = tmp_path / "adapters" / ".resumed.checkpoints" / "checkpoint-2"
+    command = [sys.executable, "-m", "training.cli", "sft", str(dataset), "--out", str(out), *args]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while not (checkpoint / "trainer_state.json").is_file() and process.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint after 180 s"
+            time.sleep(0.2)
+        time.sleep(1)  # the state file is the last one the checkpoint writes
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not out.exists(), "the run was interrupted before it wrote the adapter"
+
+    refused = sft(dataset, "--out", out, *args)
+    assert refused.exit_code == 1 and "--resume" in refused.output
+    changed = sft(dataset, "--out", out, *args[:-2], "--dropout", "0.1", "--resume")
+    assert changed.exit_code == 1 and "dropout differ" in changed.output
+
+    resumed = sft(dataset, "--out", out, *args, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming from" in resumed.output
+    history = json.loads((out / "log_history.json").read_text())
+    assert [e["step"] for e in history if "eval_loss" in e] == [0, 2, 4]
+    expected, got = load_file(straight / "adapter_model.safetensors"), load_file(out / "adapter_model.safetensors")
+    assert expected.keys() == got.keys()
+    for name, tensor in expected.items():
+        assert (tensor - got[name]).abs().max() < 1e-4, name
+
+
+@pytest.mark.gpu
+def test_gpu_training_uses_bf16_and_writes_a_servable_adapter(tmp_path, dataset):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    out = tmp_path / "adapters" / "gpu"
+    result = sft(dataset, "--out", out, *SHORT_RUN, "--max-steps", "2", "--evals", "1")
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "twin.json").read_text())
+    assert card["metrics"]["steps"] == 2
+    assert card["training_args"]["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 8
+
+
+def test_demo_builds_a_clone_from_an_export_once_and_says_how_to_serve_it(tmp_path):
+    from training.demo import SAMPLE_EXPORT
+
+    export = tmp_path / "messages.csv"
+    export.write_text("".join(SAMPLE_EXPORT.read_text(encoding="utf-8").splitlines(keepends=True)[:300]))
+    args = ["demo", "--out", str(tmp_path / "demo"), "--export", str(export), "--steps", "2"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    adapter = tmp_path / "demo" / "adapters" / "demo-clone"
+    card = json.loads((adapter / "twin.json").read_text())
+    assert card["owner_name"] == "Jay" and "Jay" in card["system_prompt"] and card["metrics"]["steps"] == 2
+    assert f"twin-server serve --adapters {tmp_path / 'demo' / 'adapters'}" in first.output
+    built = (adapter / "adapter_model.safetensors").stat().st_mtime_ns
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 0 and "already built" in second.output
+    assert (adapter / "adapter_model.safetensors").stat().st_mtime_ns == built

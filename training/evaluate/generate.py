@@ -1,38 +1,73 @@
-"""Replies to the dev prompts through the server's own engine and prompt code."""
+"""Replies to the dev prompts through the server's own engine and prompt code.
+
+Same `create_engine`, same `build_chat` (with the adapter's persona from `twin.json`), same
+`render_chat_prompt`: a reply scored here is the reply a client of the server would get.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 
 from server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
+from server.engines.base import Engine
 from server.prompting import build_chat, render_chat_prompt
+from training.sft.lora import VLLM_LORA_RANKS
+
+CONCURRENT_REQUESTS = 8
+EVAL_MAX_MODEL_LEN = 2048
 
 
-async def _generate(engine, prompts, adapter, persona, options) -> list[str]:
-    replies = []
-    for prompt in prompts:
-        ids = render_chat_prompt(engine.tokenizer, build_chat(prompt, persona))
-        finals = await collect(engine.stream(ids, options, uuid.uuid4().hex, adapter), 1)
-        replies.append(finals[0].text)
-    return replies
+def _engine_options(adapter_path: Path) -> EngineOptions:
+    """Room for this adapter's rank, and fp32 on CPU as the server runs there."""
+    import torch
+
+    rank = json.loads((adapter_path / "adapter_config.json").read_text(encoding="utf-8")).get("r", 16)
+    max_rank = next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
+    dtype = "auto" if torch.cuda.is_available() else "float32"
+    return EngineOptions(max_model_len=EVAL_MAX_MODEL_LEN, max_lora_rank=max_rank, max_loras=1, dtype=dtype,
+                         enforce_eager=True)  # fmt: skip
 
 
-def generate_replies(engine_name: str, base_path: Path, adapter_path: Path, persona: str | None,
-                     prompts: list[list[dict[str, str]]], max_tokens: int) -> dict[str, list[str]]:  # fmt: skip
-    """{"base": [...], "adapter": [...]} at temperature 0, one engine for both."""
+async def _replies(
+    engine: Engine,
+    prompts: list[list[dict[str, str]]],
+    adapter: AdapterRef | None,
+    persona: str | None,
+    options: SamplingOptions,
+) -> list[str]:
+    slots = asyncio.Semaphore(CONCURRENT_REQUESTS)
+
+    async def one(prompt: list[dict[str, str]]) -> str:
+        async with slots:
+            ids = render_chat_prompt(engine.tokenizer, build_chat(prompt, persona))
+            finals = await collect(engine.stream(ids, options, uuid.uuid4().hex, adapter), 1)
+            return finals[0].text
+
+    return list(await asyncio.gather(*(one(p) for p in prompts)))
+
+
+def generate_replies(
+    engine_name: str,
+    base_path: Path,
+    adapter_path: Path,
+    persona: str | None,
+    prompts: list[list[dict[str, str]]],
+    max_tokens: int,
+) -> dict[str, list[str]]:
+    """{"base": [...], "adapter": [...]} at temperature 0 from one engine; the base gets no persona, as served."""
 
     async def run() -> dict[str, list[str]]:
-        engine = create_engine(engine_name, str(base_path), EngineOptions(max_lora_rank=64, enforce_eager=True,
-                                                                          dtype="float32"))  # fmt: skip
+        engine = create_engine(engine_name, str(base_path), _engine_options(adapter_path))
         adapter = AdapterRef(adapter_path.name, adapter_path, 1)
         try:
             await engine.load_adapter(adapter)
             options = SamplingOptions(max_tokens=max_tokens, temperature=0.0)
             return {
-                "base": await _generate(engine, prompts, None, None, options),
-                "adapter": await _generate(engine, prompts, adapter, persona, options),
+                "base": await _replies(engine, prompts, None, None, options),
+                "adapter": await _replies(engine, prompts, adapter, persona, options),
             }
         finally:
             await engine.shutdown()

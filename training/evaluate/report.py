@@ -7,29 +7,38 @@ import os
 from pathlib import Path
 from typing import Any
 
-from training.evaluate.style import STYLE_KEYS
+from training.evaluate.style import RATE_KEYS, STYLE_KEYS, lines_of
 
 COLUMNS = ("base", "adapter", "owner")
+EXAMPLES_IN_MARKDOWN = 3
 
 
 def markdown_table(report: dict[str, Any]) -> str:
     rows = ["| metric | base | adapter | owner |", "| --- | --- | --- | --- |"]
     ppl = report["perplexity"]
-    rows.append(f"| perplexity of owner replies | {ppl['base']:.2f} | {ppl['adapter']:.2f} | |")
+    rows.append(f"| perplexity of the owner's replies | {ppl['base']:.2f} | {ppl['adapter']:.2f} | |")
     for key in STYLE_KEYS:
         values = " | ".join(f"{report['style'][c][key]:.3f}" for c in COLUMNS)
         rows.append(f"| {key} | {values} |")
     distance = report["style_distance_to_owner"]
-    rows.append(
-        f"| style distance to owner (lower is closer) | {distance['base']:.3f} | {distance['adapter']:.3f} | 0 |"
-    )
+    rows.append(f"| **style distance to owner** (0 = owner) | {distance['base']:.3f} | {distance['adapter']:.3f} | 0 |")
     return "\n".join(rows) + "\n"
+
+
+def _examples(report: dict[str, Any]) -> str:
+    blocks = []
+    for item in report["replies"][:EXAMPLES_IN_MARKDOWN]:
+        lines = [f"- friend: {item['prompt']!r}"]
+        lines += [f"  - {column}: {item[column]!r}" for column in ("owner", "adapter", "base")]
+        blocks.append("\n".join(lines))
+    return "\n\n## Examples\n\n" + "\n".join(blocks) + "\n" if blocks else ""
 
 
 def _private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+    os.chmod(path, 0o600)
 
 
 def _figure(report: dict[str, Any], path: Path) -> None:
@@ -38,26 +47,38 @@ def _figure(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in STYLE_KEYS if k != "chars_mean"]
-    figure, axis = plt.subplots(figsize=(10, 4.5))
+    replies = {column: [item[column] for item in report["replies"]] for column in COLUMNS}
+    figure, (lengths, bursts, rates) = plt.subplots(1, 3, figsize=(15, 4.5), width_ratios=(1, 1, 2))
+    longest = max((len(r.strip()) for texts in replies.values() for r in texts), default=1)
+    bins = list(range(0, longest + 11, max(1, (longest + 10) // 20)))
+    for column, texts in replies.items():
+        lengths.hist([len(t.strip()) for t in texts], bins=bins, histtype="step", linewidth=2, label=column)
+        counts = [len(lines_of(t)) for t in texts]
+        bursts.hist(counts, bins=[b - 0.5 for b in range(0, max(counts, default=1) + 2)], histtype="step",
+                    linewidth=2, label=column)  # fmt: skip
+    lengths.set(title="reply length", xlabel="characters", ylabel="replies")
+    bursts.set(title="messages per reply (bursts)", xlabel="lines")
     width = 0.27
     for offset, column in enumerate(COLUMNS):
-        values = [report["style"][column][k] for k in keys]
-        axis.bar([i + (offset - 1) * width for i in range(len(keys))], values, width, label=column)
-    axis.set_xticks(range(len(keys)), keys, rotation=30, ha="right")
-    axis.set_title(f"style vs owner (distance: base {report['style_distance_to_owner']['base']:.2f}, "
-                   f"adapter {report['style_distance_to_owner']['adapter']:.2f})")  # fmt: skip
-    axis.legend()
+        values = [report["style"][column][k] for k in RATE_KEYS]
+        rates.bar([i + (offset - 1) * width for i in range(len(RATE_KEYS))], values, width, label=column)
+    rates.set_xticks(range(len(RATE_KEYS)), RATE_KEYS, rotation=30, ha="right")
+    distance = report["style_distance_to_owner"]
+    rates.set_title(f"habits (style distance to owner: base {distance['base']:.2f}, adapter {distance['adapter']:.2f})")
+    for axis in (lengths, bursts, rates):
+        axis.legend()
+    figure.suptitle(f"{report['adapter']} vs {report['base_model']} vs the owner, {report['prompts']} dev prompts")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
 def write_report(report: dict[str, Any], out: Path) -> str:
-    """Files hold generated and real replies: owner-only."""
+    """Files hold generated and real replies: owner-only. Returns the table for the terminal."""
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(report)
     _private(out / "eval.json", json.dumps(report, ensure_ascii=False, indent=2))
-    _private(out / "eval.md", table)
+    _private(out / "eval.md", f"# {report['adapter']}: evaluation on the dev set\n\n{table}{_examples(report)}")
     _figure(report, out / "eval.png")
+    os.chmod(out / "eval.png", 0o600)
     return table

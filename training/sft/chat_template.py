@@ -73,9 +73,7 @@ def training_chat_template(tokenizer: Any) -> str:
         candidate = get_training_chat_template(tokenizer)
     except ValueError:
         candidate = _patched_chatml(base)
-    if candidate is None:
-        return base
-    if not _renders_like(tokenizer, base, candidate):
+    if candidate is None or not _renders_like(tokenizer, base, candidate):
         raise ChatTemplateError(
             "the base model's chat template could not be marked for assistant-only loss without changing how it "
             "renders; train with --no-assistant-only-loss or give a base with a ChatML-style template"

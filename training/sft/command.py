@@ -7,37 +7,48 @@ from typing import Annotated
 
 import typer
 
+from server.basemodel import BaseModelError
+from server.engines.base import EngineOptions
 from training.adapter_output import AdapterOutputError
 from training.sft.chat_template import ChatTemplateError
+from training.sft.lora import LoraSettingsError
+from training.sft.model_loading import BaseModelLoadError
 from training.sft.samples import DatasetShapeError
 from training.sft.train import SFTOptions, SFTSetupError, run_sft
+
+SETUP_ERRORS = (SFTSetupError, DatasetShapeError, ChatTemplateError, AdapterOutputError, LoraSettingsError,
+                BaseModelLoadError, BaseModelError)  # fmt: skip
 
 
 def sft_command(
     data_dir: Annotated[Path, typer.Argument(help="Folder with train.jsonl / dev.jsonl from `twin-train data`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Adapter folder to write; its name is the served name")],
     model: Annotated[str | None, typer.Option(help="Base model folder (default: the embedded model)")] = None,
-    rank: int = 16,
+    rank: Annotated[int, typer.Option(help="LoRA rank (1, 8, 16, 32, ...; at most --max-server-rank)")] = 16,
     alpha: int = 32,
     dropout: float = 0.05,
-    target_modules: Annotated[list[str] | None, typer.Option(help="Default: all linear layers")] = None,
+    target_modules: Annotated[
+        list[str] | None, typer.Option(help="Repeatable; default: every linear layer of the decoder")
+    ] = None,
     learning_rate: float = 2e-4,
-    lr_scheduler: str = "cosine",
+    lr_scheduler: Annotated[str, typer.Option(help="cosine, linear, constant, constant_with_warmup, ...")] = "cosine",
     warmup_ratio: float = 0.03,
     epochs: float = 3.0,
     max_steps: Annotated[int, typer.Option(help="Stop after this many steps (overrides --epochs)")] = -1,
-    batch_size: int = 4,
+    batch_size: Annotated[int, typer.Option(help="Per device")] = 4,
     grad_accum: int = 1,
-    max_length: int = 1024,
+    max_length: Annotated[int, typer.Option(help="Tokens per sample; longer ones are truncated")] = 1024,
     packing: bool = False,
     gradient_checkpointing: Annotated[bool | None, typer.Option(help="Default: on with a GPU")] = None,
     seed: int = 42,
     evals: Annotated[int, typer.Option(help="Dev evaluations (and checkpoints) during training")] = 4,
     assistant_only_loss: Annotated[bool, typer.Option(help="Loss on the owner's turns only")] = True,
-    qlora: Annotated[bool, typer.Option(help="4-bit base (GPU + bitsandbytes)")] = False,
+    qlora: Annotated[bool, typer.Option(help="4-bit base (CUDA GPU + bitsandbytes)")] = False,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint of an interrupted run")] = False,
-    overwrite: bool = False,
-    max_server_rank: Annotated[int, typer.Option(help="The server's --max-lora-rank")] = 16,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing adapter or interrupted run")] = False,
+    max_server_rank: Annotated[
+        int, typer.Option(help="The serving side's --max-lora-rank")
+    ] = EngineOptions().max_lora_rank,
 ) -> None:
     """Fine-tune a LoRA adapter on the owner's replies (TRL SFT)."""
     options = SFTOptions(
@@ -50,6 +61,6 @@ def sft_command(
     )  # fmt: skip
     try:
         run_sft(options)
-    except (SFTSetupError, DatasetShapeError, ChatTemplateError, AdapterOutputError) as exc:
+    except SETUP_ERRORS as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

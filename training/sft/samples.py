@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 _ROLES = {"system", "user", "assistant"}
+
+Messages = list[dict[str, str]]
 
 
 class DatasetShapeError(ValueError):
     """The message names the file, the line and what is wrong."""
 
 
-def _check_sample(record: Any, where: str) -> list[dict[str, str]]:
+@dataclass
+class SampleFile:
+    samples: list[Messages]
+    session_starts: list[str] = field(default_factory=list)
+
+    def date_range(self) -> dict[str, str]:
+        """First and last session start, when `twin-train data` recorded them (the date split)."""
+        if not self.session_starts:
+            return {}
+        return {"first": min(self.session_starts), "last": max(self.session_starts)}
+
+
+def _check_sample(record: Any, where: str) -> Messages:
     if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
         raise DatasetShapeError(f"{where}: expected an object with a 'messages' list (run `twin-train data` first)")
     messages = record["messages"]
@@ -22,16 +38,23 @@ def _check_sample(record: Any, where: str) -> list[dict[str, str]]:
             raise DatasetShapeError(f"{where}: messages[{index}] needs a role of system, user or assistant")
         if not isinstance(message.get("content"), str):
             raise DatasetShapeError(f"{where}: messages[{index}].content must be a string")
+    if any(m["role"] == "system" for m in messages[1:]):
+        raise DatasetShapeError(f"{where}: a system message may only come first")
     turns = [m["role"] for m in messages if m["role"] != "system"]
     if not turns or turns[0] != "user" or turns[-1] != "assistant":
         raise DatasetShapeError(f"{where}: a sample must start with a user turn and end with an assistant turn")
+    for index, (before, after) in enumerate(pairwise(turns)):
+        if before == after:
+            raise DatasetShapeError(
+                f"{where}: two {before} turns in a row (turn {index + 1}); a burst is one turn joined by '\\n'"
+            )
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
-def read_samples(path: Path) -> list[list[dict[str, str]]]:
+def read_sample_file(path: Path) -> SampleFile:
     if not path.is_file():
         raise DatasetShapeError(f"{path}: no such file (give the folder `twin-train data` wrote)")
-    samples = []
+    result = SampleFile([])
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -40,12 +63,26 @@ def read_samples(path: Path) -> list[list[dict[str, str]]]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DatasetShapeError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-            samples.append(_check_sample(record, f"{path}:{number}"))
-    if not samples:
+            result.samples.append(_check_sample(record, f"{path}:{number}"))
+            if isinstance(record.get("session_start"), str):
+                result.session_starts.append(record["session_start"])
+    if not result.samples:
         raise DatasetShapeError(f"{path}: no samples")
-    return samples
+    return result
+
+
+def read_samples(path: Path) -> list[Messages]:
+    return read_sample_file(path).samples
 
 
 def read_report(data_dir: Path) -> dict[str, Any]:
     path = data_dir / "report.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DatasetShapeError(f"{path}: not JSON ({exc.msg})") from exc
+    if not isinstance(report, dict):
+        raise DatasetShapeError(f"{path}: expected a JSON object")
+    return report

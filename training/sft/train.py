@@ -2,7 +2,8 @@
 
 Loss is on the owner's turns only (every assistant turn of a multi-turn sample), through
 TRL's assistant-only masking and a training copy of the base chat template that renders
-exactly as the server's.
+exactly as the server's. Every input is checked before the model is loaded; under
+`accelerate launch` every process runs this same code and only the main one writes the folder.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import math
 import shutil
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +20,27 @@ from typing import Any
 from rich.console import Console
 
 from server.adapters.card import TwinCard, write_card
-from server.basemodel import resolve_base_model
+from server.basemodel import ResolvedBaseModel, resolve_base_model
 from server.basemodel.embedded import EMBEDDED_NAME
 from server.engines.base import EngineOptions
 from training.adapter_output import prepare_output_dir
 from training.plots import plot_losses
-from training.preference.parent import training_dtype
+from training.progress import show_loss_in_progress_bar
 from training.sft.chat_template import training_chat_template
-from training.sft.samples import read_report, read_samples
+from training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
+from training.sft.model_loading import (
+    check_causal_lm,
+    check_qlora_possible,
+    load_base_model,
+    load_tokenizer,
+    training_dtype,
+)
+from training.sft.samples import SampleFile, read_report, read_sample_file
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
+OPTIONS_FILE = "sft_options.json"
+# Options that may change between an interrupted run and its resumption without changing what is trained.
+_RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
 
 
 class SFTSetupError(ValueError):
@@ -42,7 +55,7 @@ class SFTOptions:
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    target_modules: list[str] = field(default_factory=lambda: [ALL_LINEAR])
     learning_rate: float = 2e-4
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.03
@@ -69,69 +82,101 @@ class SFTOptions:
         return args
 
 
-def _check_causal_lm(path: Path) -> None:
-    from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+@dataclass
+class SFTInputs:
+    """Everything read and checked before the first weight is loaded."""
 
-    try:
-        config = AutoConfig.from_pretrained(path)
-    except Exception as exc:
-        raise SFTSetupError(f"{path}: cannot read its config.json ({exc})") from exc
-    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        raise SFTSetupError(f"{path}: model_type {config.model_type!r} is not a causal language model")
-
-
-def _quantization(options: SFTOptions) -> dict[str, Any]:
-    import importlib.util
-
-    import torch
-
-    if not options.qlora:
-        return {}
-    if not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None:
-        raise SFTSetupError("--qlora needs a CUDA GPU and the bitsandbytes package")
-    from transformers import BitsAndBytesConfig
-
-    return {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                      bnb_4bit_compute_dtype=torch.bfloat16)}  # fmt: skip
+    out: Path
+    checkpoints: Path
+    base: ResolvedBaseModel
+    train: SampleFile
+    dev: SampleFile | None
+    report: dict[str, Any]
+    resume: bool
 
 
-def _checkpoint_dir(out: Path) -> Path:
+def checkpoint_dir(out: Path) -> Path:
+    """Beside the adapter, hidden, so the server never lists a half-trained checkpoint as an adapter."""
     return out.parent / f".{out.name}.checkpoints"
 
 
-def run_sft(options: SFTOptions) -> Path:
-    """Train and write the adapter folder; every input is checked before the model is loaded."""
-    if options.rank > options.max_server_rank:
-        raise SFTSetupError(f"--rank {options.rank} is above the server's --max-lora-rank {options.max_server_rank}")
+def _check_numbers(options: SFTOptions) -> None:
+    checks = (
+        (options.batch_size >= 1, "--batch-size must be at least 1"),
+        (options.grad_accum >= 1, "--grad-accum must be at least 1"),
+        (options.max_length >= 16, "--max-length must be at least 16 tokens"),
+        (options.learning_rate > 0, "--learning-rate must be positive"),
+        (options.epochs > 0 or options.max_steps > 0, "give --epochs above 0 or --max-steps"),
+        (0 <= options.dropout < 1, "--dropout must be in [0, 1)"),
+        (0 <= options.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
+        (options.evals >= 1, "--evals must be at least 1"),
+    )
+    for ok, problem in checks:
+        if not ok:
+            raise SFTSetupError(problem)
+    from transformers.trainer_utils import SchedulerType
+
+    schedules = [s.value for s in SchedulerType]
+    if options.lr_scheduler not in schedules:
+        raise SFTSetupError(f"--lr-scheduler {options.lr_scheduler!r}: choose one of {', '.join(schedules)}")
+
+
+def _check_resume(options: SFTOptions, checkpoints: Path) -> bool:
+    """Resume only the same run: an interrupted run's checkpoints are neither reused silently nor lost silently."""
+    found = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    if options.resume:
+        if not found:
+            raise SFTSetupError(f"--resume: no checkpoint in {checkpoints} to continue from")
+        saved = json.loads((checkpoints / OPTIONS_FILE).read_text(encoding="utf-8"))
+        changed = sorted(k for k, v in options.card_args().items() if k not in _RESUMABLE_CHANGES and saved.get(k) != v)
+        if changed:
+            raise SFTSetupError(
+                f"--resume: {', '.join(changed)} differ from the interrupted run's ({checkpoints / OPTIONS_FILE}); "
+                "resume with the same options or start over with --overwrite"
+            )
+        return True
+    if found and not options.overwrite:
+        raise SFTSetupError(
+            f"{checkpoints}: checkpoints of an interrupted run are there; pass --resume to continue it "
+            "or --overwrite to start over"
+        )
+    return False
+
+
+def check_inputs(options: SFTOptions) -> SFTInputs:
+    _check_numbers(options)
+    check_servable(options.rank, options.max_server_rank, options.target_modules)
+    if options.qlora:
+        check_qlora_possible()
     data_dir = Path(options.data_dir)
-    train_samples = read_samples(data_dir / "train.jsonl")
+    train = read_sample_file(data_dir / "train.jsonl")
     dev_path = data_dir / "dev.jsonl"
-    dev_samples = read_samples(dev_path) if dev_path.is_file() and dev_path.stat().st_size else []
+    dev = read_sample_file(dev_path) if dev_path.is_file() and dev_path.stat().st_size else None
+    report = read_report(data_dir)
     out = prepare_output_dir(options.out, options.overwrite or options.resume)
+    checkpoints = checkpoint_dir(out)
+    resume = _check_resume(options, checkpoints)
     base = resolve_base_model(options.model)
-    _check_causal_lm(base.path)
+    check_causal_lm(base.path)
+    return SFTInputs(out, checkpoints, base, train, dev, report, resume)
 
+
+def _total_steps(options: SFTOptions, samples: int, processes: int) -> int:
+    if options.max_steps > 0:
+        return options.max_steps
+    per_epoch = math.ceil(samples / (options.batch_size * options.grad_accum * processes))
+    return max(1, math.ceil(per_epoch * options.epochs))
+
+
+def _sft_config(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any:
     import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    tokenizer = AutoTokenizer.from_pretrained(base.path)
-    if options.assistant_only_loss:
-        tokenizer.chat_template = training_chat_template(tokenizer)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    dtype = training_dtype()
-    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype, **_quantization(options))
     on_gpu = torch.cuda.is_available()
-    steps_per_epoch = math.ceil(len(train_samples) / (options.batch_size * options.grad_accum))
-    total_steps = options.max_steps if options.max_steps > 0 else math.ceil(steps_per_epoch * options.epochs)
-    every = max(1, total_steps // max(1, options.evals))
-    checkpoints = _checkpoint_dir(out)
-    config = SFTConfig(
-        output_dir=str(checkpoints),
+    every = max(1, math.ceil(total_steps / options.evals))
+    has_dev = inputs.dev is not None
+    return SFTConfig(
+        output_dir=str(inputs.checkpoints),
         num_train_epochs=options.epochs,
         max_steps=options.max_steps,
         per_device_train_batch_size=options.batch_size,
@@ -144,69 +189,138 @@ def run_sft(options: SFTOptions) -> Path:
         packing=options.packing,
         assistant_only_loss=options.assistant_only_loss,
         gradient_checkpointing=on_gpu if options.gradient_checkpointing is None else options.gradient_checkpointing,
-        bf16=dtype == torch.bfloat16,
+        bf16=training_dtype() == torch.bfloat16,
         seed=options.seed,
-        logging_steps=max(1, min(10, every // 2 or 1)),
-        eval_strategy="steps" if dev_samples else "no",
+        logging_steps=max(1, total_steps // 50),
+        logging_first_step=True,
+        eval_strategy="steps" if has_dev else "no",
+        eval_on_start=has_dev and not inputs.resume,  # the dev loss before training, once per run
         eval_steps=every,
         save_strategy="steps",
         save_steps=every,
         save_total_limit=2,
-        load_best_model_at_end=bool(dev_samples),
+        load_best_model_at_end=has_dev,
         metric_for_best_model="eval_loss",
         report_to=[],
         disable_tqdm=not options.report_progress,
         dataloader_num_workers=0,
+        dataloader_pin_memory=on_gpu,
+        ddp_find_unused_parameters=False,
     )
-    lora = LoraConfig(r=options.rank, lora_alpha=options.alpha, lora_dropout=options.dropout,
-                      target_modules=options.target_modules if options.target_modules != ["all-linear"]
-                      else "all-linear", task_type="CAUSAL_LM")  # fmt: skip
+
+
+def _metrics(trainer: Any, result: Any, seconds: float, has_dev: bool) -> dict[str, Any]:
+    """Final train loss (last logged), its mean over the run, dev loss before training and of the kept checkpoint."""
+    history = trainer.state.log_history
+    logged = [e["loss"] for e in history if "loss" in e]
+    metrics: dict[str, Any] = {
+        "train_loss": logged[-1] if logged else result.training_loss,
+        "train_loss_mean": result.training_loss,
+        "steps": trainer.state.global_step,
+        "train_seconds": round(seconds, 1),
+    }
+    if has_dev:
+        before = [e["eval_loss"] for e in history if "eval_loss" in e and e.get("step") == 0]
+        if before:
+            metrics["dev_loss_before"] = before[0]
+        best = trainer.state.best_metric
+        metrics["dev_loss"] = best if best is not None else trainer.evaluate()["eval_loss"]
+        if trainer.state.best_model_checkpoint:
+            metrics["kept_checkpoint"] = Path(trainer.state.best_model_checkpoint).name
+    return metrics
+
+
+def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], processes: int) -> TwinCard:
+    import torch
+
+    precision = "bf16" if training_dtype() == torch.bfloat16 else "fp32"
+    if options.qlora:
+        precision = f"4-bit nf4 base, {precision} compute"
+    report = inputs.report
+    prompts = Counter(s[0]["content"] for s in inputs.train.samples if s[0]["role"] == "system")
+    system_prompt = prompts.most_common(1)[0][0] if prompts else None
+    date_split = {"train": inputs.train.date_range()}
+    if inputs.dev is not None:
+        date_split["dev"] = inputs.dev.date_range()
+    return TwinCard(
+        base_model=EMBEDDED_NAME if options.model in (None, "", EMBEDDED_NAME, "embedded") else str(inputs.base.path),
+        system_prompt=system_prompt,
+        owner_name=report.get("owner_name"),
+        kind="sft",
+        date_split={name: dates for name, dates in date_split.items() if dates},
+        data={k: v for k, v in report.items() if k not in ("malformed_rows", "system_prompt")},
+        training_args={**options.card_args(), "precision": precision, "processes": processes},
+        metrics=metrics,
+    )
+
+
+def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
+    """Written beside and renamed, so a server scanning the folder never sees half an adapter."""
+    out = inputs.out
+    staging = out.with_name(f".{out.name}.partial")
+    state = trainer.accelerator
+    if state.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    state.wait_for_everyone()
+    trainer.save_model(str(staging))  # every process: FSDP gathers the shards here
+    if not state.is_main_process:
+        return
+    for name in ("training_args.bin", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json",
+                 "special_tokens_map.json", "README.md"):  # fmt: skip
+        (staging / name).unlink(missing_ok=True)
+    write_card(staging, card)
+    plot_losses(trainer.state.log_history, staging / "loss.png", f"SFT {out.name}")
+    (staging / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    shutil.rmtree(inputs.checkpoints, ignore_errors=True)
+
+
+def run_sft(options: SFTOptions) -> Path:
+    """Train and write the adapter folder; returns it."""
+    inputs = check_inputs(options)
+
+    from accelerate import PartialState
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    process = PartialState()
+    tokenizer = load_tokenizer(inputs.base.path)
+    if options.assistant_only_loss:
+        tokenizer.chat_template = training_chat_template(tokenizer)
+    model = load_base_model(inputs.base.path, options.qlora)
+    lora = build_lora_config(model, options.rank, options.alpha, options.dropout, options.target_modules)
+    total_steps = _total_steps(options, len(inputs.train.samples), process.num_processes)
+    if process.is_main_process:
+        if not inputs.resume:
+            shutil.rmtree(inputs.checkpoints, ignore_errors=True)
+        inputs.checkpoints.mkdir(parents=True, exist_ok=True)
+        (inputs.checkpoints / OPTIONS_FILE).write_text(json.dumps(options.card_args(), indent=1), encoding="utf-8")
+    process.wait_for_everyone()
     trainer = SFTTrainer(
         model=model,
-        args=config,
-        train_dataset=Dataset.from_list([{"messages": s} for s in train_samples]),
-        eval_dataset=Dataset.from_list([{"messages": s} for s in dev_samples]) if dev_samples else None,
+        args=_sft_config(options, inputs, total_steps),
+        train_dataset=Dataset.from_list([{"messages": s} for s in inputs.train.samples]),
+        eval_dataset=Dataset.from_list([{"messages": s} for s in inputs.dev.samples]) if inputs.dev else None,
         processing_class=tokenizer,
         peft_config=lora,
     )
-    resume = options.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
-    plan = f"{len(train_samples)} train / {len(dev_samples)} dev samples, {total_steps} steps"
-    console.print(f"training LoRA r={options.rank} on {base.served_name}: {plan}" + (" (resuming)" if resume else ""))
+    show_loss_in_progress_bar(trainer)
+    if process.is_main_process:
+        dev = len(inputs.dev.samples) if inputs.dev else 0
+        console.print(
+            f"training LoRA r={options.rank} ({', '.join(sorted(lora.target_modules))}) on {inputs.base.served_name}: "
+            f"{len(inputs.train.samples)} train / {dev} dev samples, {total_steps} steps"
+            + (f", resuming from {inputs.checkpoints}" if inputs.resume else "")
+        )
     started = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
-    metrics: dict[str, Any] = {
-        "train_loss": result.training_loss,
-        "train_seconds": round(time.monotonic() - started, 1),
-        "steps": trainer.state.global_step,
-    }
-    if dev_samples:
-        metrics["dev_loss"] = trainer.evaluate()["eval_loss"]
-    report = read_report(data_dir)
-    system_prompt = next((m["content"] for m in train_samples[0] if m["role"] == "system"), None)
-    card = TwinCard(
-        base_model=EMBEDDED_NAME if options.model in (None, "", EMBEDDED_NAME) else str(base.path),
-        system_prompt=report.get("system_prompt", system_prompt) or system_prompt,
-        owner_name=report.get("owner_name"),
-        kind="sft",
-        date_split={k: report[k] for k in ("samples_train", "samples_dev") if k in report},
-        data={k: v for k, v in report.items() if k not in ("malformed", "system_prompt")},
-        training_args=options.card_args(),
-        metrics=metrics,
-    )
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    trainer.save_model(str(staging))
-    if trainer.is_world_process_zero():
-        for extra in ("training_args.bin", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json",
-                      "special_tokens_map.json"):  # fmt: skip
-            (staging / extra).unlink(missing_ok=True)
-        write_card(staging, card)
-        plot_losses(trainer.state.log_history, staging / "loss.png", f"SFT {out.name}")
-        (staging / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-        shutil.rmtree(checkpoints, ignore_errors=True)
-        console.print(f"[green]adapter written[/] {out}  train loss {metrics['train_loss']:.3f}"
-                      + (f", dev loss {metrics['dev_loss']:.3f}" if "dev_loss" in metrics else ""))  # fmt: skip
-    return out
+    result = trainer.train(resume_from_checkpoint=True if inputs.resume else None)
+    metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
+    _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes))
+    if process.is_main_process:
+        console.print(
+            f"[green]adapter written[/] {inputs.out}  train loss {metrics['train_loss']:.3f}"
+            + (f", dev loss {metrics['dev_loss']:.3f}" if "dev_loss" in metrics else "")
+        )
+    return inputs.out
