@@ -8,10 +8,14 @@ as it is, and a card saying where it came from.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from server.adapters.card import TwinCard, is_valid_adapter_name, write_card
+
+# What vLLM and peft load from an adapter folder; everything else a trainer saves beside it is dropped.
+_PEFT_FILES = {"adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"}
 
 
 class AdapterOutputError(ValueError):
@@ -35,18 +39,48 @@ def prepare_output_dir(out: Path, overwrite: bool) -> Path:
     return folder
 
 
-def save_adapter(model: Any, out: Path, card: TwinCard) -> Path:
+def save_adapter(
+    model: Any,
+    out: Path,
+    card: TwinCard,
+    *,
+    trainer: Any | None = None,
+    extra_files: Callable[[Path], None] | None = None,
+) -> Path:
     """Save peft's "default" adapter (a reference copy loaded beside it must not travel) and the card.
+
+    Under `accelerate launch` every process calls this and only the main one writes, so DDP ranks
+    do not race on one folder. With `trainer`, its `save_model` runs on every process instead of
+    `model.save_pretrained`: under FSDP that gathers the sharded LoRA weights, which a plain
+    `save_pretrained` on the main process would save as its own shard only.
 
     The folder is written beside its final place and swapped in whole, so a server scanning the
     adapters folder never sees half an adapter, and a crash leaves any previous one intact.
+    `extra_files(folder)` adds files (a loss curve, a log) before the swap.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from accelerate import PartialState
+
+    state = PartialState()
     partial = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial, selected_adapters=["default"])
-    write_card(partial, card)
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
+    if state.is_main_process:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+    state.wait_for_everyone()
+    if trainer is not None:
+        trainer.save_model(str(partial))
+    elif state.is_main_process:
+        model.save_pretrained(partial, selected_adapters=["default"])
+    if state.is_main_process:
+        for leftover in partial.iterdir():  # the trainer's tokenizer, arguments, model card, other adapters
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            elif leftover.name not in _PEFT_FILES:
+                leftover.unlink()
+        write_card(partial, card)
+        if extra_files is not None:
+            extra_files(partial)
+        if out.exists():
+            shutil.rmtree(out)
+        partial.rename(out)
+    state.wait_for_everyone()
     return out

@@ -169,12 +169,13 @@ def test_the_server_loads_the_adapter_and_it_changes_replies(trained, twin_serve
         shutil.rmtree(served, ignore_errors=True)
 
 
-def test_eval_reports_base_adapter_and_owner(trained, dataset, tmp_path, twin_server):
+def test_eval_reports_base_adapter_and_owner(trained, tmp_path, twin_server):
     report_dir = tmp_path / "eval"
     twin_server.stop()  # one model engine at a time on this machine: eval starts its own
     try:
-        evaluated = CliRunner().invoke(app, ["eval", str(trained), "--data", str(dataset), "--out", str(report_dir),
-                                             "--max-prompts", "2", "--max-tokens", "8"])  # fmt: skip
+        # no --data: the dev set of the dataset the adapter was trained on, as twin.json records it
+        evaluated = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "2",
+                                             "--max-tokens", "8"])  # fmt: skip
     finally:
         twin_server.start()
     assert evaluated.exit_code == 0, evaluated.output
@@ -226,6 +227,24 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
     assert expected.keys() == got.keys()
     for name, tensor in expected.items():
         assert (tensor - got[name]).abs().max() < 1e-4, name
+
+
+def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
+    """What `accelerate launch` does on several GPUs, on CPU: torchrun starts two ranks of the same command (gloo)."""
+    out = tmp_path / "adapters" / "ddp"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    twin_train = str(Path(sys.executable).with_name("twin-train"))
+    command = [*launcher, twin_train, "sft", str(dataset), "--out", str(out), "--rank", "8", "--batch-size", "2",
+               "--max-length", "96", "--max-steps", "2", "--evals", "1"]  # fmt: skip
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stderr.count("adapter written") == 1, "only the main process writes and reports"
+    card = json.loads((out / "twin.json").read_text())
+    assert card["training_args"]["processes"] == 2 and card["metrics"]["steps"] == 2
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ddp"], "no staging or checkpoint folder is left"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "adapter_config.json", "adapter_model.safetensors", "log_history.json", "loss.png", "twin.json",
+    ]  # fmt: skip
 
 
 @pytest.mark.gpu

@@ -41,9 +41,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _trained_on(card: TwinCard) -> Path | None:
+    folder = (card.training_args or {}).get("data_dir")
+    return Path(folder) if isinstance(folder, str) else None
+
+
 def eval_command(
     adapter: Annotated[Path, typer.Argument(help="Adapter folder (peft files + twin.json)")],
-    data: Annotated[Path, typer.Option(help="Dataset folder from `twin-train data`; its dev.jsonl is used")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Dataset folder from `twin-train data` (default: the one the adapter was trained on)"),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: ADAPTER/eval)")] = None,
     model: Annotated[str | None, typer.Option(help="Base model folder (default: the one twin.json names)")] = None,
     engine: Annotated[str, typer.Option(help="transformers or vllm (the server's engines)")] = "transformers",
@@ -59,6 +67,9 @@ def eval_command(
         raise _fail(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
     if max_prompts < 1 or max_tokens < 1:
         raise _fail("--max-prompts and --max-tokens must be at least 1")
+    data = data or _trained_on(card)
+    if data is None:
+        raise _fail(f"{adapter}: twin.json names no dataset folder; pass --data")
     try:
         samples = read_samples(data / "dev.jsonl")[:max_prompts]
         base = resolve_base_model(model or card.base_model)

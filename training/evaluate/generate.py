@@ -57,7 +57,11 @@ def generate_replies(
     prompts: list[list[dict[str, str]]],
     max_tokens: int,
 ) -> dict[str, list[str]]:
-    """{"base": [...], "adapter": [...]} at temperature 0 from one engine; the base gets no persona, as served."""
+    """{"base": [...], "adapter": [...]} at temperature 0 from one engine.
+
+    As served: a dev conversation's own system prompt is kept for both; where it has none, the
+    adapter gets its twin.json persona and the base gets nothing.
+    """
 
     async def run() -> dict[str, list[str]]:
         engine = create_engine(engine_name, str(base_path), _engine_options(adapter_path))

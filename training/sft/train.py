@@ -19,11 +19,11 @@ from typing import Any
 
 from rich.console import Console
 
-from server.adapters.card import TwinCard, write_card
+from server.adapters.card import TwinCard
 from server.basemodel import ResolvedBaseModel, resolve_base_model
 from server.basemodel.embedded import EMBEDDED_NAME
 from server.engines.base import EngineOptions
-from training.adapter_output import prepare_output_dir
+from training.adapter_output import prepare_output_dir, save_adapter
 from training.plots import plot_losses
 from training.progress import show_loss_in_progress_bar
 from training.sft.chat_template import training_chat_template
@@ -78,7 +78,7 @@ class SFTOptions:
     def card_args(self) -> dict[str, Any]:
         args = asdict(self)
         for key in ("data_dir", "out"):
-            args[key] = str(args[key])
+            args[key] = str(Path(args[key]).resolve())
         return args
 
 
@@ -205,6 +205,7 @@ def _sft_config(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any
         disable_tqdm=not options.report_progress,
         dataloader_num_workers=0,
         dataloader_pin_memory=on_gpu,
+        use_cpu=not on_gpu,
         ddp_find_unused_parameters=False,
     )
 
@@ -255,37 +256,30 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
 
 
 def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
-    """Written beside and renamed, so a server scanning the folder never sees half an adapter."""
+    """Every process takes part (FSDP gathers its shards); the main one writes and clears the checkpoints."""
     out = inputs.out
-    staging = out.with_name(f".{out.name}.partial")
-    state = trainer.accelerator
-    if state.is_main_process:
-        shutil.rmtree(staging, ignore_errors=True)
-    state.wait_for_everyone()
-    trainer.save_model(str(staging))  # every process: FSDP gathers the shards here
-    if not state.is_main_process:
-        return
-    for name in ("training_args.bin", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json",
-                 "special_tokens_map.json", "README.md"):  # fmt: skip
-        (staging / name).unlink(missing_ok=True)
-    write_card(staging, card)
-    plot_losses(trainer.state.log_history, staging / "loss.png", f"SFT {out.name}")
-    (staging / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
-    shutil.rmtree(inputs.checkpoints, ignore_errors=True)
+
+    def loss_files(folder: Path) -> None:
+        plot_losses(trainer.state.log_history, folder / "loss.png", f"SFT {out.name}")
+        (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
+
+    save_adapter(trainer.model, out, card, trainer=trainer, extra_files=loss_files)
+    if trainer.accelerator.is_main_process:
+        shutil.rmtree(inputs.checkpoints, ignore_errors=True)
 
 
 def run_sft(options: SFTOptions) -> Path:
     """Train and write the adapter folder; returns it."""
     inputs = check_inputs(options)
 
+    import torch
     from accelerate import PartialState
     from datasets import Dataset
     from trl import SFTTrainer
 
-    process = PartialState()
+    # cpu=True on a CPU machine: accelerate then treats `torchrun`/`accelerate launch --cpu` processes as one
+    # gloo data-parallel group (MULTI_CPU) instead of each as a lone main process; the first state made wins.
+    process = PartialState(cpu=not torch.cuda.is_available())
     tokenizer = load_tokenizer(inputs.base.path)
     if options.assistant_only_loss:
         tokenizer.chat_template = training_chat_template(tokenizer)
