@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 
-from training.dataset.clean import Cleaner, drop_duplicates
+from training.dataset.clean import PYTHON_SPACE, clean, drop_duplicates
 from training.dataset.privacy import Redactor, compile_words, id_checksum_ok, load_word_list, luhn_ok
 from training.formats.message import Kind, Message
+from training.formats.table import concat, from_messages
 
 
 def msg(text: str, kind: Kind = Kind.TEXT, ts: float = 0, is_me: bool = False, chat: str = "c") -> Message:
     return Message(chat, chat, "s", "s", is_me, ts, text, kind)
+
+
+def reasons_and_texts(messages: list[Message], **limits) -> list[tuple[str, str]]:
+    table, _ = clean(concat([from_messages(messages)]), **limits)
+    return list(zip(table["reason"], table["text"], strict=True))
 
 
 @pytest.mark.parametrize(
@@ -29,37 +38,47 @@ def msg(text: str, kind: Kind = Kind.TEXT, ts: float = 0, is_me: bool = False, c
     ],
 )
 def test_text_is_tidied_but_style_is_kept(text, kept):
-    cleaner = Cleaner()
-    message = msg(text)
-    reason = cleaner.clean(message)
-    assert (reason, message.text if not reason else "") == (("", kept) if kept else ("empty", ""))
+    [(reason, tidied)] = reasons_and_texts([msg(text)])
+    assert (reason, tidied if not reason else "") == (("", kept) if kept else ("empty", ""))
+
+
+@pytest.mark.parametrize("text", ["\x1f\u3000 好的 \u00a0\n\u2029\n\x1c\n 再见\u202f", "a\n\x85\n\u205f\n\n\tb\x0b"])
+def test_whitespace_is_pythons(text):
+    """Tidying strips what `str.strip` strips and collapses what Python's `\\s` matches."""
+    assert set(PYTHON_SPACE) == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
+    [(_, tidied)] = reasons_and_texts([msg(text)])
+    assert tidied == re.sub(r"\n\s*\n\s*\n+", "\n\n", text).strip()
 
 
 def test_links_are_counted_only_on_kept_messages():
-    cleaner = Cleaner(max_chars=30)
-    cleaner.clean(msg("https://a.example/x and https://b.example/y"))
-    cleaner.clean(msg("https://c.example/" + "x" * 40 + " plus much more text than allowed here"))
-    assert cleaner.links == 2
+    messages = [
+        msg("https://a.example/x and https://b.example/y"),
+        msg("https://c.example/" + "x" * 40 + " plus much more text than allowed here"),
+    ]
+    assert clean(concat([from_messages(messages)]), max_chars=30)[1] == 2
 
 
 def test_drop_reasons():
-    cleaner = Cleaner(max_chars=10, dedupe_min_chars=8)
-    assert cleaner.clean(msg("", Kind.IMAGE)) == "image"
-    assert cleaner.clean(msg("", Kind.QUOTE)) == "quote_without_text"
-    assert cleaner.clean(msg("reply", Kind.QUOTE)) == ""
-    assert cleaner.clean(msg("   ")) == "empty"
-    assert cleaner.clean(msg("x" * 11)) == "too_long"
-    assert cleaner.clean(msg("forwarded", chat="a")) == ""
-    assert cleaner.clean(msg("forwarded", chat="b")) == "repeated_text"
-    assert cleaner.clean(msg("short")) == ""
-    assert cleaner.clean(msg("short")) == ""  # short repeats are a person's habit, not spam
+    messages = [
+        msg("", Kind.IMAGE),
+        msg("", Kind.QUOTE),
+        msg("reply", Kind.QUOTE),
+        msg("   "),
+        msg("x" * 11),
+        msg("forwarded", chat="a"),
+        msg("forwarded", chat="b"),
+        msg("short"),
+        msg("short"),  # short repeats are a person's habit, not spam
+    ]
+    reasons = [reason for reason, _ in reasons_and_texts(messages, max_chars=10, dedupe_min_chars=8)]
+    assert reasons == ["image", "quote_without_text", "", "empty", "too_long", "", "repeated_text", "", ""]
 
 
 def test_exact_duplicates_are_dropped_once_sorted():
     a, b, c = msg("hi", ts=1), msg("hi", ts=1), msg("hi", ts=1, is_me=True)
-    d, e = msg("other", ts=1), msg("hi", ts=2)
-    kept, dropped = drop_duplicates([a, d, b, c, e])
-    assert kept == [a, d, c, e] and dropped == 1
+    d, e, f = msg("other", ts=1), msg("hi", ts=2), msg("hi", ts=1, chat="elsewhere")
+    kept, dropped = drop_duplicates(concat([from_messages([a, d, b, c, e, f])]))
+    assert kept["order"].to_list() == [0, 1, 3, 4, 5] and dropped == 1
 
 
 VALID_ID = "11010519491231002X"

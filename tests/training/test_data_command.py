@@ -134,6 +134,29 @@ def test_session_gap_is_configurable(tmp_path):
         assert json.loads((tmp_path / gap / "report.json").read_text())["sessions"] == sessions
 
 
+def test_overlapping_exports_out_of_time_order_are_sorted_and_deduplicated(tmp_path):
+    """A re-export that overlaps the first one, its rows not in time order: each message once,
+    sessions in time order."""
+    first = [
+        ("7", True, T0 + 10, "在的~", "", "小王", "小王"),
+        ("7", False, T0, "在吗", "", "小王", "小王"),
+        ("7", True, T0 + 10, "在的~", "", "小王", "小王"),  # exported twice in one file
+    ]
+    second = [
+        ("7", True, T0 + 7210, "好 [旺柴]", "", "小王", "小王"),
+        ("7", False, T0 + 7200, "明天见?", "", "小王", "小王"),
+        ("7", False, T0, "在吗", "", "小王", "小王"),  # overlaps the first export
+    ]
+    exports = [shape_e(tmp_path / "a" / "messages.csv", first), shape_e(tmp_path / "b" / "messages.csv", second)]
+    out = tmp_path / "out"
+    result = run_data(*exports, "--out", out, "--dev-fraction", "0", "--system-prompt", "")
+    assert result.exit_code == 0, result.output
+    samples = [[m["content"] for m in s["messages"]] for s in read_jsonl(out / "train.jsonl")]
+    assert samples == [["在吗", "在的~"], ["明天见?", "好 [旺柴]"]]
+    report = json.loads((out / "report.json").read_text())
+    assert report["dropped"] == {"duplicate": 2} and report["messages_kept"] == 4
+
+
 def test_llamafactory_export(tmp_path):
     out = tmp_path / "out"
     assert run_data(mixed_export(tmp_path / "m.csv"), "--out", out, "--llamafactory").exit_code == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.training.export_files import MEMOTRACE_BASE, MEMOTRACE_HEADER, T0, base_row, parse, shape_e, write_csv
-from training.formats import memotrace
-from training.formats.message import ExportFormatError, Kind
+from training.formats import memotrace, registry
+from training.formats.message import ExportFormatError, Kind, ParseOptions
+from training.formats.table import from_messages
 
 SERVER_ID = "8790123456789012345"  # 19 digits: more than a float holds
 
@@ -180,3 +183,63 @@ def test_missing_required_columns_name_them(tmp_path):
     assert memotrace.detect(path) == 0.5
     with pytest.raises(ExportFormatError, match="missing required columns: IsSender, CreateTime"):
         parse(memotrace, path)
+
+
+def _native_equals_rows(path: Path) -> None:
+    table = memotrace.read_table(path, ParseOptions())
+    assert table is not None, "the native reader should take this file"
+    messages, options = parse(memotrace, path)
+    assert table.equals(from_messages(messages), null_equal=True)
+    assert options.diagnostics.malformed_count == 0
+
+
+def test_the_native_reader_reads_shape_e_as_the_row_reader_does(tmp_path):
+    kinds = [
+        ("3", False, T0 + i, content, "", "wang", "wang", type_, sub)
+        for i, (type_, sub, content) in enumerate(
+            [
+                (3, 0, '<?xml version="1.0"?>\n<msg>\n<img md5="a"/>\n</msg>'),
+                (49, 57, ""),
+                (49, 2001, ""),
+                (10000, 0, '"小王" 撤回了一条消息'),
+                (10000, 4, '"小王" 拍了拍我'),
+                (11000, 0, ""),
+            ]
+        )
+    ]
+    rows = [
+        ("3", False, T0 - 9, '第一行, "引号"\n第二行 👍🏽 👨‍👩‍👧 [捂脸]\n@小王\u2005你好', "", 'Jay, "J"', 'Jay, "J"'),
+        ("3", True, T0 - 8, "hey", "王哥", "wang", ""),
+        ("9", False, T0 - 7, "group", "", "周末群", "阿强"),
+        ("9", False, T0 - 6, "left member", "", "周末群", ""),
+        ("9", True, T0 - 5, "", "", "周末群", ""),
+        *kinds,
+    ]
+    _native_equals_rows(shape_e(tmp_path / "messages.csv", rows))
+    _native_equals_rows(shape_e(tmp_path / "no-bom.csv", rows, "utf-8"))
+
+
+def test_the_native_reader_reads_shape_f_as_the_row_reader_does(tmp_path):
+    rows = [
+        [*base_row(1, "3", False, T0, "hi\nthere"), "王哥", "wang", "wxid_friend01"],
+        [*base_row(2, "3", True, T0 + 1, "hey"), "", "Jay", "wxid_owner99"],
+    ]
+    _native_equals_rows(write_csv(tmp_path / "王哥" / "王哥_utf8.csv", MEMOTRACE_HEADER, rows))
+
+
+def test_files_the_native_reader_cannot_vouch_for_go_to_the_row_reader(tmp_path):
+    malformed = shape_e(tmp_path / "bad.csv", [("3", False, T0, "line one\nline two", "", "w", "w")])
+    with open(malformed, "a", encoding="utf-8", newline="") as f:
+        f.write("2,3,1,0,0,not-a-time,0,bad time,x,,w,w\r\n")
+        f.write(f"3,3,1,0,1,{T0 + 9},2,short row,x,\r\n")
+    old_f = write_csv(tmp_path / "old_utf8.csv", MEMOTRACE_HEADER, [base_row(1, "3", False, T0, "9 fields")])
+    gbk = shape_e(tmp_path / "gbk.csv", [("3", False, T0, "今天吃什么", "", "小王", "小王")], "gbk")
+    shifted = write_csv(
+        tmp_path / "c.csv", MEMOTRACE_HEADER, [[*base_row(1, "3", False, T0, "hi"), SERVER_ID, "王哥", "wang"]]
+    )
+    for path in (malformed, old_f, gbk, shifted):
+        assert memotrace.read_table(path, ParseOptions()) is None, path.name
+    options = ParseOptions()
+    table = registry.read_table(malformed, memotrace, options)
+    assert table["text"].to_list() == ["line one\nline two"]
+    assert [e.split(": ")[0] for e in options.diagnostics.malformed_examples] == [f"{malformed}:4", f"{malformed}:5"]

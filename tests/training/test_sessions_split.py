@@ -4,26 +4,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from training.dataset.sessions import ASSISTANT, USER, Limits, Turn, samples_of, split_sessions, turns_of
+import polars as pl
+
+from training.dataset.sessions import ASSISTANT, USER, Limits, Turn, samples_of, turn_objects, turns
 from training.dataset.split import split_by_time
 from training.dataset.tokens import estimate
 from training.formats.message import Message
+from training.formats.table import from_messages
 
 
-def m(ts: float, is_me: bool, text: str = "x", sender: str = "ann") -> Message:
-    return Message("c", "c", sender, sender, is_me, ts, text)
+def m(ts: float, is_me: bool, text: str = "x", sender: str = "ann", chat: str = "c") -> Message:
+    return Message(chat, chat, sender, sender, is_me, ts, text)
+
+
+def turns_of(messages: list[Message], in_group: bool = False, gap: float = 3600) -> pl.DataFrame:
+    return turns(from_messages(messages).with_columns(in_group=pl.lit(in_group)), gap)
 
 
 def test_a_gap_of_exactly_the_threshold_continues_the_session():
-    messages = [m(0, False), m(3600, True), m(7201, False), m(7202, True)]
-    sessions = split_sessions(messages, 3600)
-    assert [[x.timestamp for x in s] for s in sessions] == [[0, 3600], [7201, 7202]]
+    table = turns_of([m(0, False), m(3600, True), m(7201, False), m(7202, True)])
+    sessions = table.group_by("session", maintain_order=True).agg("start")["start"].to_list()
+    assert sessions == [[0, 3600], [7201, 7202]]
+
+
+def test_a_new_chat_starts_a_new_session_and_turn():
+    table = turns_of([m(0, False), m(1, True), m(2, True, chat="d"), m(3, False, chat="d")])
+    assert table.select("chat_id", "session", "is_me").rows() == [
+        ("c", 1, False),
+        ("c", 1, True),
+        ("d", 2, True),
+        ("d", 2, False),
+    ]
 
 
 def test_a_conversation_across_midnight_stays_one_session():
     midnight = 1710000000 - 1710000000 % 86400 + 16 * 3600  # 00:00 in Shanghai
     messages = [m(midnight - 600, False), m(midnight - 60, True), m(midnight + 120, False), m(midnight + 300, True)]
-    assert len(split_sessions(messages, 3600)) == 1
+    assert turns_of(messages)["session"].n_unique() == 1
 
 
 def test_bursts_become_turns_joined_by_newlines():
@@ -34,8 +51,8 @@ def test_bursts_become_turns_joined_by_newlines():
         m(3, True, "咋了 [旺柴]"),
         m(4, False, "ok"),
     ]
-    turns = turns_of(session, False, estimate)
-    assert [(t.role, t.text, t.messages) for t in turns] == [
+    found = turn_objects(turns_of(session), estimate)
+    assert [(t.role, t.text, t.messages) for t in found] == [
         (USER, "在吗\n有空吗", 2),
         (ASSISTANT, "在~\n咋了 [旺柴]", 2),
         (USER, "ok", 1),
@@ -44,7 +61,7 @@ def test_bursts_become_turns_joined_by_newlines():
 
 def test_group_turns_name_each_other_speaker():
     session = [m(0, False, "打球吗", "阿强"), m(1, False, "去", "Sunny"), m(2, False, "+1", ""), m(3, True, "go~")]
-    (user, assistant) = turns_of(session, True, estimate)
+    (user, assistant) = turn_objects(turns_of(session, in_group=True), estimate)
     assert user.text == "阿强: 打球吗\nSunny: 去\n(unknown): +1"
     assert assistant.text == "go~"
 

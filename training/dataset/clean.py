@@ -2,20 +2,24 @@
 
 Kept: text, and the reply text of quoted replies. WeChat's own emoji codes (`[捂脸]`, `[旺柴]`)
 and Unicode emoji are a person's style and stay; the exporters' media placeholders (`[图片]`,
-`【语音】...`) are not words anyone typed and go. Links become a placeholder. Exact duplicates
-(the same message exported twice, found per chat once sorted) and long texts seen before
-(forwarded spam) are dropped.
+`【语音】...`) are not words anyone typed and go. Links become a placeholder. Long texts seen
+before (forwarded spam) and, per chat once sorted, exact duplicates (the same message exported
+twice) are dropped.
+
+The rules run as polars expressions over the whole message table (`training.formats.table`).
+The patterns are written for polars' regex engine (Rust's), which needs no change from Python's
+for these, except whitespace: Python's `str.strip` and `\\s` mean `str.isspace`, which is spelled
+out here so that tidying means exactly what it means in Python.
 """
 
 from __future__ import annotations
 
-import re
+import polars as pl
 
-from training.formats.message import Kind, Message
+from training.formats.message import Kind
 
 LINK_TOKEN = "<link>"
-_TEXT, _QUOTE = Kind.TEXT, Kind.QUOTE  # bound once: an Enum member lookup costs ~100 ns a message
-_REASONS = {kind: kind.value for kind in Kind}
+KEPT = ""  # the `reason` of a message that is kept
 
 # Placeholders the exporters write for media (WechatExporter in Chinese and English, MemoTrace's
 # TXT and 2025 CSV); a WeChat emoji code is any other bracketed word, so this list is closed.
@@ -25,72 +29,60 @@ _MEDIA_NAMES = (
     "Photo|Image|Video|Audio|Voice|Emoji|Sticker|File|Location|Link|Red Packet|Transfer|Contact Card|"
     "Channel Card|Video/Audio Call|Real-time Location"
 )
-_MEDIA = re.compile(rf"\[(?:{_MEDIA_NAMES})(?:[ :：][^\]\n]{{0,200}})?\]|【(?:{_MEDIA_NAMES})】")
-_LINK = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#@!$&*+,;=%]*[A-Za-z0-9\-_~/#@$&*+=%]", re.IGNORECASE)
-_BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
+_MEDIA = rf"\[(?:{_MEDIA_NAMES})(?:[ :：][^\]\n]{{0,200}})?\]|【(?:{_MEDIA_NAMES})】"
+_LINK = r"(?i)(?:https?://|www\.)[A-Za-z0-9\-._~:/?#@!$&*+,;=%]*[A-Za-z0-9\-_~/#@$&*+=%]"
+PYTHON_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PYTHON_SPACE) + "]"
+_BLANK_LINES = rf"\n{_SPACE_CLASS}*\n{_SPACE_CLASS}*\n+"
 
 
-class Cleaner:
-    """Returns the reason a message is dropped ("" when kept) and leaves the tidied text on it."""
-
-    def __init__(self, max_chars: int = 500, dedupe_min_chars: int = 50):
-        self.max_chars = max_chars
-        self.dedupe_min_chars = dedupe_min_chars
-        self.links = 0
-        self._seen_texts: set[int] = set()
-
-    def clean(self, message: Message) -> str:
-        kind = message.kind
-        if kind is not _TEXT:
-            if kind is not _QUOTE:
-                return _REASONS[kind]
-            if not message.text:
-                return "quote_without_text"
-        text = message.text
-        # `in` tests first: each costs nanoseconds, a regex scan hundreds, and most texts need neither
-        if ("[" in text or "【" in text) and _MEDIA.search(text):
-            text = _MEDIA.sub("", text)
-        links = 0
-        if "http" in text or "www." in text or "HTTP" in text or "WWW." in text:
-            text, links = _LINK.subn(LINK_TOKEN, text)
-        text = tidy(text) if "\n" in text or "\r" in text or "\u2005" in text else text.strip()
-        if not text:
-            return "empty"
-        if len(text) > self.max_chars:
-            return "too_long"
-        if len(text) >= self.dedupe_min_chars:
-            key = hash(text)
-            if key in self._seen_texts:
-                return "repeated_text"
-            self._seen_texts.add(key)
-        self.links += links
-        message.text = text
-        return ""
+def clean(messages: pl.DataFrame, max_chars: int = 500, dedupe_min_chars: int = 50) -> tuple[pl.DataFrame, int]:
+    """The table with tidied `text` and a `reason` column (`KEPT`, or why the message is dropped),
+    and how many links kept messages had. `messages` is in reading order: of repeated long texts
+    the first one read stays."""
+    kind, text = pl.col("kind"), pl.col("text")
+    by_kind = (
+        pl.when(~kind.is_in([Kind.TEXT.value, Kind.QUOTE.value]))
+        .then(kind)
+        .when((kind == Kind.QUOTE.value) & (text == ""))
+        .then(pl.lit("quote_without_text"))
+    )
+    tidied = (
+        text.str.replace_all(_LINK, LINK_TOKEN)
+        .str.replace_many(["\r\n", "\r", "\u2005"], ["\n", "\n", " "])
+        .str.replace_all(_BLANK_LINES, "\n\n")
+        .str.strip_chars(PYTHON_SPACE)
+    )
+    by_text = (
+        pl.when(text == "")
+        .then(pl.lit("empty"))
+        .when(text.str.len_chars() > max_chars)
+        .then(pl.lit("too_long"))
+        .otherwise(pl.lit(KEPT))
+    )
+    table = (
+        messages.with_columns(reason=by_kind, text=text.str.replace_all(_MEDIA, ""))
+        .with_columns(links=text.str.count_matches(_LINK), text=tidied)
+        .with_columns(reason=pl.coalesce("reason", by_text))
+    )
+    candidate = (pl.col("reason") == KEPT) & (text.str.len_chars() >= dedupe_min_chars)
+    repeated = candidate & ~text.is_first_distinct().over(candidate)
+    table = table.with_columns(reason=pl.when(repeated).then(pl.lit("repeated_text")).otherwise(pl.col("reason")))
+    links = table.filter(pl.col("reason") == KEPT)["links"].sum()
+    return table.drop("links"), int(links)
 
 
-def drop_duplicates(messages: list[Message]) -> tuple[list[Message], int]:
-    """Drop messages exported twice (overlapping exports, re-decrypted databases): same time,
-    side and text. `messages` is sorted by time, so copies sit in the same-second run."""
-    if len({m.timestamp for m in messages}) == len(messages):
-        return messages, 0  # no two in the same second: nothing can be a copy
-    kept: list[Message] = []
-    dropped = 0
-    for message in messages:
-        if kept and kept[-1].timestamp == message.timestamp:
-            j = len(kept) - 1
-            while j >= 0 and kept[j].timestamp == message.timestamp:
-                if kept[j].text == message.text and kept[j].is_me == message.is_me:
-                    dropped += 1
-                    break
-                j -= 1
-            else:
-                kept.append(message)
-            continue
-        kept.append(message)
-    return kept, dropped
-
-
-def tidy(text: str) -> str:
-    """Normalise line ends and mention spaces and drop blank runs, without touching emoji."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2005", " ")
-    return _BLANK_LINES.sub("\n\n", text).strip()
+def drop_duplicates(messages: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop messages exported twice (overlapping exports, re-decrypted databases): same chat,
+    time, side and text; the first one read stays. `messages` is sorted by chat, then time, so
+    copies sit in one same-second run, and only messages in such runs are compared."""
+    chat, ts = pl.col("chat_id"), pl.col("timestamp")
+    same_second = ((chat == chat.shift(1)) & (ts == ts.shift(1))).fill_null(False)
+    runs = messages.filter(same_second | same_second.shift(-1).fill_null(False))
+    copies = runs.filter(~pl.struct("chat_id", "timestamp", "is_me", "text").is_first_distinct())["order"]
+    if copies.is_empty():
+        return messages, 0
+    return messages.filter(~pl.col("order").is_in(copies.implode())), copies.len()

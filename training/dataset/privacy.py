@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import polars as pl
+
 PLACEHOLDERS = {
     "email": "<email>",
     "id_number": "<id>",
@@ -83,6 +85,16 @@ class Redactor:
         self.words = words
         self.drop_matches = mode == "drop" and words is not None
         self.counts: dict[str, int] = dict.fromkeys(PLACEHOLDERS, 0)
+
+    def screen(self, text: pl.Expr) -> pl.Expr:
+        """Which texts `redact` could change, worked out natively for a whole column: the rest
+        skip the Python pass. `\\d` means Unicode digits in polars' regex engine as in Python's,
+        so nothing `redact` would find is screened out."""
+        if self.words is not None and not self.drop_matches:
+            return pl.lit(True)
+        if not self.enabled:
+            return pl.lit(False)
+        return text.str.contains("@", literal=True) | text.str.contains(r"\d{3}")
 
     def should_drop(self, text: str) -> bool:
         """In drop mode, a message that mentions a listed word is dropped whole."""

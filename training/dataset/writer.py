@@ -3,7 +3,8 @@
 Chat history is the most private thing a user has, so every file is created 0600 (folders 0700).
 Files are written into a staging folder next to their destination and renamed into place only
 when all of them are complete: a crash or a bad input never leaves a half-written dataset, and a
-re-run replaces the previous files instead of mixing with them.
+re-run replaces the previous files instead of mixing with them. JSONL is encoded by msgspec: the
+same bytes as `json.dumps(ensure_ascii=False, separators=(",", ":"))`, in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -14,28 +15,37 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
+
+import msgspec
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 LLAMAFACTORY_DIR = "llamafactory"
 SHAREGPT_ROLES = {"user": "human", "assistant": "gpt"}
 
-Writer = Callable[[TextIO], None]
+Writer = Callable[[BinaryIO], None]
+FLUSH_BYTES = 1 << 22
 
 
 def jsonl(records: Iterable[dict[str, Any]]) -> Writer:
-    def write(f: TextIO) -> None:
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        f.writelines(dumps(record) + "\n" for record in records)
+    def write(f: BinaryIO) -> None:
+        encode_into = msgspec.json.Encoder().encode_into
+        buffer = bytearray()
+        for record in records:
+            encode_into(record, buffer, -1)
+            buffer += b"\n"
+            if len(buffer) >= FLUSH_BYTES:
+                f.write(buffer)
+                buffer.clear()
+        f.write(buffer)
 
     return write
 
 
 def json_document(document: Any) -> Writer:
-    def write(f: TextIO) -> None:
-        json.dump(document, f, ensure_ascii=False, indent=2)
-        f.write("\n")
+    def write(f: BinaryIO) -> None:
+        f.write(json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n")
 
     return write
 
@@ -86,7 +96,7 @@ def _write_private(path: Path, write: Writer) -> None:
     path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     os.fchmod(fd, FILE_MODE)  # a umask could only have narrowed it; make the mode exact
-    with open(fd, "w", encoding="utf-8", newline="\n") as f:
+    with open(fd, "wb") as f:
         write(f)
         f.flush()
         os.fsync(f.fileno())

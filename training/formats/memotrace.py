@@ -5,7 +5,9 @@ does not say which: 0.2.6 rows carry a server id the header does not name (B), 0
 the server id under `Remark` and shift the names right (C, and D with a `CompressContent` field),
 1.x aligns them, once naming the chat (E: `messages.csv`) and once the speaker (F: per-chat
 `<name>_utf8.csv`). The shape is decided from the header plus the first rows, then each row is
-read by its width.
+read by its width. Files of the 1.x shapes that polars can read whole are read natively into the
+message table (`read_table`); every other file, and any file with a row polars cannot vouch for,
+goes through the row reader, which names each malformed row by its line.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.formats.message import ExportFormatError, Kind, Message, ParseOptions
+import polars as pl
+
+from training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
 from training.formats.notices import notice_kind
-from training.formats.textio import decode_error, first_line, open_text
+from training.formats.table import SCHEMA
+from training.formats.textio import decode_error, first_line, open_text, sniff_encoding
 
 NAME = "memotrace"
 DESCRIPTION = "MemoTrace / 留痕 CSV (messages.csv, <name>_utf8.csv), versions 0.2.6 to 2.x"
 
 BASE_COLUMNS = ("localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime")
 NAME_COLUMNS = ("Remark", "NickName", "Sender")
+TABLE_COLUMNS = ("TalkerId", "Type", "SubType", "IsSender", "CreateTime", "StrContent", "StrTime", *NAME_COLUMNS)
 PEEK_ROWS = 2000
 FIELD_LIMIT = 1 << 24  # StrContent holds whole XML documents; the csv default (128 KiB) is too small
 
@@ -130,6 +136,76 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
             yield from _messages(path, reader, peeked, shape, options)
     except UnicodeDecodeError as error:
         raise decode_error(path, error) from error
+
+
+def read_table(path: Path, options: ParseOptions) -> pl.DataFrame | None:
+    """Shapes E and F in one native pass, or None for the row reader to take the file.
+
+    polars pads a short row with nulls and reads an empty field as null too, so a row it cannot
+    vouch for (no `StrTime`, neither `NickName` nor `Sender`, a `CreateTime` that is not a number)
+    sends the whole file to the row reader, which reports each malformed row by its line.
+    """
+    if sniff_encoding(path) not in ("utf-8", "utf-8-sig"):
+        return None
+    shape = _shape_for_table(path)
+    if shape is None:
+        return None
+    try:
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=list(TABLE_COLUMNS))
+    except pl.exceptions.PolarsError:
+        return None
+    created = pl.col("CreateTime").cast(pl.Int64, strict=False)
+    doubtful = pl.col("StrTime").is_null() | (pl.col("NickName").is_null() & pl.col("Sender").is_null())
+    if frame.select((doubtful | created.is_null()).any()).item():
+        return None
+    if options.on_read is not None:
+        options.on_read(path.stat().st_size)
+    frame = frame.with_columns(pl.col(pl.String).fill_null(""))
+    is_me = pl.col("IsSender") == "1"
+    remark_or_nickname = pl.when(pl.col("Remark") != "").then(pl.col("Remark")).otherwise(pl.col("NickName"))
+    if shape.name == "E":
+        chat_name, sender_name = remark_or_nickname, pl.col("Sender")
+        is_group = pl.when(~is_me & (pl.col("Sender") != pl.col("NickName"))).then(True)
+    else:
+        chat_name, sender_name = pl.lit(path.stem.removesuffix("_utf8")), remark_or_nickname
+        is_group = pl.lit(None)
+    table = frame.select(
+        chat_id=pl.col("TalkerId"),
+        chat_name=chat_name,
+        sender_id=pl.col("Sender"),
+        sender_name=sender_name,
+        is_me=is_me,
+        timestamp=created.cast(pl.Float64),
+        text=pl.when(pl.col("Type") == "1").then(pl.col("StrContent")).otherwise(pl.lit("")),
+        kind=pl.lit(Kind.TEXT.value),
+        is_group=is_group,
+    )
+    return table.with_columns(kind=_kinds(frame)).cast(SCHEMA)
+
+
+def _shape_for_table(path: Path) -> _Shape | None:
+    """The shape, if it is one whose every row has the header's 12 fields (E, or F without its
+    old 9-field rows) and the first rows parse cleanly."""
+    diagnostics = Diagnostics()
+    with open_text(path, ParseOptions(diagnostics=diagnostics)) as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != [*BASE_COLUMNS, *NAME_COLUMNS]:
+            return None
+        peeked = _peek(reader, path, ParseOptions(diagnostics=diagnostics))
+    shape = _shape(path, header, peeked)
+    regular = not diagnostics.malformed_count and all(len(row) == len(header) for _, row in peeked)
+    return shape if shape.name in ("E", "F") and regular else None
+
+
+def _kinds(frame: pl.DataFrame) -> pl.Series:
+    """Each row's kind; only rows that are not plain text (a few percent) are classified in Python."""
+    kinds = pl.repeat(Kind.TEXT.value, frame.height, eager=True, dtype=pl.String)
+    others = frame.with_row_index().filter(pl.col("Type") != "1")
+    if others.height:
+        rows = others.select("Type", "SubType", "StrContent").iter_rows()
+        kinds = kinds.scatter(others["index"], [_kind(type_, sub, content).value for type_, sub, content in rows])
+    return kinds
 
 
 def _check_header(path: Path, header: list[str] | None) -> None:

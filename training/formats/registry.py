@@ -2,6 +2,8 @@
 
 Each format is a module with `NAME`, `DESCRIPTION`, `detect(path) -> confidence` and
 `parse(path, options) -> Iterator[Message]`; adding a format is adding a module to `FORMATS`.
+A format may also offer `read_table(path, options)`, a native read into the message table
+that answers None for files it cannot vouch for; `read_table` here falls back to `parse`.
 Detection asks every format and takes the most confident one, so a damaged MemoTrace CSV named
 on the command line is still recognised as MemoTrace and gets a precise error instead of
 "unknown format"; inside a folder such half matches are skipped with a warning instead.
@@ -13,8 +15,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import polars as pl
+
 from training.formats import jsonl, memotrace, memotrace_zh, pywxdump, telegram, wechatexporter
 from training.formats.message import Diagnostics, ExportFormatError, Message, ParseOptions
+from training.formats.table import from_messages
 from training.formats.textio import sniff_encoding
 
 EXPORT_SUFFIXES = (".csv", ".txt", ".json", ".jsonl")
@@ -72,3 +77,10 @@ def resolve(inputs: Sequence[Path], name: str, diagnostics: Diagnostics) -> list
             raise ExportFormatError(given, f"not a known chat export format (known: {', '.join(FORMATS)})")
         files.append((given, found))
     return files
+
+
+def read_table(path: Path, export_format: ExportFormat, options: ParseOptions) -> pl.DataFrame:
+    """One file's messages as the message table (`training.formats.table`)."""
+    native = getattr(export_format, "read_table", None)
+    table = native(path, options) if native is not None else None
+    return table if table is not None else from_messages(export_format.parse(path, options))
