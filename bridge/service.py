@@ -166,8 +166,9 @@ class Bridge:
         base = self.api.base_model_of(cfg.model)
         if ab:
             self._ab_next = False
-            self.store.record_exchange(chat_id, chat_name, cfg.model, base, context, candidates=replies)
-            self.store.finish(inbox_ids, "review", [])
+            self.store.record_exchange(
+                chat_id, chat_name, cfg.model, base, context, candidates=replies, reviewing=inbox_ids
+            )
             target = chat_id if cfg.ab_to_friends else OWNER_REVIEW_CHAT
             header = "" if cfg.ab_to_friends else f"[{chat_name}] {context[-1]['content']}\n"
             self.channel.send(target, f"{header}1: {replies[0]}\n2: {replies[1]}")

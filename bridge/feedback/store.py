@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,7 @@ class FeedbackStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         os.chmod(self.path, 0o600)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -56,9 +60,23 @@ class FeedbackStore:
     def close(self) -> None:
         self._db.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Statements that must land together. The connection is in autocommit mode
+        (`isolation_level=None`), where `with connection:` groups nothing, so this says BEGIN
+        itself; the lock keeps another thread's statement out of an open transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def _write(self, sql: str, args: tuple = ()) -> int:
-        with self._db:
-            return self._db.execute(sql, args).lastrowid or 0
+        with self._transaction() as db:
+            return db.execute(sql, args).lastrowid or 0
 
     # inbox
     def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
@@ -102,7 +120,7 @@ class FeedbackStore:
 
     def finish(self, inbox_ids: list[int], status: str, turns: list[tuple[str, str, str, float]]) -> None:
         """Mark messages done and remember the turns in one transaction: a crash repeats nothing."""
-        with self._db:
+        with self._transaction():
             self._db.executemany("UPDATE inbox SET status=?, done_at=? WHERE id=?",
                                  [(status, time.time(), i) for i in inbox_ids])  # fmt: skip
             self._db.executemany("INSERT INTO turns(chat_id, role, content, at) VALUES (?,?,?,?)", turns)
@@ -110,13 +128,20 @@ class FeedbackStore:
     # feedback
     def record_exchange(self, chat_id: str, chat_name: str, adapter: str, base_model: str | None,
                         context: list[dict[str, str]], reply: str | None = None,
-                        candidates: list[str] | None = None) -> int:  # fmt: skip
-        return self._write(
-            "INSERT INTO exchanges(chat_id, chat_name, adapter, base_model, context, reply, candidates, created_at) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            (chat_id, chat_name, adapter, base_model, json.dumps(context, ensure_ascii=False), reply,
-             json.dumps(candidates, ensure_ascii=False) if candidates else None, time.time()),
-        )  # fmt: skip
+                        candidates: list[str] | None = None, reviewing: Sequence[int] = ()) -> int:  # fmt: skip
+        """`reviewing`: the inbox messages that, in the same transaction, start waiting for the
+        owner's choice between `candidates`, so a crash can neither lose them nor ask twice."""
+        now = time.time()
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO exchanges(chat_id, chat_name, adapter, base_model, context, reply, candidates, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (chat_id, chat_name, adapter, base_model, json.dumps(context, ensure_ascii=False), reply,
+                 json.dumps(candidates, ensure_ascii=False) if candidates else None, now),
+            )  # fmt: skip
+            review = [(now, inbox_id) for inbox_id in reviewing]
+            self._db.executemany("UPDATE inbox SET status='review', done_at=? WHERE id=?", review)
+        return cursor.lastrowid or 0
 
     def exchange(self, exchange_id: int) -> dict[str, Any]:
         row = self._db.execute("SELECT * FROM exchanges WHERE id=?", (exchange_id,)).fetchone()
@@ -136,7 +161,7 @@ class FeedbackStore:
 
     def record_choice(self, exchange_id: int, chosen: int, labeler: str) -> None:
         """Store the choice and make the chosen candidate the exchange's reply, in one transaction."""
-        with self._db:
+        with self._transaction():
             candidates = json.loads(self.exchange(exchange_id)["candidates"])
             self._db.execute("UPDATE exchanges SET reply=? WHERE id=?", (candidates[chosen], exchange_id))
             self._db.execute("INSERT INTO labels(exchange_id, kind, chosen, labeler, created_at) VALUES (?,?,?,?,?)",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from bridge.cli import app
+from bridge.feedback.store import FeedbackStore
 from tests.bridge.conftest import friend_message, group_message, owner_message
 from tests.support.server_process import free_port
 
@@ -202,3 +205,36 @@ def test_console_channel_holds_a_conversation(twin_server, tmp_path):
     exported = CliRunner().invoke(app, ["export-feedback", "--db", str(tmp_path / "feedback.db"),
                                         "--out", str(tmp_path / "out")])  # fmt: skip
     assert "1 preference pairs and 1 labels" in exported.output
+
+
+def test_an_ab_exchange_and_its_waiting_messages_are_stored_together(make_bridge):
+    """A crash while the A/B is stored (here: SQLite aborting the inbox update) leaves neither an
+    exchange without its messages nor messages that would be asked again beside an old exchange."""
+    h = make_bridge(temperature=1.0)
+    h.receive(owner_message("/ab"))
+    h.receive(friend_message("hotpot?"))
+    db = sqlite3.connect(h.config.database)
+    db.execute("CREATE TRIGGER crash BEFORE UPDATE OF status ON inbox BEGIN SELECT RAISE(ABORT, 'crash'); END")
+    db.commit()
+    with pytest.raises(sqlite3.IntegrityError, match="crash"):
+        h.bridge.process_pending()
+    assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == 0
+    db.execute("DROP TRIGGER crash")
+    db.commit()
+    h.bridge.close()
+    restarted = make_bridge(data_dir=h.config.data_dir, temperature=1.0, ab_probability=1.0)
+    restarted.bridge.process_pending()
+    assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == 1
+    assert [r["status"] for r in restarted.bridge.store.inbox_rows()] == ["review"]
+
+
+def test_an_answered_message_and_its_memory_are_stored_together(tmp_path):
+    store = FeedbackStore(tmp_path / "feedback.db")
+    store.enqueue("m1", "@friend01", "Mia", "hi", time.time())
+    ids = [row["id"] for row in store.pending("@friend01")]
+    db = sqlite3.connect(tmp_path / "feedback.db")
+    db.execute("CREATE TRIGGER crash BEFORE INSERT ON turns BEGIN SELECT RAISE(ABORT, 'crash'); END")
+    db.commit()
+    with pytest.raises(sqlite3.IntegrityError, match="crash"):
+        store.finish(ids, "answered", [("@friend01", "user", "hi", time.time())])
+    assert [row["status"] for row in store.inbox_rows()] == ["pending"], "still to answer, not marked done"
