@@ -209,6 +209,7 @@ def test_the_native_reader_reads_shape_e_as_the_row_reader_does(tmp_path):
     ]
     rows = [
         ("3", False, T0 - 9, '第一行, "引号"\n第二行 👍🏽 👨‍👩‍👧 [捂脸]\n@小王\u2005你好', "", 'Jay, "J"', 'Jay, "J"'),
+        ("3", False, T0 - 9, "windows\r\nline ends\rand a lone CR", "", "wang", "wang"),
         ("3", True, T0 - 8, "hey", "王哥", "wang", ""),
         ("9", False, T0 - 7, "group", "", "周末群", "阿强"),
         ("9", False, T0 - 6, "left member", "", "周末群", ""),
