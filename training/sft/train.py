@@ -25,7 +25,6 @@ from server.basemodel.embedded import EMBEDDED_NAME
 from server.engines.base import EngineOptions
 from training.adapter_output import prepare_output_dir, save_adapter
 from training.plots import plot_losses
-from training.progress import show_loss_in_progress_bar
 from training.sft.chat_template import training_chat_template
 from training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
 from training.sft.model_loading import (
@@ -276,6 +275,8 @@ def run_sft(options: SFTOptions) -> Path:
     from accelerate import PartialState
     from datasets import Dataset
     from trl import SFTTrainer
+
+    from training.progress import show_loss_in_progress_bar  # transformers' trainer modules: torch, seconds
 
     # cpu=True on a CPU machine: accelerate then treats `torchrun`/`accelerate launch --cpu` processes as one
     # gloo data-parallel group (MULTI_CPU) instead of each as a lone main process; the first state made wins.
