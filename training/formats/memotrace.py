@@ -21,10 +21,11 @@ from pathlib import Path
 
 import polars as pl
 
+from training.formats import csvfile
 from training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
 from training.formats.notices import notice_kind
 from training.formats.table import SCHEMA
-from training.formats.textio import decode_error, first_line, open_text, sniff_encoding
+from training.formats.textio import decode_error, open_text, sniff_encoding
 
 NAME = "memotrace"
 DESCRIPTION = "MemoTrace / 留痕 CSV (messages.csv, <name>_utf8.csv), versions 0.2.6 to 2.x"
@@ -33,7 +34,6 @@ BASE_COLUMNS = ("localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTim
 NAME_COLUMNS = ("Remark", "NickName", "Sender")
 TABLE_COLUMNS = ("TalkerId", "Type", "SubType", "IsSender", "CreateTime", "StrContent", "StrTime", *NAME_COLUMNS)
 PEEK_ROWS = 2000
-FIELD_LIMIT = 1 << 24  # StrContent holds whole XML documents; the csv default (128 KiB) is too small
 
 _SERVER_ID = re.compile(r"\d{15,20}$")
 
@@ -100,22 +100,12 @@ _SHAPES = {
 }
 
 
-def _header(path: Path) -> list[str]:
-    line = first_line(path)
-    return next(csv.reader([line]), []) if line else []
-
-
 def detect(path: Path) -> float:
-    header = _header(path)
-    if tuple(header[: len(BASE_COLUMNS)]) == BASE_COLUMNS:
-        return 1.0
-    if len(set(header) & set(BASE_COLUMNS)) >= 4:
-        return 0.5  # meant as MemoTrace but damaged: parse() names the missing columns
-    return 0.0
+    return csvfile.header_match(path, BASE_COLUMNS, damaged_at=4)
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
-    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
+    csv.field_size_limit(max(csv.field_size_limit(), csvfile.FIELD_LIMIT))
     try:
         with open_text(path, options) as f:
             reader = csv.reader(f)

@@ -7,14 +7,14 @@ Quoted replies carry their reply text before `\\n引用：`, so they are kept.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from training.formats.message import ExportFormatError, Kind, Message, ParseOptions
+from training.formats.csvfile import header_match, named_rows
+from training.formats.message import Diagnostics, Kind, Message, ParseOptions
 from training.formats.notices import notice_kind
 from training.formats.owner import owner_names
-from training.formats.textio import decode_error, first_line, open_text
 from training.formats.times import parse_time
 
 NAME = "memotrace-zh"
@@ -48,30 +48,12 @@ _KINDS = {
 }
 
 
-def _header(path: Path) -> list[str]:
-    line = first_line(path)
-    return next(csv.reader([line]), []) if line else []
-
-
 def detect(path: Path) -> float:
-    header = _header(path)
-    if tuple(header[: len(COLUMNS)]) == COLUMNS:
-        return 1.0
-    return 0.5 if len(set(header) & set(COLUMNS)) >= 4 else 0.0
+    return header_match(path, COLUMNS, damaged_at=4)
 
 
-def _rows(path: Path, options: ParseOptions) -> Iterator[tuple[int, dict[str, int], list[str]]]:
-    with open_text(path, options) as f:
-        reader = csv.reader(f)
-        header = next(reader, None) or []
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise ExportFormatError(path, f"MemoTrace CSV is missing required columns: {', '.join(missing)}")
-        index = {name: header.index(name) for name in REQUIRED}
-        start = reader.line_num + 1
-        for row in reader:
-            yield start, index, row
-            start = reader.line_num + 1
+def _rows(path: Path, options: ParseOptions) -> Iterator[tuple[int, dict[str, str]]]:
+    return named_rows(path, options, REQUIRED, "MemoTrace CSV")
 
 
 def _text(kind: Kind, content: str) -> str:
@@ -82,26 +64,17 @@ def _text(kind: Kind, content: str) -> str:
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
     chat = path.stem
-    try:
-        speakers: dict[str, int] = {}
-        if not options.me:
-            for _, index, row in _rows(path, options):
-                if len(row) > index["发送人"]:
-                    name = row[index["发送人"]]
-                    speakers[name] = speakers.get(name, 0) + 1
-        owners = owner_names(path, speakers, chat, options, "MemoTrace's Chinese-header CSV")
-        for line, index, row in _rows(path, options):
-            if len(row) <= max(index.values()):
-                if row:
-                    options.diagnostics.malformed(path, line, f"{len(row)} fields, expected {len(COLUMNS)}")
-                continue
-            type_name, sender, content = row[index["类型"]], row[index["发送人"]], row[index["内容"]]
-            try:
-                timestamp = parse_time(row[index["时间"]], options.timezone)
-            except ValueError as error:
-                options.diagnostics.malformed(path, line, str(error))
-                continue
-            kind = notice_kind(content) if type_name == "系统消息" else _KINDS.get(type_name, Kind.OTHER)
-            yield Message(chat, chat, sender, sender, sender in owners, timestamp, _text(kind, content), kind)
-    except UnicodeDecodeError as error:
-        raise decode_error(path, error) from error
+    speakers: dict[str, int] = {}
+    if not options.me:  # a first pass only counts speakers: its malformed rows are reported by the second
+        for _, row in _rows(path, replace(options, diagnostics=Diagnostics())):
+            speakers[row["发送人"]] = speakers.get(row["发送人"], 0) + 1
+    owners = owner_names(path, speakers, chat, options, "MemoTrace's Chinese-header CSV")
+    for line, row in _rows(path, options):
+        type_name, sender, content = row["类型"], row["发送人"], row["内容"]
+        try:
+            timestamp = parse_time(row["时间"], options.timezone)
+        except ValueError as error:
+            options.diagnostics.malformed(path, line, str(error))
+            continue
+        kind = notice_kind(content) if type_name == "系统消息" else _KINDS.get(type_name, Kind.OTHER)
+        yield Message(chat, chat, sender, sender, sender in owners, timestamp, _text(kind, content), kind)

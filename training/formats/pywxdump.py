@@ -8,13 +8,12 @@ Times are local strings, sometimes re-saved by Excel as `2024/10/4 11:42`.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from training.formats.message import ExportFormatError, Kind, Message, ParseOptions
+from training.formats.csvfile import header_match, named_rows
+from training.formats.message import Kind, Message, ParseOptions
 from training.formats.notices import notice_kind
-from training.formats.textio import decode_error, first_line, open_text
 from training.formats.times import parse_time
 
 NAME = "pywxdump"
@@ -23,7 +22,6 @@ DESCRIPTION = "PyWxDump CSV (id,MsgSvrID,type_name,is_sender,talker,room_name,ms
 COLUMNS = ("id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime")
 REQUIRED = ("type_name", "is_sender", "talker", "room_name", "msg", "CreateTime")
 QUOTE_MARK = "\n\n[引用]"
-FIELD_LIMIT = 1 << 24
 
 _KINDS = {
     "文本": Kind.TEXT,
@@ -49,16 +47,8 @@ _KINDS = {
 }
 
 
-def _header(path: Path) -> list[str]:
-    line = first_line(path)
-    return next(csv.reader([line]), []) if line else []
-
-
 def detect(path: Path) -> float:
-    header = _header(path)
-    if tuple(header[: len(COLUMNS)]) == COLUMNS:
-        return 1.0
-    return 0.5 if len(set(header) & set(COLUMNS)) >= 5 else 0.0
+    return header_match(path, COLUMNS, damaged_at=5)
 
 
 def _kind(type_name: str, msg: str) -> Kind:
@@ -75,43 +65,15 @@ def _kind(type_name: str, msg: str) -> Kind:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
-    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
-    malformed = options.diagnostics.malformed
-    try:
-        with open_text(path, options) as f:
-            reader = csv.reader(f)
-            header = next(reader, None) or []
-            missing = [c for c in REQUIRED if c not in header]
-            if missing:
-                raise ExportFormatError(path, f"PyWxDump CSV is missing required columns: {', '.join(missing)}")
-            at = {name: header.index(name) for name in REQUIRED}
-            width = max(at.values()) + 1
-            start = reader.line_num + 1
-            for row in reader:
-                line, start = start, reader.line_num + 1
-                if len(row) < width:
-                    if row:
-                        malformed(path, line, f"{len(row)} fields, expected {len(header)}")
-                    continue
-                try:
-                    timestamp = parse_time(row[at["CreateTime"]], options.timezone)
-                except ValueError as error:
-                    malformed(path, line, str(error))
-                    continue
-                msg = row[at["msg"]]
-                kind = _kind(row[at["type_name"]], msg)
-                text = msg.split(QUOTE_MARK, 1)[0] if kind is Kind.QUOTE else msg if kind is Kind.TEXT else ""
-                chat, talker = row[at["room_name"]], row[at["talker"]]
-                yield Message(
-                    chat,
-                    chat,
-                    talker,
-                    talker,
-                    row[at["is_sender"]] == "1",
-                    timestamp,
-                    text,
-                    kind,
-                    chat.endswith("@chatroom"),
-                )
-    except UnicodeDecodeError as error:
-        raise decode_error(path, error) from error
+    for line, row in named_rows(path, options, REQUIRED, "PyWxDump CSV"):
+        try:
+            timestamp = parse_time(row["CreateTime"], options.timezone)
+        except ValueError as error:
+            options.diagnostics.malformed(path, line, str(error))
+            continue
+        msg = row["msg"]
+        kind = _kind(row["type_name"], msg)
+        text = msg.split(QUOTE_MARK, 1)[0] if kind is Kind.QUOTE else msg if kind is Kind.TEXT else ""
+        chat, talker = row["room_name"], row["talker"]
+        is_me = row["is_sender"] == "1"
+        yield Message(chat, chat, talker, talker, is_me, timestamp, text, kind, chat.endswith("@chatroom"))
