@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from training.dataset.sessions import ASSISTANT, USER, Limits, Turn, samples_of, turn_objects, turns
+from training.dataset.sessions import ASSISTANT, USER, Limits, Turn, samples_of, turn_objects, turn_table
 from training.dataset.split import split_by_time
 from training.dataset.tokens import estimate
 from training.formats.message import Message
@@ -18,7 +18,7 @@ def m(ts: float, is_me: bool, text: str = "x", sender: str = "ann", chat: str = 
 
 
 def turns_of(messages: list[Message], in_group: bool = False, gap: float = 3600) -> pl.DataFrame:
-    return turns(from_messages(messages).with_columns(in_group=pl.lit(in_group)), gap)
+    return turn_table(from_messages(messages).with_columns(in_group=pl.lit(in_group)), gap)
 
 
 def test_a_gap_of_exactly_the_threshold_continues_the_session():

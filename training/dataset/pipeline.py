@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +25,7 @@ from tqdm import tqdm
 from training.dataset.clean import KEPT, clean, drop_duplicates
 from training.dataset.privacy import REDACT_MODES, Redactor, compile_words, load_word_list
 from training.dataset.report import Stats, build_report
-from training.dataset.sessions import Limits, Window, samples_of, turn_objects, turns
+from training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table
 from training.dataset.split import split_by_time
 from training.dataset.tokens import token_counter
 from training.dataset.writer import LLAMAFACTORY_DIR, json_document, jsonl, llamafactory_info, sharegpt, write_files
@@ -179,7 +179,9 @@ def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
     return report
 
 
-def _read(files, parse_options: ParseOptions, progress: bool) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+def _read(
+    files: list[tuple[Path, registry.ExportFormat]], parse_options: ParseOptions, progress: bool
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Every file's messages in one table, in reading order (`order`)."""
     tables: list[pl.DataFrame] = []
     per_file: list[dict[str, Any]] = []
@@ -195,10 +197,9 @@ def _read(files, parse_options: ParseOptions, progress: bool) -> tuple[pl.DataFr
 def _drop_listed_words(messages: pl.DataFrame, redactor: Redactor) -> pl.DataFrame:
     """`--redact-mode drop`: the user's patterns are Python regular expressions, so they are
     matched in Python, on kept messages only."""
-    kept = pl.col("reason") == KEPT
-    texts = messages.filter(kept)["text"].to_list()
-    listed = pl.Series([redactor.should_drop(text) for text in texts], dtype=pl.Boolean)
-    flags = pl.repeat(False, messages.height, eager=True).scatter(messages.filter(kept)["order"], listed)
+    kept = messages.filter(pl.col("reason") == KEPT)
+    listed = pl.Series([redactor.should_drop(text) for text in kept["text"].to_list()], dtype=pl.Boolean)
+    flags = pl.repeat(False, messages.height, eager=True).scatter(kept["order"], listed)
     return messages.with_columns(reason=pl.when(flags).then(pl.lit("redact_word")).otherwise(pl.col("reason")))
 
 
@@ -222,7 +223,7 @@ def _sessions(
     drops: pl.DataFrame,
     kept: pl.DataFrame,
     options: PipelineOptions,
-    count,
+    count: Callable[[str], int],
     limits: Limits,
     redactor: Redactor,
     stats: Stats,
@@ -234,9 +235,9 @@ def _sessions(
         stats.drop(reason, n)
     ordered, duplicates = drop_duplicates(_by_chat_and_time(kept, used))
     stats.drop("duplicate", duplicates)
-    turn_table = turns(ordered, options.session_gap)
-    all_turns = turn_objects(turn_table, count, redactor.screen(pl.col("text")))
-    per_session = turn_table.group_by("session", maintain_order=True).agg(
+    turn_rows = turn_table(ordered, options.session_gap)
+    all_turns = turn_objects(turn_rows, count, redactor.screen(pl.col("text")))
+    per_session = turn_rows.group_by("session", maintain_order=True).agg(
         pl.col("chat_id").first(), pl.col("start").first(), pl.len().alias("turns")
     )
     sessions: list[_Session] = []
@@ -252,8 +253,9 @@ def _sessions(
             stats.sessions_dropped += 1
             continue
         stats.sessions += 1
-        key = keys.get(chat_id) or keys.setdefault(chat_id, hashlib.sha256(chat_id.encode()).hexdigest()[:12])
-        sessions.append(_Session(key, start, windows))
+        if chat_id not in keys:
+            keys[chat_id] = hashlib.sha256(chat_id.encode()).hexdigest()[:12]
+        sessions.append(_Session(keys[chat_id], start, windows))
         chats_with_samples.add(chat_id)
     stats.chats_used = len(chats_with_samples)
     return sessions

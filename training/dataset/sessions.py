@@ -49,7 +49,7 @@ class Limits:
     system_tokens: int = 0
 
 
-def turns(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
+def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
     """One row per turn, in order: `chat_id`, `session` (a number, counting across chats), `is_me`,
     `text` (the burst's lines joined by "\\n"), `messages` and `start` (its first message's time).
 
