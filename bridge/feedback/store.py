@@ -121,9 +121,11 @@ class FeedbackStore:
     def finish(self, inbox_ids: list[int], status: str, turns: list[tuple[str, str, str, float]]) -> None:
         """Mark messages done and remember the turns in one transaction: a crash repeats nothing."""
         with self._transaction():
-            self._db.executemany("UPDATE inbox SET status=?, done_at=? WHERE id=?",
-                                 [(status, time.time(), i) for i in inbox_ids])  # fmt: skip
+            self._set_status(inbox_ids, status, time.time())
             self._db.executemany("INSERT INTO turns(chat_id, role, content, at) VALUES (?,?,?,?)", turns)
+
+    def _set_status(self, inbox_ids: Sequence[int], status: str, at: float) -> None:
+        self._db.executemany("UPDATE inbox SET status=?, done_at=? WHERE id=?", [(status, at, i) for i in inbox_ids])
 
     # feedback
     def record_exchange(self, chat_id: str, chat_name: str, adapter: str, base_model: str | None,
@@ -139,8 +141,7 @@ class FeedbackStore:
                 (chat_id, chat_name, adapter, base_model, json.dumps(context, ensure_ascii=False), reply,
                  json.dumps(candidates, ensure_ascii=False) if candidates else None, now),
             )  # fmt: skip
-            review = [(now, inbox_id) for inbox_id in reviewing]
-            self._db.executemany("UPDATE inbox SET status='review', done_at=? WHERE id=?", review)
+            self._set_status(reviewing, "review", now)
         return cursor.lastrowid or 0
 
     def exchange(self, exchange_id: int) -> dict[str, Any]:

@@ -56,23 +56,25 @@ def clean(messages: pl.DataFrame, max_chars: int = 500, dedupe_min_chars: int = 
         .str.replace_all(_BLANK_LINES, "\n\n")
         .str.strip_chars(PYTHON_SPACE)
     )
+    length = pl.col("length")
     by_text = (
         pl.when(text == "")
         .then(pl.lit("empty"))
-        .when(text.str.len_chars() > max_chars)
+        .when(length > max_chars)
         .then(pl.lit("too_long"))
         .otherwise(pl.lit(KEPT))
     )
     table = (
         messages.with_columns(reason=by_kind, text=text.str.replace_all(_MEDIA, ""))
         .with_columns(links=text.str.count_matches(_LINK), text=tidied)
+        .with_columns(length=text.str.len_chars())
         .with_columns(reason=pl.coalesce("reason", by_text))
     )
-    candidate = (pl.col("reason") == KEPT) & (text.str.len_chars() >= dedupe_min_chars)
+    candidate = (pl.col("reason") == KEPT) & (length >= dedupe_min_chars)
     repeated = candidate & ~text.is_first_distinct().over(candidate)
     table = table.with_columns(reason=pl.when(repeated).then(pl.lit("repeated_text")).otherwise(pl.col("reason")))
     links = table.filter(pl.col("reason") == KEPT)["links"].sum()
-    return table.drop("links"), int(links)
+    return table.drop("links", "length"), int(links)
 
 
 def drop_duplicates(messages: pl.DataFrame) -> tuple[pl.DataFrame, int]:

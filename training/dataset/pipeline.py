@@ -329,8 +329,7 @@ def _likely_owner_name(kept: pl.DataFrame) -> str | None:
 
 
 def _no_owner_error(inputs: Sequence[Path], kept: pl.DataFrame, me: tuple[str, ...]) -> ExportFormatError:
-    speaker = pl.when(pl.col("sender_name") != "").then(pl.col("sender_name")).otherwise(pl.col("sender_id"))
-    counts = kept.group_by(speaker.alias("name")).len().iter_rows()
+    counts = kept.group_by(table.display_name().alias("name")).len().iter_rows()
     top = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:10]
     speakers = ", ".join(f"{name} ({n})" for name, n in top) or "none"
     problem = "no messages from the owner"

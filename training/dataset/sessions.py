@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from training.formats.table import display_name
+
 USER = "user"
 ASSISTANT = "assistant"
 UNKNOWN_SPEAKER = "(unknown)"
@@ -59,13 +61,7 @@ def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
     """
     chat, is_me, ts = pl.col("chat_id"), pl.col("is_me"), pl.col("timestamp")
     new_session = ((chat != chat.shift(1)) | (ts.diff() > gap)).fill_null(True)
-    speaker = (
-        pl.when(pl.col("sender_name") != "")
-        .then(pl.col("sender_name"))
-        .when(pl.col("sender_id") != "")
-        .then(pl.col("sender_id"))
-        .otherwise(pl.lit(UNKNOWN_SPEAKER))
-    )
+    speaker = pl.when(display_name() != "").then(display_name()).otherwise(pl.lit(UNKNOWN_SPEAKER))
     named = pl.when(pl.col("in_group") & ~is_me).then(pl.concat_str(speaker, pl.lit(": "), "text")).otherwise("text")
     line = named if messages["in_group"].any() else pl.col("text")
     framed = messages.with_columns(session=new_session.cum_sum(), line=line)

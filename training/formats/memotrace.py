@@ -159,7 +159,7 @@ def read_table(path: Path, options: ParseOptions) -> pl.DataFrame | None:
     else:
         chat_name, sender_name = pl.lit(path.stem.removesuffix("_utf8")), remark_or_nickname
         is_group = pl.lit(None)
-    table = frame.select(
+    return frame.select(
         chat_id=pl.col("TalkerId"),
         chat_name=chat_name,
         sender_id=pl.col("Sender"),
@@ -167,24 +167,23 @@ def read_table(path: Path, options: ParseOptions) -> pl.DataFrame | None:
         is_me=is_me,
         timestamp=created.cast(pl.Float64),
         text=pl.when(pl.col("Type") == "1").then(pl.col("StrContent")).otherwise(pl.lit("")),
-        kind=pl.lit(Kind.TEXT.value),
+        kind=pl.lit(_kinds(frame)),
         is_group=is_group,
-    )
-    return table.with_columns(kind=_kinds(frame)).cast(SCHEMA)
+    ).cast(SCHEMA)
 
 
 def _shape_for_table(path: Path) -> _Shape | None:
     """The shape, if it is one whose every row has the header's 12 fields (E, or F without its
     old 9-field rows) and the first rows parse cleanly."""
-    diagnostics = Diagnostics()
-    with open_text(path, ParseOptions(diagnostics=diagnostics)) as f:
+    quiet = ParseOptions(diagnostics=Diagnostics())  # the row reader reports what this finds
+    with open_text(path, quiet) as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header != [*BASE_COLUMNS, *NAME_COLUMNS]:
             return None
-        peeked = _peek(reader, path, ParseOptions(diagnostics=diagnostics))
+        peeked = _peek(reader, path, quiet)
     shape = _shape(path, header, peeked)
-    regular = not diagnostics.malformed_count and all(len(row) == len(header) for _, row in peeked)
+    regular = not quiet.diagnostics.malformed_count and all(len(row) == len(header) for _, row in peeked)
     return shape if shape.name in ("E", "F") and regular else None
 
 

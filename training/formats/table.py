@@ -28,6 +28,11 @@ SCHEMA = {
 }
 
 
+def display_name() -> pl.Expr:
+    """How a speaker is shown: the name the export gives, else the id."""
+    return pl.when(pl.col("sender_name") != "").then(pl.col("sender_name")).otherwise(pl.col("sender_id"))
+
+
 def from_messages(messages: Iterable[Message]) -> pl.DataFrame:
     rows = list(messages)
     return pl.DataFrame(
