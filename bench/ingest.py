@@ -138,7 +138,7 @@ def child(kind: str, path: Path) -> None:
     else:
         import polars as pl
 
-        from training.dataset.pipeline import PipelineOptions, run
+        from wechat_twin.training.dataset.pipeline import PipelineOptions, run
 
         threads = pl.thread_pool_size()  # sized from the affinity above: the run is truly one core
         with tempfile.TemporaryDirectory() as out:

@@ -26,9 +26,9 @@ from openai import AsyncOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.basemodel.embedded import EMBEDDED_NAME, ensure_embedded_model
 from tests.support.adapters import build_random_adapter
 from tests.support.server_process import free_port
+from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME, ensure_embedded_model
 
 ADAPTERS = ("alice", "bob")
 SYSTEM = "You are a friendly assistant who tells long stories."
@@ -57,7 +57,7 @@ class LoadResult:
 
 
 def our_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
-    return [sys.executable, "-m", "server", "serve", "--model", str(model), "--served-name", EMBEDDED_NAME,
+    return [sys.executable, "-m", "wechat_twin.server", "serve", "--model", str(model), "--served-name", EMBEDDED_NAME,
             "--adapters", str(adapters), "--port", str(port), "--engine", "vllm", "--dtype", "float32",
             "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
             "--log-level", "warning"]  # fmt: skip

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from bridge.config import load_config
-from bridge.feedback.export import export_feedback
+from wechat_twin.bridge.config import load_config
+from wechat_twin.feedback.export import export_feedback
 
 app = typer.Typer(help="Put the clone into WeChat and collect feedback for preference training.",
                   no_args_is_help=True)  # fmt: skip
@@ -44,14 +44,14 @@ def run(
     poll_seconds: float = 1.0,
 ) -> None:
     """Answer friends with the clone until Ctrl-C."""
-    from bridge.service import Bridge
+    from wechat_twin.bridge.service import Bridge
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_config(config, model=model, api_base=api_base, data_dir=data_dir)
     if no_typing_delay:
         settings = settings.model_copy(update={"typing_seconds_per_char": 0.0})
     if channel == "console":
-        from bridge.channels.console import ConsoleChannel
+        from wechat_twin.bridge.channels.console import ConsoleChannel
 
         transport = ConsoleChannel(friend)
         bridge = Bridge(settings, transport)
@@ -61,7 +61,7 @@ def run(
         return
     if channel != "itchat":
         raise typer.BadParameter("choose itchat or console", param_hint="--channel")
-    from bridge.channels.itchat_channel import ItchatChannel
+    from wechat_twin.bridge.channels.itchat_channel import ItchatChannel
 
     typer.secho(ITCHAT_WARNING, fg="yellow", err=True)
     transport = ItchatChannel(settings.data_dir)

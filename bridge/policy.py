@@ -7,8 +7,8 @@ from collections import defaultdict, deque
 from datetime import datetime
 from enum import Enum
 
-from bridge.channels.base import OWNER_REVIEW_CHAT, IncomingMessage
-from bridge.config import BridgeConfig
+from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, IncomingMessage
+from wechat_twin.bridge.config import BridgeConfig
 
 
 class Decision(Enum):

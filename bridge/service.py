@@ -14,13 +14,13 @@ import random
 import threading
 import time
 
-from bridge.api_client import ApiUnavailable, CloneApi
-from bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
-from bridge.config import BridgeConfig
-from bridge.feedback.store import FeedbackStore
-from bridge.policy import Decision, Policy
+from wechat_twin.bridge.api_client import ApiUnavailable, CloneApi
+from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
+from wechat_twin.bridge.config import BridgeConfig
+from wechat_twin.bridge.policy import Decision, Policy
+from wechat_twin.feedback.store import FeedbackStore
 
-logger = logging.getLogger("bridge")
+logger = logging.getLogger("wechat_twin.bridge")
 
 HELP = "commands: /pause /resume /reset NAME /ab (next reply as two candidates) · 1 or 2 picks · {good} / {bad} labels"
 

@@ -1,6 +1,6 @@
-"""`python -m server` = `twin-server` (the guard matters: vLLM's spawned processes re-import __main__)."""
+"""`python -m wechat_twin.server` = `twin-server` (the guard matters: vLLM's spawned processes re-import __main__)."""
 
-from server.cli import app
+from wechat_twin.server.cli import app
 
 if __name__ == "__main__":
     app()

@@ -9,21 +9,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from server.adapters.registry import AdapterRegistry
-from server.api.adapters.router import router as adapters_router
-from server.api.chat.router import router as chat_router
-from server.api.completions.router import router as completions_router
-from server.api.generation import Admission
-from server.api.health import router as health_router
-from server.api.models.router import router as models_router
-from server.basemodel import resolve_base_model
-from server.body_limit import BodySizeLimit
-from server.config import ServerSettings, check_exposure
-from server.engines import create_engine
-from server.errors import install_error_handlers
-from server.metrics import ServerMetrics
+from wechat_twin.server.adapters.registry import AdapterRegistry
+from wechat_twin.server.api.adapters.router import router as adapters_router
+from wechat_twin.server.api.chat.router import router as chat_router
+from wechat_twin.server.api.completions.router import router as completions_router
+from wechat_twin.server.api.generation import Admission
+from wechat_twin.server.api.health import router as health_router
+from wechat_twin.server.api.models.router import router as models_router
+from wechat_twin.server.basemodel import resolve_base_model
+from wechat_twin.server.body_limit import BodySizeLimit
+from wechat_twin.server.config import ServerSettings, check_exposure
+from wechat_twin.server.engines import create_engine
+from wechat_twin.server.errors import install_error_handlers
+from wechat_twin.server.metrics import ServerMetrics
 
-logger = logging.getLogger("server")
+logger = logging.getLogger("wechat_twin.server")
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -56,7 +56,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = ServerMetrics()
     app.state.admission = Admission(settings.max_pending_requests)
-    app.state.text_logger = logging.getLogger("server.text")
+    app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     install_error_handlers(app)
     for prefix in ("/v1", ""):
         for router in (chat_router, completions_router, models_router, adapters_router):

@@ -6,7 +6,7 @@ import hmac
 
 from fastapi import Request
 
-from server.errors import OpenAIError
+from wechat_twin.server.errors import OpenAIError
 
 
 def _presented_key(request: Request) -> str | None:

@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.errors import error_body
+from wechat_twin.server.errors import error_body
 
 
 class BodySizeLimit:

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from server.basemodel.embedded import EmbeddedModelError, ensure_embedded_model
-from server.config import ServerSettings
-from server.engines.base import EngineOptions
+from wechat_twin.server.basemodel.embedded import EmbeddedModelError, ensure_embedded_model
+from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.engines.base import EngineOptions
 
 app = typer.Typer(help="Serve chat clones over an OpenAI-compatible API.", no_args_is_help=True)
 
@@ -68,7 +68,7 @@ def serve(
     """Start the API server."""
     import uvicorn
 
-    from server.app import create_app
+    from wechat_twin.server.app import create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if dtype == "auto" and engine != "transformers":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from server.engines.base import EngineOptions
+from wechat_twin.server.engines.base import EngineOptions
 
 
 class ServerSettings(BaseModel):

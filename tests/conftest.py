@@ -36,7 +36,7 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def embedded_model() -> Path:
-    from server.basemodel.embedded import ensure_embedded_model
+    from wechat_twin.server.basemodel.embedded import ensure_embedded_model
 
     return ensure_embedded_model()
 

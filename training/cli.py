@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from training.dataset.command import data
-from training.demo import demo_command
-from training.evaluate.command import eval_command
-from training.preference.dpo import dpo_command
-from training.preference.kto import kto_command
-from training.pretrain.cpt import cpt_command
-from training.sft.command import sft_command
+from wechat_twin.training.dataset.command import data
+from wechat_twin.training.demo import demo_command
+from wechat_twin.training.evaluate.command import eval_command
+from wechat_twin.training.preference.dpo import dpo_command
+from wechat_twin.training.preference.kto import kto_command
+from wechat_twin.training.pretrain.cpt import cpt_command
+from wechat_twin.training.sft.command import sft_command
 
 app = typer.Typer(help="Build a chat clone: import chat exports, train, evaluate.", no_args_is_help=True)
 

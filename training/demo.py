@@ -13,12 +13,12 @@ from typing import Annotated
 
 import typer
 
-from server.adapters.card import read_card
-from training.dataset.pipeline import PipelineOptions, run
-from training.dataset.report import summary
-from training.formats.message import ExportFormatError
-from training.sft.command import SETUP_ERRORS
-from training.sft.train import SFTOptions, run_sft
+from wechat_twin.server.adapters.card import read_card
+from wechat_twin.training.dataset.pipeline import PipelineOptions, run
+from wechat_twin.training.dataset.report import summary
+from wechat_twin.training.formats.message import ExportFormatError
+from wechat_twin.training.sft.command import SETUP_ERRORS
+from wechat_twin.training.sft.train import SFTOptions, run_sft
 
 SAMPLE_EXPORT = Path(__file__).resolve().parents[1] / "examples" / "memotrace_sample" / "messages.csv"
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import TextIO
 
-from bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
+from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
 
 
 class ConsoleChannel(Channel):

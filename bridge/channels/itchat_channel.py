@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
+from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
 
 LOGIN_FILE = "itchat.pkl"
 QR_FILE = "login-qr.png"

@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.adapters.card import TwinCard, is_valid_adapter_name, read_card
-from server.adapters.validation import AdapterInvalid, validate_adapter_folder
-from server.engines.base import AdapterRef, Engine
-from server.errors import OpenAIError
+from wechat_twin.server.adapters.card import TwinCard, is_valid_adapter_name, read_card
+from wechat_twin.server.adapters.validation import AdapterInvalid, validate_adapter_folder
+from wechat_twin.server.engines.base import AdapterRef, Engine
+from wechat_twin.server.errors import OpenAIError
 
 
 @dataclass

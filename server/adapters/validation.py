@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from server.adapters.card import read_card
+from wechat_twin.server.adapters.card import read_card
 
 _LAYER = re.compile(r"\.layers\.(\d+)\.")
 

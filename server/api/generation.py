@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from server.adapters.registry import ModelTarget
-from server.api.sampling import SamplingFields, Usage
-from server.engines.base import ChoiceDelta, SamplingOptions, collect
-from server.errors import OpenAIError
+from wechat_twin.server.adapters.registry import ModelTarget
+from wechat_twin.server.api.sampling import SamplingFields, Usage
+from wechat_twin.server.engines.base import ChoiceDelta, SamplingOptions, collect
+from wechat_twin.server.errors import OpenAIError
 
-logger = logging.getLogger("server.requests")
+logger = logging.getLogger("wechat_twin.server.requests")
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from server.engines.base import SamplingOptions
+from wechat_twin.server.engines.base import SamplingOptions
 
 
 class SamplingFields(BaseModel):

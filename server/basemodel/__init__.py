@@ -1,5 +1,5 @@
 """Which base model to serve: the embedded default or a local Hugging Face folder."""
 
-from server.basemodel.resolve import BaseModelError, ResolvedBaseModel, resolve_base_model
+from wechat_twin.server.basemodel.resolve import BaseModelError, ResolvedBaseModel, resolve_base_model
 
 __all__ = ["BaseModelError", "ResolvedBaseModel", "resolve_base_model"]

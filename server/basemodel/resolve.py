@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.basemodel.embedded import EMBEDDED_NAME, EmbeddedModelError, ensure_embedded_model
+from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME, EmbeddedModelError, ensure_embedded_model
 
 
 class BaseModelError(ValueError):

@@ -1,6 +1,6 @@
 """Generation backends behind one interface: in-process vLLM, or transformers + peft."""
 
-from server.engines.base import (
+from wechat_twin.server.engines.base import (
     AdapterRef,
     ChoiceDelta,
     Engine,
@@ -8,7 +8,7 @@ from server.engines.base import (
     SamplingOptions,
     collect,
 )
-from server.engines.factory import create_engine, engine_names
+from wechat_twin.server.engines.factory import create_engine, engine_names
 
 __all__ = [
     "AdapterRef",

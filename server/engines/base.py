@@ -1,6 +1,6 @@
 """The engine interface the API and the evaluation both generate through.
 
-Prompts reach an engine as token ids, already rendered by `server.prompting`, so the
+Prompts reach an engine as token ids, already rendered by `wechat_twin.server.prompting`, so the
 server can count and length-check them itself and every engine sees identical input.
 """
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
 
 _BASE = "__base__"
 

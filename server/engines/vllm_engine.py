@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
 
 
 class VLLMEngine(Engine):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.channels.base import Channel
-from bridge.channels.itchat_channel import from_itchat
-from bridge.config import BridgeConfig
-from bridge.service import Bridge
+from wechat_twin.bridge.channels.base import Channel
+from wechat_twin.bridge.channels.itchat_channel import from_itchat
+from wechat_twin.bridge.config import BridgeConfig
+from wechat_twin.bridge.service import Bridge
 
 SELF_ID = "@self0001"
 _ids = itertools.count(1)

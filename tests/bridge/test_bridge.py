@@ -11,10 +11,10 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from bridge.cli import app
-from bridge.feedback.store import FeedbackStore
 from tests.bridge.conftest import friend_message, group_message, owner_message
 from tests.support.server_process import free_port
+from wechat_twin.bridge.cli import app
+from wechat_twin.feedback.store import FeedbackStore
 
 
 def test_one_to_one_message_is_answered_and_recorded(make_bridge):

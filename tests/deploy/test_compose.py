@@ -12,7 +12,6 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from server.cli import app as server_app
 from tests.deploy.files import (
     DEPLOY,
     Dockerfile,
@@ -23,6 +22,7 @@ from tests.deploy.files import (
     load_yaml,
     option_value,
 )
+from wechat_twin.server.cli import app as server_app
 
 COMPOSE = DEPLOY / "compose.yaml"
 COMPOSE_GPU = DEPLOY / "compose.gpu.yaml"

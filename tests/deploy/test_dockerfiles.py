@@ -11,8 +11,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10: pytest brings tomli there
     import tomli as tomllib
 
-from server.cli import app as server_app
 from tests.deploy.files import DOCKER, REPO, Dockerfile, cli_options, dockerignored, flags, option_value
+from wechat_twin.server.cli import app as server_app
 
 SERVER_IMAGES = ["Dockerfile.server", "Dockerfile.cpu"]
 ALL_IMAGES = [*SERVER_IMAGES, "Dockerfile.bridge"]
@@ -134,7 +134,7 @@ def test_bridge_image_stays_light() -> None:
 
 
 def test_bridge_image_runs_a_twin_bridge_subcommand_that_exists() -> None:
-    bridge_cli = pytest.importorskip("bridge.cli", reason="bridge/cli.py is not written yet")
+    bridge_cli = pytest.importorskip("wechat_twin.bridge.cli", reason="bridge/cli.py is not written yet")
     command = read("Dockerfile.bridge").command()
     unknown = set(flags(command[2:])) - cli_options(bridge_cli.app, command[1])
     assert not unknown, f"twin-bridge {command[1]} has no {sorted(unknown)}"

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server.cli import app as server_app
 from tests.deploy.files import (
     DOCKER,
     K8S,
@@ -22,6 +21,7 @@ from tests.deploy.files import (
     load_yaml_documents,
     option_value,
 )
+from wechat_twin.server.cli import app as server_app
 
 KUSTOMIZATION = K8S / "kustomization.yaml"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.prompting import build_chat, render_chat_prompt
 from tests.conftest import ADAPTER_PERSONAS
+from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 

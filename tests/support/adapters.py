@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.adapters.card import TwinCard, write_card
+from wechat_twin.server.adapters.card import TwinCard, write_card
 
 
 def build_random_adapter(base_path: Path, out_dir: Path, seed: int, system_prompt: str, base_name: str) -> Path:

@@ -43,7 +43,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "server", "serve",
+            sys.executable, "-m", "wechat_twin.server", "serve",
             "--model", str(self.model_path), "--served-name", self.base_name,
             "--adapters", str(self.adapters_dir), "--port", str(self.port),
             "--api-key", self.api_key, "--admin-key", self.admin_key,

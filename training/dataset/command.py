@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from training.dataset.pipeline import PipelineOptions, run
-from training.dataset.report import summary
-from training.formats.message import DEFAULT_TIMEZONE, ExportFormatError
-from training.formats.registry import FORMATS
+from wechat_twin.training.dataset.pipeline import PipelineOptions, run
+from wechat_twin.training.dataset.report import summary
+from wechat_twin.training.formats.message import DEFAULT_TIMEZONE, ExportFormatError
+from wechat_twin.training.formats.registry import FORMATS
 
 _FORMAT_HELP = "auto, or one of: " + ", ".join(FORMATS)
 

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from server.adapters.card import TwinCard, read_card
-from server.basemodel import BaseModelError, resolve_base_model
-from training.evaluate.generate import generate_replies
-from training.evaluate.perplexity import base_and_adapter_perplexity
-from training.evaluate.report import write_report
-from training.evaluate.style import style_distance, style_of
-from training.sft.chat_template import ChatTemplateError
-from training.sft.samples import DatasetShapeError, Messages, read_samples
+from wechat_twin.server.adapters.card import TwinCard, read_card
+from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.training.evaluate.generate import generate_replies
+from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity
+from wechat_twin.training.evaluate.report import write_report
+from wechat_twin.training.evaluate.style import style_distance, style_of
+from wechat_twin.training.sft.chat_template import ChatTemplateError
+from wechat_twin.training.sft.samples import DatasetShapeError, Messages, read_samples
 
 
 def build_report(

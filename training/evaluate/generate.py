@@ -11,10 +11,10 @@ import json
 import uuid
 from pathlib import Path
 
-from server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
-from server.engines.base import Engine
-from server.prompting import build_chat, render_chat_prompt
-from training.sft.lora import VLLM_LORA_RANKS
+from wechat_twin.server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
+from wechat_twin.server.engines.base import Engine
+from wechat_twin.server.prompting import build_chat, render_chat_prompt
+from wechat_twin.training.sft.lora import VLLM_LORA_RANKS
 
 CONCURRENT_REQUESTS = 8
 EVAL_MAX_MODEL_LEN = 2048

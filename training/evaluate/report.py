@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from training.evaluate.style import RATE_KEYS, STYLE_KEYS, lines_of
+from wechat_twin.training.evaluate.style import RATE_KEYS, STYLE_KEYS, lines_of
 
 COLUMNS = ("base", "adapter", "owner")
 EXAMPLES_IN_MARKDOWN = 3

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from training.formats.message import ExportFormatError, Kind, Message, ParseOptions
-from training.formats.textio import decode_error, head, open_text
-from training.formats.times import parse_time
+from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.textio import decode_error, head, open_text
+from wechat_twin.training.formats.times import parse_time
 
 NAME = "jsonl"
 DESCRIPTION = "JSONL of messages: {chat, sender, is_me, time, text}"

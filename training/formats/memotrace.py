@@ -21,11 +21,11 @@ from pathlib import Path
 
 import polars as pl
 
-from training.formats import csvfile
-from training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
-from training.formats.notices import notice_kind
-from training.formats.table import SCHEMA
-from training.formats.textio import decode_error, open_text, sniff_encoding
+from wechat_twin.training.formats import csvfile
+from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.notices import notice_kind
+from wechat_twin.training.formats.table import SCHEMA
+from wechat_twin.training.formats.textio import decode_error, open_text, sniff_encoding
 
 NAME = "memotrace"
 DESCRIPTION = "MemoTrace / 留痕 CSV (messages.csv, <name>_utf8.csv), versions 0.2.6 to 2.x"

@@ -2,7 +2,7 @@
 
 Parsers stay dumb on purpose: they translate a file into `Message`s and label what each one is
 (`Kind`), but decide nothing about what to keep. Cleaning, privacy and sessions live in
-`training.dataset`, so every format gets exactly the same rules.
+`wechat_twin.training.dataset`, so every format gets exactly the same rules.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from typing import Protocol
 
 import polars as pl
 
-from training.formats import jsonl, memotrace, memotrace_zh, pywxdump, telegram, wechatexporter
-from training.formats.message import Diagnostics, ExportFormatError, Message, ParseOptions
-from training.formats.table import from_messages
-from training.formats.textio import sniff_encoding
+from wechat_twin.training.formats import jsonl, memotrace, memotrace_zh, pywxdump, telegram, wechatexporter
+from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Message, ParseOptions
+from wechat_twin.training.formats.table import from_messages
+from wechat_twin.training.formats.textio import sniff_encoding
 
 EXPORT_SUFFIXES = (".csv", ".txt", ".json", ".jsonl")
 SURE = 0.6  # below this a format only says "this looks like me, but damaged"
@@ -80,7 +80,7 @@ def resolve(inputs: Sequence[Path], name: str, diagnostics: Diagnostics) -> list
 
 
 def read_table(path: Path, export_format: ExportFormat, options: ParseOptions) -> pl.DataFrame:
-    """One file's messages as the message table (`training.formats.table`)."""
+    """One file's messages as the message table (`wechat_twin.training.formats.table`)."""
     native = getattr(export_format, "read_table", None)
     table = native(path, options) if native is not None else None
     return table if table is not None else from_messages(export_format.parse(path, options))

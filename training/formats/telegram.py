@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from training.formats.message import ExportFormatError, Kind, Message, ParseOptions
-from training.formats.owner import owner_names
-from training.formats.textio import decode_error, head, open_text
-from training.formats.times import parse_time
+from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.owner import owner_names
+from wechat_twin.training.formats.textio import decode_error, head, open_text
+from wechat_twin.training.formats.times import parse_time
 
 NAME = "telegram"
 DESCRIPTION = "Telegram Desktop JSON export (result.json)"

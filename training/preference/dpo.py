@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.preference.feedback import Feedback, LabeledReply, PreferencePair
-from training.preference.metrics import EvalSet
-from training.preference.options import (
+from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair
+from wechat_twin.training.preference.metrics import EvalSet
+from wechat_twin.training.preference.options import (
     DEFAULTS,
     BatchSizeOpt,
     BetaOpt,
@@ -33,9 +33,9 @@ from training.preference.options import (
     run_command,
     settings_from_options,
 )
-from training.preference.rows import PromptStyle, dpo_rows, eval_set
-from training.preference.run import FeedbackSplit, NotEnoughFeedback, PreferenceJob
-from training.preference.settings import PreferenceSettings
+from wechat_twin.training.preference.rows import PromptStyle, dpo_rows, eval_set
+from wechat_twin.training.preference.run import FeedbackSplit, NotEnoughFeedback, PreferenceJob
+from wechat_twin.training.preference.settings import PreferenceSettings
 
 
 class DpoMethod:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.prompting import ChatMessage
+from wechat_twin.server.prompting import ChatMessage
 
 PREFERENCE_FILE = "preference.jsonl"
 UNPAIRED_FILE = "unpaired.jsonl"
@@ -153,7 +153,7 @@ def read_jsonl(path: Path) -> Feedback:
 
 def read_database(path: Path) -> Feedback:
     """Read the bridge's SQLite file through its own store, so the export rules live in one place."""
-    from bridge.feedback.store import FeedbackStore
+    from wechat_twin.feedback.store import FeedbackStore
 
     feedback = Feedback(sources=[str(path)])
     store = FeedbackStore(path)

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from training.preference.feedback import Feedback, LabeledReply, PreferencePair
-from training.preference.metrics import EvalSet
-from training.preference.options import (
+from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair
+from wechat_twin.training.preference.metrics import EvalSet
+from wechat_twin.training.preference.options import (
     DEFAULTS,
     BatchSizeOpt,
     BetaOpt,
@@ -35,9 +35,9 @@ from training.preference.options import (
     run_command,
     settings_from_options,
 )
-from training.preference.rows import PromptStyle, eval_set, kto_rows, pairs_as_labels
-from training.preference.run import FeedbackSplit, NotEnoughFeedback, PreferenceJob
-from training.preference.settings import PreferenceSettings
+from wechat_twin.training.preference.rows import PromptStyle, eval_set, kto_rows, pairs_as_labels
+from wechat_twin.training.preference.run import FeedbackSplit, NotEnoughFeedback, PreferenceJob
+from wechat_twin.training.preference.settings import PreferenceSettings
 
 
 def balanced_weights(good: int, bad: int) -> tuple[float, float]:

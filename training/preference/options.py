@@ -7,13 +7,19 @@ from typing import Annotated
 
 import typer
 
-from server.basemodel import BaseModelError
-from training.adapter_output import AdapterOutputError
-from training.preference.feedback import FeedbackError
-from training.preference.parent import ParentAdapterError
-from training.preference.report import print_report
-from training.preference.run import NotEnoughFeedback, PreferenceJob, PreferenceMethod, console, run_preference
-from training.preference.settings import PreferenceSettings
+from wechat_twin.server.basemodel import BaseModelError
+from wechat_twin.training.adapter_output import AdapterOutputError
+from wechat_twin.training.preference.feedback import FeedbackError
+from wechat_twin.training.preference.parent import ParentAdapterError
+from wechat_twin.training.preference.report import print_report
+from wechat_twin.training.preference.run import (
+    NotEnoughFeedback,
+    PreferenceJob,
+    PreferenceMethod,
+    console,
+    run_preference,
+)
+from wechat_twin.training.preference.settings import PreferenceSettings
 
 DEFAULTS = PreferenceSettings()
 

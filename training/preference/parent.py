@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.adapters.card import TwinCard, read_card
-from server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.adapters.card import TwinCard, read_card
+from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 
 
 class ParentAdapterError(ValueError):

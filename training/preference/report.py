@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from server.adapters.card import read_card
+from wechat_twin.server.adapters.card import read_card
 
 
 def _number(value: Any) -> str:

@@ -1,7 +1,7 @@
 """Feedback records to TRL rows, with the prompt rendered exactly as the server renders it.
 
 The server puts the adapter's persona in front of the client's messages and applies the
-base model's chat template (`server.prompting`). Rendering the prompt here with the same
+base model's chat template (`wechat_twin.server.prompting`). Rendering the prompt here with the same
 two functions, and handing TRL plain text, makes the trained prompt token-for-token the
 served one: TRL's own chat formatting would not know the persona rule.
 """
@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from server.prompting import ChatMessage, build_chat, render_chat_text
-from training.preference.feedback import LabeledReply, PreferencePair
-from training.preference.metrics import EvalSet
+from wechat_twin.server.prompting import ChatMessage, build_chat, render_chat_text
+from wechat_twin.training.preference.feedback import LabeledReply, PreferencePair
+from wechat_twin.training.preference.metrics import EvalSet
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 from rich.console import Console
 
-from server.adapters.card import TwinCard
-from training.adapter_output import prepare_output_dir, save_adapter
-from training.preference.feedback import Feedback, LabeledReply, PreferencePair, load_feedback
-from training.preference.metrics import EvalSet, compare, score_set
-from training.preference.parent import ParentAdapter, load_trainable, read_parent, training_dtype
-from training.preference.rows import PromptStyle
-from training.preference.settings import PreferenceSettings
-from training.preference.split import split_heldout
+from wechat_twin.server.adapters.card import TwinCard
+from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
+from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair, load_feedback
+from wechat_twin.training.preference.metrics import EvalSet, compare, score_set
+from wechat_twin.training.preference.parent import ParentAdapter, load_trainable, read_parent, training_dtype
+from wechat_twin.training.preference.rows import PromptStyle
+from wechat_twin.training.preference.settings import PreferenceSettings
+from wechat_twin.training.preference.split import split_heldout
 
 console = Console(stderr=True)
 

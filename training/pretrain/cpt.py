@@ -19,13 +19,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from server.adapters.card import TwinCard
-from server.basemodel import BaseModelError, resolve_base_model
-from server.basemodel.embedded import EMBEDDED_NAME
-from training.adapter_output import AdapterOutputError, prepare_output_dir, save_adapter
-from training.dataset.privacy import Redactor
-from training.preference.parent import training_dtype
-from training.pretrain.texts import PretrainTextError, read_texts
+from wechat_twin.server.adapters.card import TwinCard
+from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
+from wechat_twin.training.adapter_output import AdapterOutputError, prepare_output_dir, save_adapter
+from wechat_twin.training.dataset.privacy import Redactor
+from wechat_twin.training.preference.parent import training_dtype
+from wechat_twin.training.pretrain.texts import PretrainTextError, read_texts
 
 console = Console(stderr=True)
 

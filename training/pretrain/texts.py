@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.dataset.privacy import Redactor
-from training.formats.textio import sniff_encoding
+from wechat_twin.training.dataset.privacy import Redactor
+from wechat_twin.training.formats.textio import sniff_encoding
 
 
 class PretrainTextError(ValueError):

@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from server.basemodel import BaseModelError
-from server.engines.base import EngineOptions
-from training.adapter_output import AdapterOutputError
-from training.sft.chat_template import ChatTemplateError
-from training.sft.lora import LoraSettingsError
-from training.sft.model_loading import BaseModelLoadError
-from training.sft.samples import DatasetShapeError
-from training.sft.train import SFTOptions, SFTSetupError, run_sft
+from wechat_twin.server.basemodel import BaseModelError
+from wechat_twin.server.engines.base import EngineOptions
+from wechat_twin.training.adapter_output import AdapterOutputError
+from wechat_twin.training.sft.chat_template import ChatTemplateError
+from wechat_twin.training.sft.lora import LoraSettingsError
+from wechat_twin.training.sft.model_loading import BaseModelLoadError
+from wechat_twin.training.sft.samples import DatasetShapeError
+from wechat_twin.training.sft.train import SFTOptions, SFTSetupError, run_sft
 
 SETUP_ERRORS = (SFTSetupError, DatasetShapeError, ChatTemplateError, AdapterOutputError, LoraSettingsError,
                 BaseModelLoadError, BaseModelError)  # fmt: skip

@@ -19,22 +19,22 @@ from typing import Any
 
 from rich.console import Console
 
-from server.adapters.card import TwinCard
-from server.basemodel import ResolvedBaseModel, resolve_base_model
-from server.basemodel.embedded import EMBEDDED_NAME
-from server.engines.base import EngineOptions
-from training.adapter_output import prepare_output_dir, save_adapter
-from training.plots import plot_losses
-from training.sft.chat_template import training_chat_template
-from training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
-from training.sft.model_loading import (
+from wechat_twin.server.adapters.card import TwinCard
+from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
+from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
+from wechat_twin.server.engines.base import EngineOptions
+from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
+from wechat_twin.training.plots import plot_losses
+from wechat_twin.training.sft.chat_template import training_chat_template
+from wechat_twin.training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
+from wechat_twin.training.sft.model_loading import (
     check_causal_lm,
     check_qlora_possible,
     load_base_model,
     load_tokenizer,
     training_dtype,
 )
-from training.sft.samples import SampleFile, read_report, read_sample_file
+from wechat_twin.training.sft.samples import SampleFile, read_report, read_sample_file
 
 console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"
@@ -276,7 +276,7 @@ def run_sft(options: SFTOptions) -> Path:
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from training.progress import show_loss_in_progress_bar  # transformers' trainer modules: torch, seconds
+    from wechat_twin.training.progress import show_loss_in_progress_bar  # transformers' trainer modules: torch, seconds
 
     # cpu=True on a CPU machine: accelerate then treats `torchrun`/`accelerate launch --cpu` processes as one
     # gloo data-parallel group (MULTI_CPU) instead of each as a lone main process; the first state made wins.

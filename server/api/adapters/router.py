@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
-from server.auth import require_admin_key
+from wechat_twin.server.auth import require_admin_key
 
 router = APIRouter(dependencies=[Depends(require_admin_key)])
 

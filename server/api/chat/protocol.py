@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.api.sampling import SamplingFields, StreamOptions, Usage
+from wechat_twin.server.api.sampling import SamplingFields, StreamOptions, Usage
 
 
 class ChatMessageIn(BaseModel):

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Depends, Request
 
-from server.api.chat.protocol import ChatCompletionRequest
-from server.api.chat.serving import create_chat_completion
-from server.auth import require_api_key
+from wechat_twin.server.api.chat.protocol import ChatCompletionRequest
+from wechat_twin.server.api.chat.serving import create_chat_completion
+from wechat_twin.server.auth import require_api_key
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 

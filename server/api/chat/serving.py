@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from server.api.chat.protocol import (
+from wechat_twin.server.api.chat.protocol import (
     ChatChoice,
     ChatChunkChoice,
     ChatCompletion,
@@ -15,10 +15,10 @@ from server.api.chat.protocol import (
     ChatMessageIn,
     ChatMessageOut,
 )
-from server.api.generation import Generation, prepare, sse_stream
-from server.engines.base import ChoiceDelta
-from server.errors import OpenAIError
-from server.prompting import ChatMessage, build_chat, render_chat_prompt
+from wechat_twin.server.api.generation import Generation, prepare, sse_stream
+from wechat_twin.server.engines.base import ChoiceDelta
+from wechat_twin.server.errors import OpenAIError
+from wechat_twin.server.prompting import ChatMessage, build_chat, render_chat_prompt
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from server.api.sampling import SamplingFields, StreamOptions, Usage
+from wechat_twin.server.api.sampling import SamplingFields, StreamOptions, Usage
 
 
 class CompletionRequest(SamplingFields):

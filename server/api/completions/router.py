@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Depends, Request
 
-from server.api.completions.protocol import CompletionRequest
-from server.api.completions.serving import create_completion
-from server.auth import require_api_key
+from wechat_twin.server.api.completions.protocol import CompletionRequest
+from wechat_twin.server.api.completions.serving import create_completion
+from wechat_twin.server.auth import require_api_key
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 

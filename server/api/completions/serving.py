@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from server.api.completions.protocol import Completion, CompletionChoice, CompletionRequest
-from server.api.generation import Generation, prepare, sse_stream
-from server.engines.base import ChoiceDelta
-from server.errors import OpenAIError
+from wechat_twin.server.api.completions.protocol import Completion, CompletionChoice, CompletionRequest
+from wechat_twin.server.api.generation import Generation, prepare, sse_stream
+from wechat_twin.server.engines.base import ChoiceDelta
+from wechat_twin.server.errors import OpenAIError
 
 
 async def create_completion(request: Request, body: CompletionRequest):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from server.auth import require_api_key
-from server.errors import OpenAIError
+from wechat_twin.server.auth import require_api_key
+from wechat_twin.server.errors import OpenAIError
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from safetensors.numpy import load_file
 
-from server.adapters.card import read_card
+from wechat_twin.server.adapters.card import read_card
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,8 @@ FAST = ["--max-steps", "4", "--batch-size", "2", "--max-length", "64", "--lr", "
 
 def _write_feedback(folder: Path) -> Path:
     """Record the feedback the way the bridge does (its real store), then export it as the bridge does."""
-    from bridge.feedback.export import export_feedback
-    from bridge.feedback.store import FeedbackStore
+    from wechat_twin.feedback.export import export_feedback
+    from wechat_twin.feedback.store import FeedbackStore
 
     folder.mkdir(parents=True)
     database = folder / "feedback.db"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from training.preference.feedback import FeedbackError, load_feedback
-from training.preference.split import split_heldout
+from wechat_twin.training.preference.feedback import FeedbackError, load_feedback
+from wechat_twin.training.preference.split import split_heldout
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from server.prompting import build_chat, render_chat_text
-from training.cli import app
-from training.sft.chat_template import training_chat_template
+from wechat_twin.server.prompting import build_chat, render_chat_text
+from wechat_twin.training.cli import app
+from wechat_twin.training.sft.chat_template import training_chat_template
 
 PERSONA = "You are Jay. Reply like Jay."
 SAMPLES = [
@@ -200,7 +200,7 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
 
     out = tmp_path / "adapters" / "resumed"
     checkpoint = tmp_path / "adapters" / ".resumed.checkpoints" / "checkpoint-2"
-    command = [sys.executable, "-m", "training.cli", "sft", str(dataset), "--out", str(out), *args]
+    command = [sys.executable, "-m", "wechat_twin.training.cli", "sft", str(dataset), "--out", str(out), *args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 180
@@ -263,7 +263,7 @@ def test_gpu_training_uses_bf16_and_writes_a_servable_adapter(tmp_path, dataset)
 
 
 def test_demo_builds_a_clone_from_an_export_once_and_says_how_to_serve_it(tmp_path):
-    from training.demo import SAMPLE_EXPORT
+    from wechat_twin.training.demo import SAMPLE_EXPORT
 
     export = tmp_path / "messages.csv"
     export.write_text("".join(SAMPLE_EXPORT.read_text(encoding="utf-8").splitlines(keepends=True)[:300]))

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from bridge.feedback.store import FeedbackStore
+from wechat_twin.feedback.store import FeedbackStore
 
 PREFERENCE_FILE = "preference.jsonl"
 UNPAIRED_FILE = "unpaired.jsonl"

@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.export_files import MEMOTRACE_BASE, MEMOTRACE_HEADER, T0, base_row, parse, shape_e, write_csv
-from training.formats import memotrace, registry
-from training.formats.message import ExportFormatError, Kind, ParseOptions
-from training.formats.table import from_messages
+from tests.training.formats.export_files import (
+    MEMOTRACE_BASE,
+    MEMOTRACE_HEADER,
+    T0,
+    base_row,
+    parse,
+    shape_e,
+    write_csv,
+)
+from wechat_twin.training.formats import memotrace, registry
+from wechat_twin.training.formats.message import ExportFormatError, Kind, ParseOptions
+from wechat_twin.training.formats.table import from_messages
 
 SERVER_ID = "8790123456789012345"  # 19 digits: more than a float holds
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from server.prompting import build_chat, render_chat_prompt
-from training.preference.feedback import LabeledReply, PreferencePair
-from training.preference.metrics import reply_tokens
-from training.preference.rows import PromptStyle, dpo_rows, kto_rows, pairs_as_labels
+from wechat_twin.server.prompting import build_chat, render_chat_prompt
+from wechat_twin.training.preference.feedback import LabeledReply, PreferencePair
+from wechat_twin.training.preference.metrics import reply_tokens
+from wechat_twin.training.preference.rows import PromptStyle, dpo_rows, kto_rows, pairs_as_labels
 
 PERSONA = "You are Alice. You answer like a pirate."
 CONTEXT = [{"role": "user", "content": "在吗"}, {"role": "user", "content": "晚上吃啥"},

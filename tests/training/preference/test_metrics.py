@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.preference.metrics import CompletionScore, EvalSet, SetScores, compare
+from wechat_twin.training.preference.metrics import CompletionScore, EvalSet, SetScores, compare
 
 
 def _s(logp: float, tokens: int = 4) -> CompletionScore:

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.training.export_files import SHANGHAI, parse
-from training.formats import wechatexporter
-from training.formats.message import ExportFormatError, Kind
+from tests.training.formats.export_files import SHANGHAI, parse
+from wechat_twin.training.formats import wechatexporter
+from wechat_twin.training.formats.message import ExportFormatError, Kind
 
 RULE = "- - - - - - - - - - - - - - -"
 

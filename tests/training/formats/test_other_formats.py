@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.training.export_files import SHANGHAI, parse, write_csv
-from training.formats import jsonl, memotrace_zh, pywxdump, telegram
-from training.formats.message import ExportFormatError, Kind
+from tests.training.formats.export_files import SHANGHAI, parse, write_csv
+from wechat_twin.training.formats import jsonl, memotrace_zh, pywxdump, telegram
+from wechat_twin.training.formats.message import ExportFormatError, Kind
 
 PYWXDUMP_HEADER = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.export_files import T0, conversation, read_jsonl, run_data, shape_e, write_csv
-from training.dataset.pipeline import PipelineOptions, run
+from tests.training.formats.export_files import T0, conversation, read_jsonl, run_data, shape_e, write_csv
+from wechat_twin.training.dataset.pipeline import PipelineOptions, run
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "examples" / "memotrace_sample" / "messages.csv"
 REPORT_KEYS = {
     "inputs",

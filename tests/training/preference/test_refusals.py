@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server.adapters.card import TwinCard, write_card
+from wechat_twin.server.adapters.card import TwinCard, write_card
 
 TWIN_TRAIN = str(Path(sys.executable).with_name("twin-train"))
 
