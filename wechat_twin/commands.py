@@ -1,0 +1,29 @@
+"""The typer app every console script is built on: a user's mistake ends in one `error:` line, never a traceback.
+
+Commands raise `wechat_twin.errors.TwinError` (or a subclass) and do not catch it themselves; the group
+catches it once, around every command, in the console scripts and in `typer.testing.CliRunner` alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from wechat_twin.errors import TwinError
+
+
+class _ReportingGroup(TyperGroup):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TwinError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def command_app(help: str) -> typer.Typer:
+    """A console script's app: commands registered on it report `TwinError`s as one line."""
+    return typer.Typer(cls=_ReportingGroup, help=help, no_args_is_help=True, pretty_exceptions_enable=False)
