@@ -88,6 +88,7 @@ class WeixinConfig(BaseModel):
     pause_s: float = 30.0
     send_backoff_s: float = 2.0
     send_backoff_max_s: float = 300.0
+    qr_poll_s: float = Field(default=1.0, description="Pause between two QR status polls")
     login_deadline_s: float = 480.0
     qr_codes: int = Field(default=3, description="QR codes offered per login before giving up")
     text_limit: int = Field(default=2000, description="Characters per WeChat message; longer text is split")

@@ -146,7 +146,7 @@ class WeixinChannel(Channel):
                 pause = self.settings.retry_s
                 if failures >= self.settings.failures_before_pause:
                     failures, pause = 0, self.settings.pause_s
-                logger.warning("getupdates failed (%s): retrying in %.0f s", exc, pause)
+                logger.warning("getupdates failed (%s): retrying in %.1f s", exc, pause)
                 self.stop.wait(pause)
                 continue
             failures = 0
@@ -216,7 +216,7 @@ class WeixinChannel(Channel):
                 self._relogin(token)
                 continue
             except TRANSIENT as exc:
-                logger.warning("sendmessage refused (%s): trying again in %.0f s", exc, delay)
+                logger.warning("sendmessage refused (%s): trying again in %.1f s", exc, delay)
             if self.stop.wait(delay):
                 raise ChannelStopped("the weixin channel stopped with a reply unsent; it stays queued")
             delay = min(delay * 2, self.settings.send_backoff_max_s)

@@ -135,7 +135,7 @@ class QrLogin:
                 if previous != "scaned":
                     self.say("scanned: confirm the login on the phone")
                 verify_code = None
-            self.sleep(1.0)
+            self.sleep(self.settings.qr_poll_s)
 
     def _confirmed(self, answer: dict) -> Credentials:
         if not answer.get("bot_token") or not answer.get("ilink_bot_id"):

@@ -18,7 +18,7 @@ from wechat_twin.bridge.service import Bridge
 FRIEND = "mia-91c2@im.wechat"
 # Tencent's client waits 2 s after a failed poll and pauses 30 s after three; here the same rule, shorter.
 FAST = {"poll_timeout_s": 5.0, "retry_s": 0.05, "pause_s": 0.2, "send_backoff_s": 0.05, "send_backoff_max_s": 0.2,
-        "typing_keepalive_s": 0.5}  # fmt: skip
+        "typing_keepalive_s": 0.5, "qr_poll_s": 0.02}  # fmt: skip
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 60.0, what: str = "condition") -> object:
@@ -41,7 +41,7 @@ def fake_ilink():
 
 
 class Running:
-    """A bridge on the weixin channel: the receive loop and the answer loop in threads, as `twin-bridge run` has them."""
+    """The bridge on the weixin channel: receive and answer loops in threads, as `twin-bridge run` has them."""
 
     def __init__(self, config: BridgeConfig, said: list[str], codes: list[str], owner_answers: list[bool]) -> None:
         self.config = config
