@@ -77,6 +77,7 @@ def run(
     from wechat_twin.bridge.service import Bridge
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
     settings = load_config(config, weixin={"base_url": ilink_base}, channel=channel, model=model, api_base=api_base,
                            data_dir=data_dir, console_friend=friend, answer_poll_s=poll_seconds)  # fmt: skip
     if no_typing_delay:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,17 @@ class ItchatChannel(Channel):
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
+    @staticmethod
+    @contextmanager
+    def _owner_only_files() -> Iterator[None]:
+        """itchat writes its login (`itchat.pkl`, re-dumped at exit) and the QR image with plain `open()`:
+        under this umask every file it creates is readable by the owner only, from the first byte."""
+        previous = os.umask(0o077)
+        try:
+            yield
+        finally:
+            os.umask(previous)
+
     def _login(self) -> None:
         login_file = self.state_dir / LOGIN_FILE
         qr_file = self.state_dir / QR_FILE
@@ -66,6 +79,10 @@ class ItchatChannel(Channel):
             raise RuntimeError(f"WeChat refused the message to {chat_id}: {result}")
 
     def run(self, inbox: Inbox) -> None:
+        with self._owner_only_files():
+            self._serve(inbox)
+
+    def _serve(self, inbox: Inbox) -> None:
         from itchat.content import TEXT
 
         self._login()

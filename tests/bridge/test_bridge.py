@@ -7,6 +7,8 @@ import os
 import sqlite3
 import stat
 import time
+from datetime import date, datetime
+from datetime import time as dt_time
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +17,14 @@ from tests.bridge.conftest import friend_message, group_message, owner_message
 from tests.support.server_process import free_port
 from wechat_twin.bridge.cli import app
 from wechat_twin.feedback.store import FeedbackStore
+
+
+def _lines(reply: str) -> list[str]:
+    return [line.strip() for line in reply.split("\n") if line.strip()]
+
+
+def _today_at(hour: int, minute: int) -> float:
+    return datetime.combine(date.today(), dt_time(hour, minute)).timestamp()
 
 
 def test_one_to_one_message_is_answered_and_recorded(make_bridge):
@@ -55,14 +65,16 @@ def test_groups_answer_only_when_mentioned(make_bridge):
     assert h.channel.to("@@room01") == []
     h.receive(group_message("@Jay hotpot?", at=True))
     h.bridge.process_pending()
-    assert h.channel.to("@@room01")
+    exchange = h.bridge.store.last_reply("@@room01")
+    assert json.loads(exchange["context"]) == [{"role": "user", "content": "@Jay hotpot?"}]
+    assert h.channel.to("@@room01") == _lines(exchange["reply"]) != []
 
 
 def test_group_override_answers_everything(make_bridge):
     h = make_bridge(group_overrides={"Family": True})
     h.receive(group_message("dinner at 7", at=False))
     h.bridge.process_pending()
-    assert h.channel.to("@@room01")
+    assert h.channel.to("@@room01") == _lines(h.bridge.store.last_reply("@@room01")["reply"]) != []
 
 
 def test_never_answers_deny_list_self_official_or_filehelper(make_bridge):
@@ -134,9 +146,14 @@ def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
     assert result.exit_code == 0, result.output
     preference = [json.loads(line) for line in (out / "preference.jsonl").read_text().splitlines()]
     unpaired = [json.loads(line) for line in (out / "unpaired.jsonl").read_text().splitlines()]
+    assert preference[0]["prompt"] == [{"role": "user", "content": "what should we eat"}]
     assert preference[0]["chosen"] == pairs[0]["chosen"] and preference[0]["rejected"] == pairs[0]["rejected"]
+    later = json.loads(h.bridge.store.last_reply("@friend01")["context"])
+    assert later[0]["content"] == "what should we eat" and later[-1] == {"role": "user", "content": "ok!"}
+    assert unpaired[0]["prompt"] == later, "the exact messages sent for the labelled reply"
     assert unpaired[0]["completion"] == labels[0]["completion"] and unpaired[0]["label"] is False
     assert stat.S_IMODE(os.stat(out / "preference.jsonl").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(out / "unpaired.jsonl").st_mode) == 0o600
 
 
 def test_a_pending_ab_choice_survives_a_bridge_restart(make_bridge):
@@ -238,3 +255,50 @@ def test_an_answered_message_and_its_memory_are_stored_together(tmp_path):
     with pytest.raises(sqlite3.IntegrityError, match="crash"):
         store.finish(ids, "answered", [("@friend01", "user", "hi", time.time())])
     assert [row["status"] for row in store.inbox_rows()] == ["pending"], "still to answer, not marked done"
+
+
+def test_quiet_hours_defer_then_answer(make_bridge):
+    h = make_bridge(quiet_hours="22:00-06:00")
+    h.receive(friend_message("you awake?"))
+    assert h.bridge.process_pending(now=_today_at(23, 30)) == 0
+    assert h.bridge.process_pending(now=_today_at(5, 59)) == 0, "the window runs over midnight"
+    assert [r["status"] for r in h.bridge.store.inbox_rows()] == ["pending"] and h.channel.sent == []
+    assert h.bridge.process_pending(now=_today_at(6, 0)) == 1
+    assert [r["status"] for r in h.bridge.store.inbox_rows()] == ["answered"]
+    assert h.channel.to("@friend01") == _lines(h.bridge.store.last_reply("@friend01")["reply"]) != []
+
+
+def test_only_the_allow_list_is_answered(make_bridge):
+    h = make_bridge(allow=["Tom"])
+    h.receive(friend_message("hi from mia"))
+    h.receive(friend_message("hi from tom", user="@tom01", nick="Thomas", remark="Tom"))
+    h.bridge.process_pending()
+    assert h.channel.to("@friend01") == []
+    assert h.channel.to("@tom01") != []
+    assert [r["chat_id"] for r in h.bridge.store.inbox_rows()] == ["@tom01"]
+    assert h.bridge.store.skipped_counts() == {"not on the allow list": 1}
+
+
+def test_review_replies_sends_the_owner_a_copy_to_label(make_bridge):
+    h = make_bridge(review_replies=True)
+    h.receive(friend_message("lunch?"))
+    h.bridge.process_pending()
+    reply = h.bridge.store.last_reply("@friend01")["reply"]
+    assert h.channel.to("filehelper") == [f"[Mia] lunch?\n→ {reply}\n(不错/不好)"]
+    h.receive(owner_message("不错"))
+    assert h.bridge.store.unpaired_labels()[0]["completion"] == reply
+
+
+def test_ab_to_friends_lets_the_friend_pick(make_bridge):
+    h = make_bridge(temperature=1.0, ab_probability=1.0, ab_to_friends=True, feedback_from="both")
+    h.receive(friend_message("which movie"))
+    h.bridge.process_pending()
+    offer = h.channel.to("@friend01")
+    assert len(offer) == 1 and offer[0].startswith("1: ") and "\n2: " in offer[0]
+    assert h.channel.to("filehelper") == [], "the owner is not asked"
+    h.receive(friend_message("2"))
+    pair = h.bridge.store.preference_pairs()[0]
+    assert offer[0] == f"1: {pair['rejected']}\n2: {pair['chosen']}"
+    assert h.channel.to("@friend01")[1:] == _lines(pair["chosen"])
+    labeler = sqlite3.connect(h.config.database).execute("SELECT labeler FROM labels").fetchall()
+    assert labeler == [("@friend01",)]
