@@ -67,6 +67,7 @@ class WeixinChannel(Channel):
         self._contexts: dict[str, str] = {}
         self._tickets: dict[str, str] = {}
         self._typing: dict[str, _Typing] = {}
+        self._typing_lock = threading.Lock()
         self._ready = threading.Event()
         self._login_lock = threading.Lock()
         self._fatal: BaseException | None = None
@@ -116,9 +117,12 @@ class WeixinChannel(Channel):
             if self._fatal is None:
                 raise
         finally:
+            self.stop.set()
             self._ready.set()
-            for typing in list(self._typing.values()):
-                typing.stop()
+            with self._typing_lock:
+                for typing in self._typing.values():
+                    typing.stop()
+                self._typing.clear()
             if self._fatal is None:
                 self._notify("ilink/bot/msg/notifystop")
             self.client.close()
@@ -225,14 +229,17 @@ class WeixinChannel(Channel):
         user = self._user(chat_id)
         if not user or chat_id == OWNER_REVIEW_CHAT:
             return
-        if active:
-            if user not in self._typing and self._beat(user, True):
-                self._typing[user] = _Typing(lambda: self._beat(user, True), self.settings.typing_keepalive_s)
-            return
-        shown = self._typing.pop(user, None)
-        if shown is not None:
-            shown.stop()
-            self._beat(user, False)
+        with self._typing_lock:
+            if self.stop.is_set():
+                return
+            if active:
+                if user not in self._typing and self._beat(user, True):
+                    self._typing[user] = _Typing(lambda: self._beat(user, True), self.settings.typing_keepalive_s)
+                return
+            shown = self._typing.pop(user, None)
+            if shown is not None:
+                shown.stop()
+                self._beat(user, False)
 
     def _beat(self, user: str, active: bool) -> bool:
         """One sendtyping; without a ticket (getconfig failed) typing is skipped, as Tencent's client does."""

@@ -99,3 +99,17 @@ def test_without_a_known_owner_the_first_sender_is_confirmed_in_the_terminal(fak
     assert running.bridge.store.skipped_counts() == {"owner": 1}
     assert [r["chat_id"] for r in running.bridge.store.inbox_rows()] == [FRIEND], "the declined one is a friend"
     assert load_credentials(tmp_path).user_id == "me-55@im.wechat", "kept for the next start"
+
+
+def test_a_burst_goes_out_as_separate_messages_with_typing_pauses(fake_ilink, run_weixin):
+    running = run_weixin(api_base=_dead_api(), answer=False, typing_seconds_per_char=0.1, typing_max_seconds=0.3)
+    fake_ilink.text(FRIEND, "hi")
+    wait_for(lambda: running.bridge.store.inbox_rows(), what="the friend's context token")
+    running.channel.typing(FRIEND, True)
+    running.bridge._deliver(FRIEND, "ok~\n\nsee you [旺柴]\n")
+    running.channel.typing(FRIEND, False)
+    assert fake_ilink.texts_to(FRIEND) == ["ok~", "see you [旺柴]"]
+    first, second = fake_ilink.sent(FRIEND)
+    assert second.at - first.at >= 0.3, "a typing pause (capped at typing_max_seconds) before each message"
+    typing = [c.body["status"] for c in fake_ilink.calls_to("sendtyping")]
+    assert typing[0] == 1 and typing[-1] == 2
