@@ -17,12 +17,20 @@ _FORMAT_HELP = "auto, or one of: " + ", ".join(FORMATS)
 
 
 def data(
-    inputs: Annotated[list[Path], typer.Argument(help="Export files or folders (auto-detected)", show_default=False)],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Export files or folders (auto-detected), or a running chatlog's URL (http://127.0.0.1:5030)",
+            show_default=False,
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for train.jsonl, dev.jsonl, report.json")],
     format: Annotated[str, typer.Option("--format", help=_FORMAT_HELP)] = "auto",
     me: Annotated[
         list[str] | None,
-        typer.Option("--me", help="The owner's display name where the export does not mark the owner (repeatable)"),
+        typer.Option(
+            "--me", help="The owner's display name or id where the export does not mark the owner (repeatable)"
+        ),
     ] = None,
     system_prompt: Annotated[
         str | None, typer.Option(help="Persona prompt for every sample; '' for none. Default names the owner")

@@ -109,13 +109,13 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
+def run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[str, Any]:
     """Build the dataset under `options.out` and return the report (also written as report.json)."""
     with _cycle_collector_paused():
         return _run(inputs, options)
 
 
-def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
+def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[str, Any]:
     options.validate()
     try:
         zone = ZoneInfo(options.timezone)
@@ -129,7 +129,7 @@ def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
         raise ValueError(f"--redact-words {options.redact_words}: {error}") from error
     redactor = Redactor(enabled=options.privacy, words=words, mode=options.redact_mode)
     stats = Stats()
-    parse_options = ParseOptions(me=options.me, timezone=zone, diagnostics=diagnostics)
+    parse_options = ParseOptions(me=options.me, chats=options.allow, timezone=zone, diagnostics=diagnostics)
 
     messages, per_file = _read(files, parse_options, options.progress)
     stats.messages_read = messages.height
@@ -187,14 +187,15 @@ def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
 
 
 def _read(
-    files: list[tuple[Path, registry.ExportFormat]], parse_options: ParseOptions, progress: bool
+    files: list[tuple[registry.Source, registry.ExportFormat]], parse_options: ParseOptions, progress: bool
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Every file's messages in one table, in reading order (`order`)."""
     tables: list[pl.DataFrame] = []
     per_file: list[dict[str, Any]] = []
-    total = sum(path.stat().st_size for path, _ in files)
+    total = sum(path.stat().st_size for path, _ in files if isinstance(path, Path))
     with tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress, leave=False) as bar:
         parse_options.on_read = bar.update if progress else None
+        parse_options.progress = progress
         for path, export_format in files:
             tables.append(registry.read_table(path, export_format, parse_options))
             per_file.append({"path": str(path), "format": export_format.NAME, "messages": tables[-1].height})
@@ -335,7 +336,7 @@ def _likely_owner_name(kept: pl.DataFrame) -> str | None:
     return max(counts, key=lambda n: (counts[n], n)) if counts else None
 
 
-def _no_owner_error(inputs: Sequence[Path], kept: pl.DataFrame, me: tuple[str, ...]) -> ExportFormatError:
+def _no_owner_error(inputs: Sequence[registry.Source], kept: pl.DataFrame, me: tuple[str, ...]) -> ExportFormatError:
     counts = kept.group_by(table.display_name().alias("name")).len().iter_rows()
     top = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:10]
     speakers = ", ".join(f"{name} ({n})" for name, n in top) or "none"

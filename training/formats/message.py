@@ -91,9 +91,12 @@ class Diagnostics:
 
 @dataclass
 class ParseOptions:
-    """What a parser needs beyond the file: who the owner is and which zone local times are in."""
+    """What a parser needs beyond the file: who the owner is and which zone local times are in;
+    a source that can choose what to read (a live chatlog) also takes the chats asked for."""
 
     me: tuple[str, ...] = ()
+    chats: tuple[str, ...] = ()  # `--allow`: empty for every chat
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     on_read: Callable[[int], None] | None = None  # bytes consumed, for the progress bar
+    progress: bool = False  # a source without a file size shows its own progress bar
