@@ -51,6 +51,7 @@ _LANDLINE = re.compile(
 # Full-width digits and signs, folded one character for one so spans found in the folded text
 # are the spans of the original.
 _FOLD = str.maketrans("０１２３４５６７８９＋－（）．　", "0123456789+-(). ")
+_FULL_WIDTH = re.compile("[０-９＋－（）．　]")
 _HAS_NUMBER = re.compile(r"\d{3}")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -126,10 +127,11 @@ class Redactor:
             if "@" in text:
                 text = _EMAIL.sub(self._email, text)
             if _HAS_NUMBER.search(text):
-                text = _substitute(_ID_NUMBER, text, self._id_number)
-                text = _substitute(_CARD, text, self._bank_card)
-                text = _substitute(_MOBILE, text, self._phone)
-                text = _substitute(_LANDLINE, text, self._phone)
+                sub = _folded_sub if _FULL_WIDTH.search(text) else _sub
+                text = sub(_ID_NUMBER, text, self._id_number)
+                text = sub(_CARD, text, self._bank_card)
+                text = sub(_MOBILE, text, self._phone)
+                text = sub(_LANDLINE, text, self._phone)
         if self.words is not None and not self.drop_matches:
             text = self.words.sub(self._custom, text)
         return text
@@ -159,12 +161,14 @@ def _digits(text: str) -> str:
     return text.replace(" ", "").replace("-", "")
 
 
-def _substitute(pattern: re.Pattern[str], text: str, replace: Callable[[re.Match[str]], str]) -> str:
+def _sub(pattern: re.Pattern[str], text: str, replace: Callable[[re.Match[str]], str]) -> str:
+    return pattern.sub(replace, text)
+
+
+def _folded_sub(pattern: re.Pattern[str], text: str, replace: Callable[[re.Match[str]], str]) -> str:
     """`pattern.sub(replace, text)`, matched on the text with full-width characters folded; a
     `replace` that answers the match itself keeps the original characters."""
     folded = text.translate(_FOLD)
-    if folded == text:
-        return pattern.sub(replace, text)
     pieces: list[str] = []
     last = 0
     for match in pattern.finditer(folded):
