@@ -12,11 +12,13 @@ on the command line is still recognised as MemoTrace and gets a precise error in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 import polars as pl
 
+from wechat_twin.errors import UsageError
 from wechat_twin.training.formats import jsonl, memotrace, memotrace_zh, pywxdump, telegram, wechatexporter
 from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Message, ParseOptions
 from wechat_twin.training.formats.table import from_messages
@@ -38,6 +40,9 @@ class ExportFormat(Protocol):
 FORMATS: dict[str, ExportFormat] = {
     module.NAME: module for module in (memotrace, memotrace_zh, wechatexporter, pywxdump, telegram, jsonl)
 }
+AUTO = "auto"
+# `--format`'s choices, made from the registry so a new format is offered without another edit.
+FormatChoice = Enum("FormatChoice", {name: name for name in (AUTO, *FORMATS)}, type=str)
 
 
 def detect(path: Path, at_least: float = 0.0) -> ExportFormat | None:
@@ -50,8 +55,8 @@ def detect(path: Path, at_least: float = 0.0) -> ExportFormat | None:
 def resolve(inputs: Sequence[Path], name: str, diagnostics: Diagnostics) -> list[tuple[Path, ExportFormat]]:
     """Files to read and their formats. A folder is searched for exports and other files are
     skipped with a warning; a file named on the command line must be an export."""
-    if name != "auto" and name not in FORMATS:
-        raise ValueError(f"--format must be auto or one of: {', '.join(FORMATS)}")
+    if name != AUTO and name not in FORMATS:
+        raise UsageError(f"--format must be auto or one of: {', '.join(FORMATS)}")
     forced = FORMATS.get(name)
     files: list[tuple[Path, ExportFormat]] = []
     for given in inputs:
