@@ -1,4 +1,4 @@
-"""Write a trained LoRA as an adapter folder of DESIGN.md's contract: peft's files plus `twin.json`.
+"""Write a trained LoRA as an adapter folder (docs/adapters.md): peft's files plus `twin.json`.
 
 Every training step (SFT, DPO, KTO, continued pretraining) ends here, so every folder the
 server is pointed at has the same shape: one adapter at the folder's root that vLLM loads
