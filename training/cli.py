@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import typer
-
+from wechat_twin.commands import command_app
 from wechat_twin.training.dataset.command import data
 from wechat_twin.training.demo import demo_command
 from wechat_twin.training.evaluate.command import eval_command
@@ -12,7 +11,7 @@ from wechat_twin.training.preference.kto import kto_command
 from wechat_twin.training.pretrain.cpt import cpt_command
 from wechat_twin.training.sft.command import sft_command
 
-app = typer.Typer(help="Build a chat clone: import chat exports, train, evaluate.", no_args_is_help=True)
+app = command_app("Build a chat clone: import chat exports, train, evaluate.")
 
 
 @app.callback()

@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from tqdm import tqdm
 
+from wechat_twin.errors import UsageError
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
-from wechat_twin.training.dataset.privacy import REDACT_MODES, Redactor, compile_words, load_word_list
+from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
 from wechat_twin.training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table
 from wechat_twin.training.dataset.split import split_by_time
@@ -55,7 +56,7 @@ class PipelineOptions:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     redact_words: Path | None = None
-    redact_mode: str = "redact"
+    redact_mode: RedactMode = RedactMode.redact
     privacy: bool = True
     max_message_chars: int = 500
     dedupe_min_chars: int = 50
@@ -74,12 +75,11 @@ class PipelineOptions:
             (self.max_turns >= 2, "--max-turns must be at least 2 (one user and one owner turn)"),
             (self.max_tokens > 0, "--max-tokens must be positive"),
             (0 <= self.dev_fraction < 1, "--dev-fraction must be in [0, 1)"),
-            (self.redact_mode in REDACT_MODES, f"--redact-mode must be one of {', '.join(REDACT_MODES)}"),
             (not self.out.exists() or self.out.is_dir(), f"--out {self.out} is a file, not a folder"),
         )
         for ok, problem in checks:
             if not ok:
-                raise ValueError(problem)
+                raise UsageError(problem)
 
 
 def default_system_prompt(owner_name: str | None) -> str:
@@ -120,13 +120,13 @@ def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[st
     try:
         zone = ZoneInfo(options.timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"--timezone {options.timezone!r} is not a known time zone") from error
+        raise UsageError(f"--timezone {options.timezone!r} is not a known time zone") from error
     diagnostics = Diagnostics()
     files = registry.resolve(inputs, options.format, diagnostics)
     try:
         words = compile_words(load_word_list(options.redact_words)) if options.redact_words else None
     except ValueError as error:
-        raise ValueError(f"--redact-words {options.redact_words}: {error}") from error
+        raise UsageError(f"--redact-words {options.redact_words}: {error}") from error
     redactor = Redactor(enabled=options.privacy, words=words, mode=options.redact_mode)
     stats = Stats()
     parse_options = ParseOptions(me=options.me, chats=options.allow, timezone=zone, diagnostics=diagnostics)
@@ -147,7 +147,7 @@ def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[st
     try:
         counter = token_counter(options.tokenizer)
     except (ImportError, OSError, ValueError) as error:
-        raise ValueError(f"--tokenizer {options.tokenizer}: cannot load it ({error})") from error
+        raise UsageError(f"--tokenizer {options.tokenizer}: cannot load it ({error})") from error
     system_tokens = counter.count(system_prompt) if system_prompt else 0
     limits = Limits(options.max_turns, options.max_tokens, system_tokens)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from enum import Enum
 from pathlib import Path
 
 import polars as pl
@@ -29,8 +30,17 @@ PLACEHOLDERS = {
     "phone": "<phone>",
     "custom": "<redacted>",
 }
-REDACT_MODES = ("redact", "drop")
+
+
+class RedactMode(str, Enum):
+    """What a word from `--redact-words` does to the message it is found in."""
+
+    redact = "redact"
+    drop = "drop"
+
+
 CARD_MIN_DIGITS = 15  # UnionPay, Visa, Mastercard and Amex; shorter Luhn-valid runs are parcel numbers
+
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _ID_NUMBER = re.compile(
@@ -100,12 +110,12 @@ class Redactor:
     gave is still applied, since asking for it was explicit.
     """
 
-    def __init__(self, enabled: bool = True, words: re.Pattern[str] | None = None, mode: str = "redact"):
-        if mode not in REDACT_MODES:
-            raise ValueError(f"redact mode must be one of {REDACT_MODES}")
+    def __init__(
+        self, enabled: bool = True, words: re.Pattern[str] | None = None, mode: RedactMode = RedactMode.redact
+    ):
         self.enabled = enabled
         self.words = words
-        self.drop_matches = mode == "drop" and words is not None
+        self.drop_matches = RedactMode(mode) is RedactMode.drop and words is not None
         self.counts: dict[str, int] = dict.fromkeys(PLACEHOLDERS, 0)
 
     def screen(self, text: pl.Expr) -> pl.Expr:

@@ -1,6 +1,6 @@
-"""ChatLab JSON and JSONL (chatlab.fun's interchange format, written by WeFlow and miyu), one chat a file.
+"""ChatLab JSON and JSONL, one chat a file: chatlab.fun's interchange format (docs/formats.md §6.3).
 
-JSON: `{chatlab, meta: {name, type: group|private, groupId?}, members, messages}`. JSONL: a
+WeFlow and miyu write it. JSON: `{chatlab, meta: {name, type: group|private, groupId?}, members, messages}`. JSONL: a
 `{"_type": "header", chatlab, meta}` line, then `member` and `message` lines. A message has
 `sender` (wxid), `accountName`, `groupNickname?`, `timestamp` (Unix seconds), a numeric `type`
 and `content`. Nothing marks the owner: `--me` names them (name or wxid); without it the owner is

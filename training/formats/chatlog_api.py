@@ -1,4 +1,4 @@
-"""Pull every chat (or the `--allow` ones) from a running chatlog's HTTP API, no file in between.
+"""Pull every chat (or the `--allow` ones) from a running chatlog's HTTP API, no file in between (docs/formats.md §6.5).
 
 `twin-train data http://127.0.0.1:5030` asks chatlog (sjzar/chatlog, `chatlog server`) for its
 session list (`GET /api/v1/session?format=json`: `{"items": [{"userName": …}]}`), then pages

@@ -1,4 +1,4 @@
-"""chatlog's CSV (`GET /api/v1/chatlog?format=csv`, saved as `<talker>_<start>_<end>.csv`).
+"""chatlog's CSV (`GET /api/v1/chatlog?format=csv`, saved as `<talker>_<start>_<end>.csv`) (docs/formats.md §6.4).
 
 Header `Time,SenderName,Sender,TalkerName,Talker,Content`. There is no is-self column: the owner
 is `--me` (their wxid or name), or, without it, the one sender whose name chatlog leaves empty in

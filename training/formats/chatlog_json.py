@@ -1,4 +1,4 @@
-"""chatlog's JSON (sjzar/chatlog, `GET /api/v1/chatlog?format=json` saved to a file): a bare array.
+"""sjzar/chatlog's JSON (`/api/v1/chatlog?format=json` saved to a file): a bare array (docs/formats.md §6.4).
 
 Each record has `time` (RFC 3339 with the local offset), `talker` (the chat: a wxid or a
 `…@chatroom`), `talkerName` (groups only), `isChatRoom`, `sender`, `senderName`, `isSelf`,

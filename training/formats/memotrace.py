@@ -1,4 +1,4 @@
-"""MemoTrace (留痕) CSV, every shape from 0.2.6 to 2.x (FORMATS.md §1, shapes A–F).
+"""MemoTrace (留痕) CSV, every shape from 0.2.6 to 2.x (docs/formats.md §1, shapes A–F).
 
 All shapes share the first nine columns; what follows depends on the version, and the header
 does not say which: 0.2.6 rows carry a server id the header does not name (B), 0.2.7–0.2.9 put

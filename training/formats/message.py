@@ -14,6 +14,8 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from wechat_twin.errors import TwinError
+
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MALFORMED_EXAMPLES = 5
 
@@ -62,7 +64,7 @@ class Message:
     is_group: bool | None = None
 
 
-class ExportFormatError(Exception):
+class ExportFormatError(TwinError):
     """A file the pipeline cannot read as a whole; the command prints it and exits non-zero."""
 
     def __init__(self, path: Path | str, problem: str):

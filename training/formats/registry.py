@@ -12,11 +12,13 @@ on the command line is still recognised as MemoTrace and gets a precise error in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 import polars as pl
 
+from wechat_twin.errors import UsageError
 from wechat_twin.training.formats import (
     chatlab,
     chatlog_api,
@@ -64,6 +66,9 @@ FORMATS: dict[str, ExportFormat] = {
         jsonl,
     )
 }
+AUTO = "auto"
+# `--format`'s choices, made from the registry so a new format is offered without another edit.
+FormatChoice = Enum("FormatChoice", {name: name for name in (AUTO, *FORMATS)}, type=str)
 Source = Path | str  # a file or folder, or a URL (a running chatlog)
 
 
@@ -78,8 +83,8 @@ def resolve(inputs: Sequence[Source], name: str, diagnostics: Diagnostics) -> li
     """Files to read and their formats. A folder is searched for exports and other files are
     skipped with a warning; a file named on the command line must be an export; a URL is a
     running chatlog (`chatlog_api`)."""
-    if name != "auto" and name not in FORMATS:
-        raise ValueError(f"--format must be auto or one of: {', '.join(FORMATS)}")
+    if name != AUTO and name not in FORMATS:
+        raise UsageError(f"--format must be auto or one of: {', '.join(FORMATS)}")
     forced = FORMATS.get(name)
     files: list[tuple[Source, ExportFormat]] = []
     for source in inputs:

@@ -1,4 +1,4 @@
-"""Telegram Desktop's JSON export (`result.json`), one chat or the whole account (FORMATS.md §4).
+"""Telegram Desktop's JSON export (`result.json`), one chat or the whole account (docs/formats.md §4).
 
 The owner is `personal_information.user_id` in a full export; a single-chat export does not say,
 so `--me` names the owner (display name or `from_id`). Text may be a string or a list of strings

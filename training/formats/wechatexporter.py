@@ -1,4 +1,4 @@
-"""WechatExporter TXT (iOS backups): one file per chat, `NAME (TIME):MESSAGE` lines (FORMATS.md §2).
+"""WechatExporter TXT (iOS backups): one file per chat, `NAME (TIME):MESSAGE` lines (docs/formats.md §2).
 
 Only lines with that prefix start a message; everything else is a continuation line, a system
 notice, a quoted-reply block or a forwarded-chat block, told apart by wording and layout:

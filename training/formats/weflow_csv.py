@@ -1,4 +1,4 @@
-"""WeFlow's "weclone" CSV, the export WeFlow offers for WeClone (one file per chat).
+"""WeFlow's "weclone" CSV, the export WeFlow offers for WeClone (one file per chat) (docs/formats.md §6.1).
 
 The header is `id,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime`: PyWxDump's without
 `room_name`, so the chat is known only from the file name (`私聊_<name>.csv`, `群聊_<name>.csv`,

@@ -1,4 +1,4 @@
-"""The detailed JSON of WeFlow, echotrace and miyu (one file per chat): `session` + `messages`.
+"""The detailed JSON of WeFlow, echotrace and miyu (one file per chat): `session` + `messages` (docs/formats.md §6.2).
 
 echotrace wrote it first; WeFlow and miyu kept its fields and added a `weflow` header and quote
 fields. Each message has `createTime` (Unix seconds: the local `formattedTime` beside it is

@@ -1,4 +1,4 @@
-"""How WeFlow renders a message as text, shared by its "weclone" CSV and its detailed JSON.
+"""How WeFlow renders a message as text, shared by its "weclone" CSV and its detailed JSON (docs/formats.md §6.1).
 
 WeFlow writes every message kind it has no column for as text with a leading marker (`[链接]…`,
 `[转账]…`, `[红包]…`), system notices as their plain wording, and a quoted reply as

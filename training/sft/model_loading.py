@@ -10,8 +10,10 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import TwinError
 
-class BaseModelLoadError(ValueError):
+
+class BaseModelLoadError(TwinError):
     """The message names the model folder and what is wrong with it."""
 
 

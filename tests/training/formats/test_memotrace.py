@@ -1,4 +1,4 @@
-"""MemoTrace CSV in every shape FORMATS.md documents (A–F), written the way each version wrote it."""
+"""MemoTrace CSV in every shape docs/formats.md documents (A–F), written the way each version wrote it."""
 
 from __future__ import annotations
 
