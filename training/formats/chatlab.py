@@ -21,7 +21,7 @@ from wechat_twin.training.formats import jsonfile
 from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
 from wechat_twin.training.formats.notices import notice_kind
 from wechat_twin.training.formats.owner import owner_names
-from wechat_twin.training.formats.textio import decode_error, head, open_text
+from wechat_twin.training.formats.textio import head
 from wechat_twin.training.formats.weflow_text import kind_and_text, reply_text
 
 NAME = "chatlab"
@@ -90,27 +90,21 @@ def _read(path: Path, options: ParseOptions) -> _Chat:
 
 def _read_jsonl(path: Path, options: ParseOptions) -> _Chat:
     chat = _Chat({})
-    try:
-        with open_text(path, options, newline=None) as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    if number == 1:
-                        raise ExportFormatError(path, f"line 1: not JSON ({error.msg})") from error
-                    options.diagnostics.malformed(path, number, f"not JSON ({error.msg})")
-                    continue
-                kind = record.get("_type") if isinstance(record, dict) else None
-                if kind == "header":
-                    chat.meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-                elif kind == "message":
-                    chat.records.append((number, record))
-                elif kind != "member":
-                    options.diagnostics.malformed(path, number, f"unknown ChatLab line type {kind!r}")
-    except UnicodeDecodeError as error:
-        raise decode_error(path, error) from error
+    for number, line in jsonfile.lines(path, options):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == 1:
+                raise ExportFormatError(path, f"line 1: not JSON ({error.msg})") from error
+            options.diagnostics.malformed(path, number, f"not JSON ({error.msg})")
+            continue
+        kind = record.get("_type") if isinstance(record, dict) else None
+        if kind == "header":
+            chat.meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+        elif kind == "message":
+            chat.records.append((number, record))
+        elif kind != "member":
+            options.diagnostics.malformed(path, number, f"unknown ChatLab line type {kind!r}")
     return chat
 
 
