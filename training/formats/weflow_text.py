@@ -14,12 +14,12 @@ import re
 from wechat_twin.training.formats.message import Kind
 from wechat_twin.training.formats.notices import is_notice_line, notice_kind
 
-_MARKERS = (
+_MARKERS = (  # first match wins
     ("[图片]", Kind.IMAGE),
-    ("[语音", Kind.VOICE),  # [语音消息], [语音消息 - 转文字失败]
     ("[视频通话]", Kind.CALL),
     ("[语音通话]", Kind.CALL),
     ("[通话]", Kind.CALL),
+    ("[语音", Kind.VOICE),  # [语音消息], [语音消息 - 转文字失败]: after [语音通话], which it begins
     ("[视频]", Kind.VIDEO),
     ("[名片]", Kind.CONTACT_CARD),
     ("[表情包", Kind.STICKER),  # [表情包], [表情包：caption]

@@ -11,6 +11,7 @@ import pytest
 from tests.training.formats.export_files import parse, read_jsonl, run_data
 from wechat_twin.training.formats import registry, weflow_csv, weflow_json
 from wechat_twin.training.formats.message import ExportFormatError, Kind
+from wechat_twin.training.formats.weflow_text import kind_and_text
 
 WECLONE_HEADER = "id,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime"
 
@@ -61,6 +62,26 @@ def test_weclone_csv_reads_kinds_from_markers_and_keeps_reply_text(tmp_path):
     assert {(m.chat_id, m.chat_name, m.is_group) for m in messages} == {("私聊_阿梅", "阿梅", False)}
     assert messages[0].timestamp == utc("2025-11-03T12:04:05")  # UTC, whatever --timezone says
     assert options.diagnostics.malformed_examples == [f"{path}:13: unreadable time 'yesterday'"]
+
+
+@pytest.mark.parametrize(
+    ("msg", "kind", "text"),
+    [
+        ("[语音通话] 00:32", Kind.CALL, ""),
+        ("[语音消息 - 转文字失败]", Kind.VOICE, ""),
+        ("[视频]12s", Kind.VIDEO, ""),
+        ("[文件]报名表.xlsx", Kind.FILE, ""),
+        ("[小程序]美团", Kind.MINI_PROGRAM, ""),
+        ("[转发的聊天记录]群聊的聊天记录", Kind.FORWARD, ""),
+        ("[群公告]周六八点集合", Kind.SYSTEM, ""),
+        ("你已添加了阿梅，现在可以开始聊天了。", Kind.SYSTEM, ""),
+        ("阿梅撤回了一条消息", Kind.RECALL, ""),
+        ("[捂脸][旺柴] 好吧", Kind.TEXT, "[捂脸][旺柴] 好吧"),
+        ("行\n[引用 阿梅：几点？\n八点]", Kind.QUOTE, "行"),
+    ],
+)
+def test_weflow_markers_are_read_back(msg, kind, text):
+    assert kind_and_text(msg) == (kind, text)
 
 
 def test_weclone_group_is_known_from_the_file_name(tmp_path):
