@@ -1,5 +1,5 @@
-"""WeChat's own message type numbers, as WeChat 4.x exporters pass them through (chatlog's JSON,
-WeFlow / echotrace / miyu detailed JSON): what each (type, app subtype) pair is.
+"""WeChat's own message type numbers, as exporters pass them through (MemoTrace's `Type`/`SubType`,
+chatlog's JSON, WeFlow / echotrace / miyu detailed JSON): what each (type, app subtype) pair is.
 
 WeChat 4.x stores one 64-bit `local_type` = (subtype << 32) | type; chatlog splits it into `type`
 and `subType`, WeFlow and echotrace write it whole as `localType`. Type 49 is an app message whose
@@ -28,11 +28,13 @@ _TYPE_KINDS = {
     66: Kind.CONTACT_CARD,
 }
 _APP_KINDS = {
+    0: Kind.FILE,
     1: Kind.LINK,  # a text card
     3: Kind.LINK,  # music
     4: Kind.LINK,
     5: Kind.LINK,
     6: Kind.FILE,
+    74: Kind.FILE,  # a file still uploading
     8: Kind.STICKER,  # uploaded GIF
     17: Kind.LOCATION,  # live location
     19: Kind.FORWARD,
@@ -58,9 +60,10 @@ def split_local_type(local_type: int) -> tuple[int, int]:
 
 
 def kind_of(type_: int, subtype: int, content: str) -> Kind:
-    """What a message is; a system notice's wording says whether it is a recall, a pat or other."""
+    """What a message is; a system notice's subtype and wording say whether it is a recall, a pat
+    or another notice."""
     if type_ in SYSTEM_TYPES:
-        return notice_kind(content)
+        return notice_kind(content, str(subtype))
     if type_ == APP:
         return _APP_KINDS.get(subtype, Kind.OTHER)
     return _TYPE_KINDS.get(type_, Kind.OTHER)
