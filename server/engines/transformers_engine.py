@@ -319,3 +319,4 @@ class TransformersEngine(Engine):
         with self._wake:
             self._closing = True
             self._wake.notify()
+        await asyncio.get_running_loop().run_in_executor(None, self._scheduler.join)
