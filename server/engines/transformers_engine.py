@@ -179,7 +179,8 @@ class TransformersEngine(Engine):
         import torch
 
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, -input_ids.shape[1] :]
-        kwargs = {"adapter_names": adapter_names} if self._adapters else {}
+        # Once peft wraps the base, every row names its adapter: without names peft would apply the active one to all.
+        kwargs = {"adapter_names": adapter_names} if self._model is not self._base else {}
         with torch.inference_mode():
             out = self._model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                               past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)  # fmt: skip
@@ -308,8 +309,12 @@ class TransformersEngine(Engine):
             self._model.delete_adapter(adapter.name)
 
     async def unload_adapter(self, adapter: AdapterRef) -> None:
-        if self._adapters.pop(adapter.name, None) is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
+        """New requests are refused at once; the ones already using the adapter finish with it first."""
+        if self._adapters.pop(adapter.name, None) is None:
+            return
+        while any(request.adapter_name == adapter.name for request in list(self._live.values())):
+            await asyncio.sleep(0.05)
+        await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
 
     def queue_depth(self) -> int:
         """Requests waiting or generating; drops as soon as an aborted request leaves the batch."""
