@@ -14,7 +14,6 @@ from wechat_twin.errors import TwinError
 from wechat_twin.server.engines.device import Device, pick_device, probe, training_dtype_name
 
 
-
 class BaseModelLoadError(TwinError):
     """The message names the model folder and what is wrong with it."""
 
