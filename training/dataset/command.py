@@ -49,6 +49,14 @@ def data(
     dev_fraction: Annotated[float, typer.Option(help="Share of each chat's latest sessions held out")] = 0.1,
     llamafactory: Annotated[bool, typer.Option(help="Also write LLaMA-Factory sharegpt files")] = False,
     timezone: Annotated[str, typer.Option(help="Zone of local times in the exports")] = DEFAULT_TIMEZONE,
+    memory: Annotated[
+        bool, typer.Option("--memory/--no-memory", help="Also write memory.sqlite: past exchanges per contact")
+    ] = PipelineOptions.memory,
+    facts: Annotated[
+        Path | None,
+        typer.Option(help="Facts file for the memory: global lines, then [contact] sections", exists=True,
+                     dir_okay=False),
+    ] = None,
 ) -> None:
     """Turn chat exports into train.jsonl / dev.jsonl (OpenAI messages) and report.json."""
     options = PipelineOptions(
@@ -72,6 +80,8 @@ def data(
         llamafactory=llamafactory,
         timezone=timezone,
         tokenizer=tokenizer,
+        memory=memory,
+        facts=facts,
         progress=sys.stderr.isatty(),
     )
     try:
@@ -83,5 +93,6 @@ def data(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     typer.echo(summary(report))
-    written = "train.jsonl, dev.jsonl, report.json" + (", llamafactory/" if llamafactory else "")
+    written = "train.jsonl, dev.jsonl, report.json" + (", memory.sqlite" if memory else "")
+    written += ", llamafactory/" if llamafactory else ""
     typer.echo(f"wrote {written} to {out}")
