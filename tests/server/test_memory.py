@@ -7,11 +7,10 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 
 from tests.conftest import ADAPTER_PERSONAS
-from tests.support.memory import EXCHANGES, JIE, MOM, write_memory
+from tests.support.memory import EXCHANGES, JIE, MOM, served_with_memory, write_memory
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
 MESSAGES = [{"role": "user", "content": "we had hotpot again today"}]
@@ -25,16 +24,8 @@ def plain_prompt(tokenizer) -> list[int]:
 @pytest.fixture(scope="module")
 def memory_adapter(twin_server, adapters_dir):
     """Alice's weights and card, plus a memory file, loaded into the running server at run time."""
-    folder = adapters_dir / NAME
-    shutil.copytree(adapters_dir / "alice", folder)
-    write_memory(folder)
-    admin = {"Authorization": f"Bearer {twin_server.admin_key}"}
-    loaded = httpx.post(f"{twin_server.base_url}/load_lora_adapter", json={"lora_name": NAME}, headers=admin,
-                        timeout=120)  # fmt: skip
-    assert loaded.status_code == 200, loaded.text
-    yield NAME
-    httpx.post(f"{twin_server.base_url}/unload_lora_adapter", json={"lora_name": NAME}, headers=admin, timeout=60)
-    shutil.rmtree(folder, ignore_errors=True)
+    with served_with_memory(twin_server, adapters_dir, NAME) as name:
+        yield name
 
 
 def ask(http, model: str, headers: dict | None = None, **fields) -> dict:
