@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from wechat_twin.server.api.chat.memory import with_contact_memory
 from wechat_twin.server.api.chat.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -91,6 +92,7 @@ async def create_chat_completion(request: Request, body: ChatCompletionRequest):
     target = state.registry.resolve(body.model)
     persona = target.adapter.persona if target.adapter else None
     chat = build_chat(chat_messages(body), persona, state.settings.persona_overrides_client)
+    chat = with_contact_memory(chat, target, request, body)
     prompt_ids = render_chat_prompt(state.engine.tokenizer, chat)
     prepared = prepare(request, target, body, prompt_ids, body.max_completion_tokens or body.max_tokens)
     generation = Generation(request, prepared, "chat")
