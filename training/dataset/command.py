@@ -69,6 +69,14 @@ def data(
     ] = DEFAULTS.dev_fraction,
     llamafactory: Annotated[bool, typer.Option(help="Also write LLaMA-Factory sharegpt files")] = DEFAULTS.llamafactory,
     timezone: Annotated[str, typer.Option(help="Zone of local times in the exports")] = DEFAULTS.timezone,
+    memory: Annotated[
+        bool, typer.Option("--memory/--no-memory", help="Also write memory.sqlite: past exchanges per contact")
+    ] = DEFAULTS.memory,
+    facts: Annotated[
+        Path | None,
+        typer.Option(help="Facts file for the memory: global lines, then [contact] sections", exists=True,
+                     dir_okay=False),
+    ] = None,
 ) -> None:
     """Turn chat exports into train.jsonl / dev.jsonl (OpenAI messages) and report.json."""
     options = PipelineOptions(
@@ -92,9 +100,12 @@ def data(
         llamafactory=llamafactory,
         timezone=timezone,
         tokenizer=tokenizer,
+        memory=memory,
+        facts=facts,
         progress=sys.stderr.isatty(),
     )
     report = run(inputs, options)
     typer.echo(summary(report))
-    written = "train.jsonl, dev.jsonl, report.json" + (", llamafactory/" if llamafactory else "")
+    written = "train.jsonl, dev.jsonl, report.json" + (", memory.sqlite" if memory else "")
+    written += ", llamafactory/" if llamafactory else ""
     typer.echo(f"wrote {written} to {out}")

@@ -23,7 +23,10 @@ import polars as pl
 from tqdm import tqdm
 
 from wechat_twin.errors import UsageError
+from wechat_twin.memory.facts import read_facts
+from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
+from wechat_twin.training.dataset.memory import memory_file
 from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
 from wechat_twin.training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table
@@ -66,6 +69,8 @@ class PipelineOptions:
     llamafactory: bool = False
     timezone: str = DEFAULT_TIMEZONE
     tokenizer: str | None = None
+    memory: bool = True
+    facts: Path | None = None
     progress: bool = False
 
     def validate(self) -> None:
@@ -76,6 +81,7 @@ class PipelineOptions:
             (self.max_tokens > 0, "--max-tokens must be positive"),
             (0 <= self.dev_fraction < 1, "--dev-fraction must be in [0, 1)"),
             (not self.out.exists() or self.out.is_dir(), f"--out {self.out} is a file, not a folder"),
+            (self.memory or self.facts is None, "--facts needs the memory file: drop --no-memory"),
         )
         for ok, problem in checks:
             if not ok:
@@ -128,6 +134,7 @@ def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[st
     except ValueError as error:
         raise UsageError(f"--redact-words {options.redact_words}: {error}") from error
     redactor = Redactor(enabled=options.privacy, words=words, mode=options.redact_mode)
+    facts = read_facts(options.facts) if options.facts else None
     stats = Stats()
     parse_options = ParseOptions(me=options.me, chats=options.allow, timezone=zone, diagnostics=diagnostics)
 
@@ -177,6 +184,9 @@ def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[st
         settings=_settings(options),
     )
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
+    if options.memory:
+        database, report["memory"] = memory_file(train_records, _aliases(chats), facts)
+        outputs[MEMORY_FILE] = lambda f: f.write(database)
     if options.llamafactory:
         outputs[f"{LLAMAFACTORY_DIR}/train.jsonl"] = jsonl(map(sharegpt, train_records))
         outputs[f"{LLAMAFACTORY_DIR}/dev.jsonl"] = jsonl(map(sharegpt, dev_records))
@@ -262,11 +272,27 @@ def _sessions(
             continue
         stats.sessions += 1
         if chat_id not in keys:
-            keys[chat_id] = hashlib.sha256(chat_id.encode()).hexdigest()[:12]
+            keys[chat_id] = chat_key(chat_id)
         sessions.append(_Session(keys[chat_id], start, windows))
         chats_with_samples.add(chat_id)
     stats.chats_used = len(chats_with_samples)
     return sessions
+
+
+def chat_key(chat_id: str) -> str:
+    """The dataset's `chat` field: a short hash, so the JSONL names no one."""
+    return hashlib.sha256(chat_id.encode()).hexdigest()[:12]
+
+
+def _aliases(chats: pl.DataFrame) -> dict[str, str]:
+    """Every name a request may give a contact by (the dataset key, the export's id and chat name) -> the key."""
+    aliases: dict[str, str] = {}
+    for chat_id, chat_name in chats.select("chat_id", "chat_name").iter_rows():
+        key = chat_key(chat_id)
+        for alias in (key, chat_id, chat_name):
+            if alias:
+                aliases.setdefault(alias, key)
+    return aliases
 
 
 def _by_chat_and_time(kept: pl.DataFrame, used: dict[str, bool]) -> pl.DataFrame:
@@ -360,4 +386,5 @@ def _settings(options: PipelineOptions) -> dict[str, Any]:
         "max_tokens": options.max_tokens,
         "dev_fraction": options.dev_fraction,
         "timezone": options.timezone,
+        "memory": options.memory,
     }
