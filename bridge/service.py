@@ -188,7 +188,8 @@ class Bridge:
         context = self._context(chat_id, "\n".join(r["text"] for r in rows))
         ab = self._ab_next or (cfg.ab_probability > 0 and random.random() < cfg.ab_probability)
         try:
-            replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature)
+            replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature,
+                                       contact=chat_name or chat_id)  # fmt: skip
         except ApiUnavailable as exc:
             oldest = min(r["received_at"] for r in rows)
             if (time.time() if now is None else now) - oldest < cfg.answer_deadline_s:
