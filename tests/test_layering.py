@@ -39,7 +39,8 @@ def test_the_server_loads_no_training_and_no_bridge(tmp_path):
 
 
 def test_the_bridge_loads_no_model_library_no_server_and_no_training(tmp_path):
-    entry_points = ["wechat_twin.bridge.cli", "wechat_twin.bridge.service", "wechat_twin.bridge.channels.console"]
+    entry_points = ["wechat_twin.bridge.cli", "wechat_twin.bridge.service", "wechat_twin.bridge.channels.console",
+                    "wechat_twin.bridge.channels.weixin.channel"]
     modules = _loaded_after(entry_points, tmp_path)
     assert "wechat_twin.bridge.service" in modules
     assert _within(modules, (*HEAVY, "wechat_twin.server", "wechat_twin.training")) == []
