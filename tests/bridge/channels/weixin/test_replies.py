@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 from tests.bridge.channels.weixin.conftest import FRIEND, wait_for
+from tests.support.forwarding import forwarding
+from tests.support.server_process import free_port
 
 
 def _lines(reply: str) -> list[str]:
@@ -73,3 +76,16 @@ def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, 
     assert {c.token for c in fake_ilink.sent(FRIEND)} == {"tok-2"}, "sent with the new login's token"
     assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-late"}
     assert running.error is None
+
+
+def test_while_our_api_is_down_the_message_waits_then_is_answered(fake_ilink, run_weixin, twin_server):
+    port = free_port()
+    running = run_weixin(api_base=f"http://127.0.0.1:{port}/v1", api_key=twin_server.api_key)
+    fake_ilink.text(FRIEND, "you there?", context_token="ctx-wait")
+    wait_for(lambda: running.statuses() == ["pending"], what="the queued message")
+    time.sleep(1.0)  # the answer loop tries the API about 20 times meanwhile
+    assert running.statuses() == ["pending"] and fake_ilink.sent(FRIEND) == []
+    with forwarding(port, twin_server.root_url):
+        wait_for(lambda: running.statuses() == ["answered"], what="the answer once the API is up")
+    assert fake_ilink.texts_to(FRIEND) == _lines(running.bridge.store.last_reply(FRIEND)["reply"])
+    assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-wait"}
