@@ -268,14 +268,14 @@ class FakeIlink:
             _require(record.body.get("status") in (1, 2), "status 1 (typing) or 2 (cancel)")
             return {"ret": 0, "errmsg": ""}
 
-        @app.post("/ilink/bot/msg/notifystart")
-        async def notifystart(request: Request) -> dict:
-            await call(request, "notifystart")
-            return {"ret": 0, "errmsg": ""}
+        def notify(endpoint: str):
+            async def route(request: Request) -> dict:
+                await call(request, endpoint)
+                return {"ret": 0, "errmsg": ""}
 
-        @app.post("/ilink/bot/msg/notifystop")
-        async def notifystop(request: Request) -> dict:
-            await call(request, "notifystop")
-            return {"ret": 0, "errmsg": ""}
+            return route
+
+        for endpoint in ("notifystart", "notifystop"):
+            app.add_api_route(f"/ilink/bot/msg/{endpoint}", notify(endpoint), methods=["POST"])
 
         return app
