@@ -162,7 +162,8 @@ class TransformersEngine(Engine):
                         continue
                     if token in stop_ids:
                         done[index] = True
-                        deltas.append(ChoiceDelta(index, "", 0, "stop"))
+                        # The end-of-turn token was generated: it counts, as vLLM counts it.
+                        deltas.append(ChoiceDelta(index, "", 1, "stop"))
                         continue
                     tokens[index].append(token)
                     text = self._tokenizer.decode(tokens[index], skip_special_tokens=True)
