@@ -250,7 +250,8 @@ class TransformersEngine(Engine):
         options = row.request.options
         if token in self._stop_ids:
             row.done = True
-            return ChoiceDelta(row.index, "", 0, "stop")
+            # The end-of-turn token was generated: it counts, as vLLM counts it.
+            return ChoiceDelta(row.index, "", 1, "stop")
         row.tokens.append(token)
         text = self._tokenizer.decode(row.tokens, skip_special_tokens=True)
         stopped = next((s for s in options.stop if s in text), None)
