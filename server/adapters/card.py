@@ -21,7 +21,7 @@ ADAPTER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class TwinCard(BaseModel):
-    """The contents of `twin.json` (DESIGN.md, "Adapter folder")."""
+    """The contents of `twin.json` (docs/adapters.md)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -35,6 +35,9 @@ class TwinCard(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="Dataset or feedback statistics")
     training_args: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    memory: str | None = Field(
+        default=None, description="Memory file (relative to the folder, or absolute); default: memory.sqlite there"
+    )
 
 
 def is_valid_adapter_name(name: str) -> bool:
