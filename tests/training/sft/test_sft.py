@@ -28,6 +28,8 @@ SAMPLES = [
     for i in range(8)
 ]  # fmt: skip
 SHORT_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.01"]
+DIVERGING_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.05",
+                 "--lr-scheduler", "constant", "--dropout", "0", "--max-steps", "6", "--evals", "3"]  # fmt: skip
 
 
 def write_dataset(folder: Path, train: list, dev: list) -> Path:
@@ -41,6 +43,36 @@ def write_dataset(folder: Path, train: list, dev: list) -> Path:
 
 def sft(*args: str | Path) -> object:
     return CliRunner().invoke(app, ["sft", *map(str, args)])
+
+
+def dev_loss(base: Path, adapter: Path | None, samples: list, max_length: int = 96) -> float:
+    """Mean cross-entropy over the owner's tokens of `samples` (one batch, as the trainer's evaluation has it).
+
+    Computed here with peft and the training template's assistant mask, not with the trainer, so it
+    says which weights are in the saved folder.
+    """
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    template = training_chat_template(tokenizer)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, adapter)
+    model.eval()
+    total, count = 0.0, 0
+    for sample in samples:
+        encoded = tokenizer.apply_chat_template(sample, chat_template=template, tokenize=True, return_dict=True,
+                                                return_assistant_tokens_mask=True)  # fmt: skip
+        ids = torch.tensor(encoded["input_ids"][:max_length])
+        owner = torch.tensor(encoded["assistant_masks"][:max_length], dtype=torch.bool)[1:]
+        with torch.no_grad():
+            logits = model(input_ids=ids.unsqueeze(0)).logits[0, :-1].float()
+        losses = torch.nn.functional.cross_entropy(logits, ids[1:], reduction="none")
+        total += float(losses[owner].sum())
+        count += int(owner.sum())
+    return total / count
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +202,31 @@ def test_the_server_loads_the_adapter_and_it_changes_replies(trained, twin_serve
         shutil.rmtree(served, ignore_errors=True)
 
 
+def test_the_trained_adapter_fits_the_owner_better_than_a_random_lora(trained, embedded_model, adapters_dir):
+    """Any LoRA changes replies; only a trained one lowers the loss on the owner's held-out turns."""
+    card = json.loads((trained / "twin.json").read_text())
+    trained_loss = dev_loss(embedded_model, trained, SAMPLES[:2])
+    assert trained_loss == pytest.approx(card["metrics"]["dev_loss"], abs=1e-3)
+    base_loss = dev_loss(embedded_model, None, SAMPLES[:2])
+    assert base_loss == pytest.approx(card["metrics"]["dev_loss_before"], abs=1e-3)
+    assert trained_loss < base_loss and trained_loss < dev_loss(embedded_model, adapters_dir / "alice", SAMPLES[:2])
+
+
+def test_the_lowest_dev_loss_is_the_one_written(tmp_path, dataset, embedded_model):
+    """--evals 3 at a learning rate far too high, so the dev loss jumps about: the best checkpoint is written."""
+    out = tmp_path / "adapters" / "best"
+    result = sft(dataset, "--out", out, *DIVERGING_RUN)
+    assert result.exit_code == 0, result.output
+    history = json.loads((out / "log_history.json").read_text())
+    evals = {e["step"]: e["eval_loss"] for e in history if "eval_loss" in e}
+    assert sorted(evals) == [0, 2, 4, 6]
+    best = min((step for step in evals if step), key=evals.get)  # step 0 is the base: no checkpoint to keep
+    assert evals[6] > evals[best] + 0.01, f"the run must overshoot for this test to tell best from last: {evals}"
+    metrics = json.loads((out / "twin.json").read_text())["metrics"]
+    assert metrics["dev_loss"] == evals[best] and metrics["kept_checkpoint"] == f"checkpoint-{best}"
+    assert dev_loss(embedded_model, out, SAMPLES[:2]) == pytest.approx(evals[best], abs=1e-3)
+
+
 def test_eval_reports_base_adapter_and_owner(trained, tmp_path, twin_server):
     report_dir = tmp_path / "eval"
     twin_server.stop()  # one model engine at a time on this machine: eval starts its own
@@ -189,7 +246,8 @@ def test_eval_reports_base_adapter_and_owner(trained, tmp_path, twin_server):
     table = (report_dir / "eval.md").read_text()
     assert "| wechat_emoji_rate | " in table and "style distance to owner" in table
     assert (report_dir / "eval.png").read_bytes()[:4] == b"\x89PNG"
-    assert stat.S_IMODE(os.stat(report_dir / "eval.json").st_mode) == 0o600
+    for name in ("eval.json", "eval.md", "eval.png"):  # replies and the owner's own lines are in them
+        assert stat.S_IMODE(os.stat(report_dir / name).st_mode) == 0o600, name
 
 
 def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
@@ -248,19 +306,82 @@ def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
     ]  # fmt: skip
 
 
-@pytest.mark.gpu
-def test_gpu_training_uses_bf16_and_writes_a_servable_adapter(tmp_path, dataset):
+@pytest.fixture(scope="module")
+def gpu_trained(tmp_path_factory, dataset) -> Path:
     import torch
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
-    out = tmp_path / "adapters" / "gpu"
+    out = tmp_path_factory.mktemp("gpu") / "adapters" / "gpu"
     result = sft(dataset, "--out", out, *SHORT_RUN, "--max-steps", "2", "--evals", "1")
     assert result.exit_code == 0, result.output
-    card = json.loads((out / "twin.json").read_text())
+    return out
+
+
+@pytest.mark.gpu
+def test_gpu_training_writes_finite_lora_weights_in_a_servable_dtype(gpu_trained):
+    import torch
+    from safetensors.torch import load_file
+
+    card = json.loads((gpu_trained / "twin.json").read_text())
     assert card["metrics"]["steps"] == 2
     assert card["training_args"]["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
-    assert json.loads((out / "adapter_config.json").read_text())["r"] == 8
+    tensors = load_file(gpu_trained / "adapter_model.safetensors")
+    assert tensors and all("lora_A" in name or "lora_B" in name for name in tensors)
+    dtypes = {tensor.dtype for tensor in tensors.values()}
+    assert len(dtypes) == 1 and dtypes <= {torch.float32, torch.bfloat16}, dtypes
+    assert all(torch.isfinite(tensor.float()).all() for tensor in tensors.values()), "bf16 training overflowed"
+    assert any(tensor.abs().max() > 0 for name, tensor in tensors.items() if "lora_B" in name), "B still zero"
+
+
+@pytest.mark.gpu
+@pytest.mark.vllm
+def test_vllm_on_the_gpu_serves_the_gpu_trained_adapter(gpu_trained, embedded_model, tmp_path):
+    pytest.importorskip("vllm", reason="the GPU machine has no vLLM installed")
+    from tests.support.server_process import ServerProcess
+
+    adapters = tmp_path / "adapters"
+    shutil.copytree(gpu_trained, adapters / "gpu")
+    server = ServerProcess(embedded_model, adapters, "vllm", tmp_path / "server.log")
+    server.start()
+    try:
+
+        def reply(model: str) -> str:
+            body = {
+                "model": model,
+                "max_tokens": 16,
+                "temperature": 0,
+                "messages": [{"role": "system", "content": PERSONA}, {"role": "user", "content": "question 3?"}],
+            }
+            response = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=120,
+                                  headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
+            assert response.status_code == 200, response.text
+            return response.json()["choices"][0]["message"]["content"]
+
+        assert reply("gpu") != reply(server.base_name)
+    finally:
+        server.stop()
+
+
+@pytest.mark.gpu
+def test_qlora_trains_on_a_4bit_base_and_the_adapter_loads_on_the_full_base(tmp_path, dataset, embedded_model):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    pytest.importorskip("bitsandbytes", reason="--qlora needs bitsandbytes")
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "adapters" / "qlora"
+    result = sft(dataset, "--out", out, *SHORT_RUN, "--max-steps", "2", "--evals", "1", "--qlora")
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "twin.json").read_text())
+    assert card["training_args"]["qlora"] is True and card["training_args"]["precision"].startswith("4-bit nf4 base")
+    assert card["metrics"]["dev_loss"] < card["metrics"]["dev_loss_before"]
+    base = AutoModelForCausalLM.from_pretrained(embedded_model, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, out)
+    assert sum("lora_B" in name for name, _ in model.named_parameters()) > 0
 
 
 def test_demo_builds_a_clone_from_an_export_once_and_says_how_to_serve_it(tmp_path):
