@@ -49,16 +49,17 @@ def merge_adapter(adapter: Path, base: Path, card: TwinCard, out: Path, dtype: s
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     if card.system_prompt and base_template:
         tokenizer.chat_template = with_default_system(base_template, card.system_prompt)
+    ollama_text = None
+    if ollama:
+        stops = stop_tokens(tokenizer, _eos_ids(merged), is_chatml(base_template))
+        ollama_text = modelfile(card.system_prompt, base_template, stops)
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     merged.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    written = None
-    if ollama:
-        stops = stop_tokens(tokenizer, _eos_ids(merged), is_chatml(base_template))
-        (staging / MODELFILE).write_text(modelfile(card.system_prompt, base_template, stops), encoding="utf-8")
-        written = out / MODELFILE
+    if ollama_text is not None:
+        (staging / MODELFILE).write_text(ollama_text, encoding="utf-8")
     _owner_only(staging)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
-    return ExportResult(out, written, is_chatml(base_template))
+    return ExportResult(out, out / MODELFILE if ollama_text is not None else None, is_chatml(base_template))

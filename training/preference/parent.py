@@ -14,6 +14,7 @@ from typing import Any
 from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.training.sft.model_loading import training_dtype
 
 
 class ParentAdapterError(TwinError):
@@ -47,15 +48,6 @@ def read_parent(adapter_dir: Path, model: str | None) -> ParentAdapter:
         f"{folder}: cannot find its base model ({'; '.join(problems) or 'twin.json names none'}); "
         "pass --model with the base model's folder"
     )
-
-
-def training_dtype() -> Any:
-    """bf16 where the GPU has it, else fp32 (CPU training in half precision is slower and less exact)."""
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
 
 
 def load_trainable(parent: ParentAdapter) -> tuple[Any, Any]:

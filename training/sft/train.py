@@ -24,6 +24,7 @@ from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
 from wechat_twin.server.engines.base import EngineOptions
+from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
 from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.chat_template import training_chat_template
@@ -173,6 +174,7 @@ def _sft_config(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any
     from trl import SFTConfig
 
     on_gpu = torch.cuda.is_available()
+    on_accelerator = pick_device(Device.auto, probe()) is not Device.cpu  # CUDA or Apple MPS: the Trainer's pick
     every = max(1, math.ceil(total_steps / options.evals))
     has_dev = inputs.dev is not None
     return SFTConfig(
@@ -205,7 +207,7 @@ def _sft_config(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any
         disable_tqdm=not options.report_progress,
         dataloader_num_workers=0,
         dataloader_pin_memory=on_gpu,
-        use_cpu=not on_gpu,
+        use_cpu=not on_accelerator,
         ddp_find_unused_parameters=False,
     )
 
