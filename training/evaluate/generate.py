@@ -11,6 +11,7 @@ import json
 import uuid
 from pathlib import Path
 
+from wechat_twin.memory.block import with_memory
 from wechat_twin.server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
 from wechat_twin.server.engines.base import Engine
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
@@ -37,16 +38,18 @@ async def _replies(
     adapter: AdapterRef | None,
     persona: str | None,
     options: SamplingOptions,
+    blocks: list[str | None] | None = None,
 ) -> list[str]:
     slots = asyncio.Semaphore(CONCURRENT_REQUESTS)
 
-    async def one(prompt: list[dict[str, str]]) -> str:
+    async def one(prompt: list[dict[str, str]], block: str | None) -> str:
         async with slots:
-            ids = render_chat_prompt(engine.tokenizer, build_chat(prompt, persona))
+            ids = render_chat_prompt(engine.tokenizer, with_memory(build_chat(prompt, persona), block))
             finals = await collect(engine.stream(ids, options, uuid.uuid4().hex, adapter), 1)
             return finals[0].text
 
-    return list(await asyncio.gather(*(one(p) for p in prompts)))
+    return list(await asyncio.gather(*(one(p, b) for p, b in zip(prompts, blocks or [None] * len(prompts),
+                                                                   strict=True))))  # fmt: skip
 
 
 def generate_replies(
@@ -56,8 +59,10 @@ def generate_replies(
     persona: str | None,
     prompts: list[list[dict[str, str]]],
     max_tokens: int,
+    memory_blocks: dict[str, list[str | None]] | None = None,
 ) -> dict[str, list[str]]:
-    """{"base": [...], "adapter": [...]} at temperature 0 from one engine.
+    """{"base": [...], "adapter": [...]} at temperature 0 from one engine, plus the adapter's replies with each
+    of `memory_blocks`' per-prompt blocks (served as the server serves a request that names the contact).
 
     As served: a dev conversation's own system prompt is kept for both; where it has none, the
     adapter gets its twin.json persona and the base gets nothing.
@@ -69,10 +74,13 @@ def generate_replies(
         try:
             await engine.load_adapter(adapter)
             options = SamplingOptions(max_tokens=max_tokens, temperature=0.0)
-            return {
+            replies = {
                 "base": await _replies(engine, prompts, None, None, options),
                 "adapter": await _replies(engine, prompts, adapter, persona, options),
             }
+            for name, blocks in (memory_blocks or {}).items():
+                replies[name] = await _replies(engine, prompts, adapter, persona, options, blocks)
+            return replies
         finally:
             await engine.shutdown()
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin.memory.store import MemoryFileError
 from wechat_twin.server.basemodel import BaseModelError
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.training.adapter_output import AdapterOutputError
@@ -17,7 +18,7 @@ from wechat_twin.training.sft.samples import DatasetShapeError
 from wechat_twin.training.sft.train import SFTOptions, SFTSetupError, run_sft
 
 SETUP_ERRORS = (SFTSetupError, DatasetShapeError, ChatTemplateError, AdapterOutputError, LoraSettingsError,
-                BaseModelLoadError, BaseModelError)  # fmt: skip
+                BaseModelLoadError, BaseModelError, MemoryFileError)  # fmt: skip
 
 
 def sft_command(
@@ -49,6 +50,9 @@ def sft_command(
     max_server_rank: Annotated[
         int, typer.Option(help="The serving side's --max-lora-rank")
     ] = EngineOptions().max_lora_rank,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="Train with the memory block the server sends (needs memory.sqlite)")
+    ] = SFTOptions.memory,
 ) -> None:
     """Fine-tune a LoRA adapter on the owner's replies (TRL SFT)."""
     options = SFTOptions(
@@ -57,7 +61,7 @@ def sft_command(
         warmup_ratio=warmup_ratio, epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
         max_length=max_length, packing=packing, gradient_checkpointing=gradient_checkpointing, seed=seed,
         evals=evals, assistant_only_loss=assistant_only_loss, qlora=qlora, resume=resume, overwrite=overwrite,
-        max_server_rank=max_server_rank,
+        max_server_rank=max_server_rank, memory=memory,
     )  # fmt: skip
     try:
         run_sft(options)

@@ -19,11 +19,13 @@ from typing import Any
 
 from rich.console import Console
 
+from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
+from wechat_twin.training.memory import dataset_memory, with_recalled
 from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.chat_template import training_chat_template
 from wechat_twin.training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
@@ -34,7 +36,7 @@ from wechat_twin.training.sft.model_loading import (
     load_tokenizer,
     training_dtype,
 )
-from wechat_twin.training.sft.samples import SampleFile, read_report, read_sample_file
+from wechat_twin.training.sft.samples import Messages, SampleFile, read_report, read_sample_file
 
 console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"
@@ -72,6 +74,7 @@ class SFTOptions:
     resume: bool = False
     overwrite: bool = False
     max_server_rank: int = EngineOptions().max_lora_rank
+    memory: bool = False
     report_progress: bool = True
 
     def card_args(self) -> dict[str, Any]:
@@ -92,6 +95,9 @@ class SFTInputs:
     dev: SampleFile | None
     report: dict[str, Any]
     resume: bool
+    train_messages: list[Messages]  # what the trainer sees: the samples, with the memory block under --memory
+    dev_messages: list[Messages] | None
+    memory: Path | None = None
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -155,9 +161,19 @@ def check_inputs(options: SFTOptions) -> SFTInputs:
     out = prepare_output_dir(options.out, options.overwrite or options.resume)
     checkpoints = checkpoint_dir(out)
     resume = _check_resume(options, checkpoints)
+    train_messages, dev_messages = train.samples, dev.samples if dev else None
+    memory = None
+    if options.memory:
+        store = dataset_memory(data_dir)
+        try:
+            train_messages = with_recalled(train.samples, train.origins, store)
+            dev_messages = with_recalled(dev.samples, dev.origins, store) if dev else None
+        finally:
+            store.close()
+        memory = store.path
     base = resolve_base_model(options.model)
     check_causal_lm(base.path)
-    return SFTInputs(out, checkpoints, base, train, dev, report, resume)
+    return SFTInputs(out, checkpoints, base, train, dev, report, resume, train_messages, dev_messages, memory)
 
 
 def _total_steps(options: SFTOptions, samples: int, processes: int) -> int:
@@ -261,6 +277,9 @@ def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
     def loss_files(folder: Path) -> None:
         plot_losses(trainer.state.log_history, folder / "loss.png", f"SFT {out.name}")
         (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
+        if inputs.memory is not None:  # the server retrieves from it, as training did
+            shutil.copyfile(inputs.memory, folder / MEMORY_FILE)
+            (folder / MEMORY_FILE).chmod(0o600)
 
     save_adapter(trainer.model, out, card, trainer=trainer, extra_files=loss_files)
     if trainer.accelerator.is_main_process:
@@ -296,8 +315,8 @@ def run_sft(options: SFTOptions) -> Path:
     trainer = SFTTrainer(
         model=model,
         args=_sft_config(options, inputs, total_steps),
-        train_dataset=Dataset.from_list([{"messages": s} for s in inputs.train.samples]),
-        eval_dataset=Dataset.from_list([{"messages": s} for s in inputs.dev.samples]) if inputs.dev else None,
+        train_dataset=Dataset.from_list([{"messages": s} for s in inputs.train_messages]),
+        eval_dataset=Dataset.from_list([{"messages": s} for s in inputs.dev_messages]) if inputs.dev_messages else None,
         processing_class=tokenizer,
         peft_config=lora,
     )
