@@ -94,10 +94,10 @@ def test_sft_carries_the_memory_into_the_adapter_with_the_plain_persona(dataset,
     assert EXCHANGES_HEADER not in card.system_prompt, "the persona the server prepends is the plain one"
 
 
-def test_eval_memory_reports_four_rows_and_a_verdict_with_its_interval(trained, tmp_path):
+def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the_card(trained, tmp_path):
     report_dir = tmp_path / "eval"
     result = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "4",
-                                      "--max-tokens", "6", "--memory"])  # fmt: skip
+                                      "--max-tokens", "6", "--memory", "--tune-sampling"])  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads((report_dir / "eval.json").read_text())
     rows = report["memory"]["rows"]
@@ -110,3 +110,10 @@ def test_eval_memory_reports_four_rows_and_a_verdict_with_its_interval(trained, 
     assert "95% bootstrap interval" in verdict["text"] and "4 dev samples" in verdict["text"]
     table = (report_dir / "eval.md").read_text()
     assert all(f"| {r['title']} |" in table for r in rows.values()) and verdict["text"] in table
+
+    tuning = report["sampling"]
+    distances = [p["style_distance_to_owner"] for p in tuning["points"]]
+    assert len(distances) == 17 and tuning["points"][0]["sampling"]["temperature"] == 1.0
+    assert tuning["style_distance_to_owner"]["tuned"] == min(distances)
+    assert read_card(trained).sampling == tuning["tuned"]
+    assert "## Sampling" in table

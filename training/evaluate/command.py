@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from wechat_twin.memory.store import MEMORY_FILE, MemoryFileError, MemoryStore
-from wechat_twin.server.adapters.card import TwinCard, read_card
+from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
 from wechat_twin.server.adapters.memory import open_memory
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 from wechat_twin.training.evaluate import memory as memory_rows
@@ -16,6 +16,7 @@ from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
 from wechat_twin.training.evaluate.style import style_distance, style_of
+from wechat_twin.training.evaluate.tuning import grid, tuning_report
 from wechat_twin.training.sft.chat_template import ChatTemplateError
 from wechat_twin.training.sft.samples import DatasetShapeError, Messages, read_sample_file
 
@@ -90,6 +91,9 @@ def eval_command(
     memory: Annotated[
         bool, typer.Option("--memory", help="Also compare no memory, memory and two controls (needs memory.sqlite)")
     ] = False,
+    tune_sampling: Annotated[
+        bool, typer.Option("--tune-sampling", help="Grid-search sampling for the owner's style; write it to twin.json")
+    ] = False,
 ) -> None:
     """Compare base and adapter with the owner on the dev set: perplexity and style, as JSON, markdown and PNG."""
     adapter = adapter.resolve()
@@ -119,8 +123,9 @@ def eval_command(
     generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}
     typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} ({engine} engine)"
                + (f", and {len(generated)} memory rows" if memory else ""))  # fmt: skip
+    points = grid() if tune_sampling else None
     replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens,
-                               generated)  # fmt: skip
+                               generated, points)  # fmt: skip
     typer.echo("scoring the perplexity of the owner's real replies")
     variants = {row: memory_rows.with_blocks(samples, b) for row, b in (blocks or {}).items()}
     try:
@@ -130,6 +135,11 @@ def eval_command(
     report = build_report(card, adapter, base.served_name, samples, replies, perplexity)
     if memory:
         report["memory"] = memory_report(samples, replies, losses)
+    if points:
+        sampled = [replies[f"sampling/{i}"] for i in range(len(points))]
+        report["sampling"] = tuning_report(points, sampled, [s[-1]["content"] for s in samples])
+        write_card(adapter, card.model_copy(update={"sampling": report["sampling"]["tuned"]}))
+        typer.echo(f"tuned sampling written to {adapter / 'twin.json'}: {report['sampling']['tuned']}")
     folder = out or adapter / "eval"
     typer.echo(write_report(report, folder))
     typer.echo(f"report: {folder / 'eval.json'}, {folder / 'eval.md'}, {folder / 'eval.png'}")

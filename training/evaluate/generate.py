@@ -60,9 +60,11 @@ def generate_replies(
     prompts: list[list[dict[str, str]]],
     max_tokens: int,
     memory_blocks: dict[str, list[str | None]] | None = None,
+    sampling_points: list[dict[str, float]] | None = None,
 ) -> dict[str, list[str]]:
     """{"base": [...], "adapter": [...]} at temperature 0 from one engine, plus the adapter's replies with each
-    of `memory_blocks`' per-prompt blocks (served as the server serves a request that names the contact).
+    of `memory_blocks`' per-prompt blocks (served as the server serves a request that names the contact), and
+    sampled at each of `sampling_points` (keys `sampling/0`, `sampling/1`, ...).
 
     As served: a dev conversation's own system prompt is kept for both; where it has none, the
     adapter gets its twin.json persona and the base gets nothing.
@@ -80,6 +82,9 @@ def generate_replies(
             }
             for name, blocks in (memory_blocks or {}).items():
                 replies[name] = await _replies(engine, prompts, adapter, persona, options, blocks)
+            for index, point in enumerate(sampling_points or []):
+                sampled = SamplingOptions(max_tokens=max_tokens, **point)
+                replies[f"sampling/{index}"] = await _replies(engine, prompts, adapter, persona, sampled)
             return replies
         finally:
             await engine.shutdown()
