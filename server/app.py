@@ -4,7 +4,7 @@ because vLLM spawns its engine-core process and spawn re-imports the main module
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -20,21 +20,37 @@ from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.body_limit import BodySizeLimit
 from wechat_twin.server.config import ServerSettings, check_exposure
 from wechat_twin.server.engines import create_engine
+from wechat_twin.server.engines.base import Engine, EngineOptions
+from wechat_twin.server.engines.supervisor import EngineSupervisor
 from wechat_twin.server.errors import install_error_handlers
 from wechat_twin.server.metrics import ServerMetrics
 
 logger = logging.getLogger("wechat_twin.server")
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
+EngineFactory = Callable[[str, str, EngineOptions], Engine]
+
+
+def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_engine) -> FastAPI:
+    """`engine_factory(kind, model_path, options)` builds each engine; tests pass a small fake one."""
     check_exposure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         base = resolve_base_model(settings.model, settings.served_name)
-        engine = create_engine(settings.engine, str(base.path), settings.engine_options)
+        registry: AdapterRegistry | None = None
+
+        async def on_ready(engine: Engine) -> None:
+            app.state.engine = engine
+            if registry is not None:
+                await registry.attach(engine)
+
+        supervisor = EngineSupervisor(
+            lambda: engine_factory(settings.engine, str(base.path), settings.engine_options), on_ready
+        )
+        app.state.supervisor = supervisor
+        engine = await supervisor.start()
         registry = AdapterRegistry(engine, base.served_name, base.path, settings.adapters_dir, settings.aliases)
-        app.state.engine = engine
         app.state.registry = registry
         for problem in await registry.load_folder():
             logger.warning("adapter skipped: %s", problem)
@@ -50,7 +66,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         try:
             yield
         finally:
-            await engine.shutdown()
+            await supervisor.shutdown()
 
     app = FastAPI(title="wechat-twin", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings

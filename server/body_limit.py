@@ -37,6 +37,7 @@ class BodySizeLimit:
             return
         received = 0
         too_large = False
+        rejected = False
 
         async def counting_receive() -> Message:
             nonlocal received, too_large
@@ -48,10 +49,21 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # The app may catch _TooLarge while parsing the body and answer with its own error: answer 413.
+            nonlocal rejected
+            if too_large:
+                if not rejected:
+                    rejected = True
+                    await self._reject(send)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
-            await self._reject(send)
+            if not rejected:
+                await self._reject(send)
 
 
 class _TooLarge(Exception):

@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin.commands import command_app
 from wechat_twin.server.basemodel.embedded import EmbeddedModelError, ensure_embedded_model
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.engines.base import EngineOptions
+from wechat_twin.server.engines.device import Device, pick_device, probe
 
-app = typer.Typer(help="Serve chat clones over an OpenAI-compatible API.", no_args_is_help=True)
+app = command_app("Serve chat clones over an OpenAI-compatible API.")
 
 
 def _keys(flag_values: list[str] | None, env_name: str) -> list[str]:
@@ -53,6 +55,9 @@ def serve(
     ] = False,
     max_model_len: int | None = None,
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16, float16")] = "auto",
+    device: Annotated[
+        Device, typer.Option(help="transformers engine: auto picks CUDA, then Apple MPS, then the CPU")
+    ] = Device(EngineOptions().device),
     gpu_memory_utilization: float = 0.9,
     tensor_parallel_size: int = 1,
     max_lora_rank: int = 16,
@@ -73,6 +78,8 @@ def serve(
 
     from wechat_twin.server.app import create_app
 
+    if device is not Device.auto:
+        pick_device(device, probe())
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if dtype == "auto" and engine != "transformers":
         try:
@@ -94,6 +101,7 @@ def serve(
         engine_options=EngineOptions(
             max_model_len=max_model_len,
             dtype=dtype,
+            device=device.value,
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
             max_lora_rank=max_lora_rank,

@@ -21,7 +21,7 @@ ADAPTER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class TwinCard(BaseModel):
-    """The contents of `twin.json` (DESIGN.md, "Adapter folder")."""
+    """The contents of `twin.json` (docs/adapters.md)."""
 
     model_config = ConfigDict(extra="allow")
 

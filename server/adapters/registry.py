@@ -125,6 +125,13 @@ class AdapterRegistry:
             if served.memory is not None:
                 served.memory.close()
 
+    async def attach(self, engine: Engine) -> None:
+        """Serve through a new engine (after a restart): every adapter loaded so far is loaded on it."""
+        async with self._lock:
+            self.engine = engine
+            for served in self._adapters.values():
+                await engine.load_adapter(served.ref)
+
     async def load_folder(self) -> list[str]:
         """Load every adapter folder at start-up; a bad folder is reported and skipped, not fatal."""
         problems: list[str] = []

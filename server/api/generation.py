@@ -12,16 +12,21 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from wechat_twin.server.adapters.registry import ModelTarget
 from wechat_twin.server.api.sampling import SamplingFields, Usage
-from wechat_twin.server.engines.base import ChoiceDelta, SamplingOptions, collect
-from wechat_twin.server.errors import OpenAIError
+from wechat_twin.server.engines.base import ChoiceDelta, EngineRequestError, SamplingOptions, collect
+from wechat_twin.server.errors import OpenAIError, error_body
 
 logger = logging.getLogger("wechat_twin.server.requests")
+
+# What a client is told to wait while the engine restarts (vLLM on a CPU comes back in ~20 s).
+ENGINE_RETRY_AFTER_S = 10
 
 
 @dataclass
@@ -63,6 +68,15 @@ def prepare(
     tuned = card.sampling if card else None
     options = fields.sampling(budget, tuned, request.app.state.settings.sampling_overrides_client)
     return PreparedRequest(target, prompt_token_ids, options)
+
+
+def engine_unavailable() -> OpenAIError:
+    return OpenAIError(
+        503,
+        "the engine stopped and is being restarted; retry shortly",
+        code="engine_unavailable",
+        headers={"Retry-After": str(ENGINE_RETRY_AFTER_S)},
+    )
 
 
 class Admission:
@@ -114,6 +128,8 @@ class Generation:
         self.completion_tokens = 0
         self.first_token_at: float | None = None
         self.status = "200"
+        if self.state.supervisor.check_dead():
+            raise engine_unavailable()
         self.state.admission.enter()
         self.state.metrics.queue_depth.set(self.state.admission.in_flight)
 
@@ -126,9 +142,11 @@ class Generation:
 
     async def deltas(self) -> AsyncIterator[list[ChoiceDelta]]:
         adapter = self.prepared.target.adapter
+        options = self.prepared.options
+        copies = options.n if options.temperature == 0 else 1
         stream = self.state.engine.stream(
             self.prepared.prompt_token_ids,
-            self.prepared.options,
+            replace(options, n=1) if copies > 1 else options,
             self.prepared.request_id,
             adapter.ref if adapter else None,
         )
@@ -137,6 +155,8 @@ class Generation:
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
                     self.state.metrics.ttft.labels(self.model).observe(self.first_token_at - self.prepared.started)
+                if copies > 1:
+                    deltas = [replace(d, index=i) for d in deltas for i in range(copies)]
                 self.completion_tokens += sum(d.completion_tokens for d in deltas)
                 yield deltas
         except OpenAIError as exc:
@@ -145,7 +165,33 @@ class Generation:
         except (asyncio.CancelledError, GeneratorExit):
             self.status = "499"
             raise
+        except Exception as exc:
+            error = self._engine_failure(exc)
+            self.status = str(error.status)
+            raise error from exc
         finally:
+            self.finish()
+
+    def _engine_failure(self, exc: Exception) -> OpenAIError:
+        """What an engine's exception means to the client: its bad value (400), a dead engine (503), or ours."""
+        if isinstance(exc, EngineRequestError):
+            return OpenAIError(400, str(exc), param=exc.param, code="invalid_value")
+        if self.state.supervisor.check_dead():
+            return engine_unavailable()
+        logger.error("request %s failed in the engine", self.prepared.request_id, exc_info=exc)
+        return OpenAIError(500, f"internal error: {type(exc).__name__}", code="internal_error")
+
+    def unexpected(self, exc: Exception) -> OpenAIError:
+        """A bug of ours while shaping chunks: logged, counted as 500, and still told to the client."""
+        logger.error("request %s failed", self.prepared.request_id, exc_info=exc)
+        self.status = "500"
+        self.finish()
+        return OpenAIError(500, f"internal error: {type(exc).__name__}", code="internal_error")
+
+    def abandon(self) -> None:
+        """The response ended without running the generation (client gone before the first byte)."""
+        if self.route != "":
+            self.status = "499"
             self.finish()
 
     def finish(self) -> None:
@@ -194,13 +240,28 @@ async def sse_stream(
     chunks: Callable[[list[ChoiceDelta]], list[dict]],
     final_usage: Callable[[Usage], dict] | None,
 ) -> AsyncIterator[str]:
-    """SSE body: chunk per delta, an error event instead of a broken stream, then `[DONE]`."""
+    """SSE body: chunk per delta; any error becomes an error event in OpenAI's shape; always `[DONE]`."""
     try:
         async for deltas in generation.deltas():
             for payload in chunks(deltas):
                 yield sse(payload)
         if final_usage is not None:
             yield sse(final_usage(generation.usage))
-    except OpenAIError as exc:
-        yield sse({"error": {"message": exc.message, "type": "server_error", "param": None, "code": exc.code}})
+    except Exception as exc:
+        error = exc if isinstance(exc, OpenAIError) else generation.unexpected(exc)
+        yield sse(error_body(error.status, error.message, error.param, error.code))
     yield sse("[DONE]")
+
+
+class GenerationStream(StreamingResponse):
+    """An SSE response that gives the admission slot back however it ends, even if never iterated."""
+
+    def __init__(self, generation: Generation, body: AsyncIterator[str], headers: dict[str, str]) -> None:
+        super().__init__(body, media_type="text/event-stream", headers=headers)
+        self.generation = generation
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.generation.abandon()

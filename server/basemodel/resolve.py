@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from wechat_twin.errors import TwinError
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME, EmbeddedModelError, ensure_embedded_model
 
 
-class BaseModelError(ValueError):
+class BaseModelError(TwinError):
     """The base model cannot be used; the message names the path and the problem."""
 
 

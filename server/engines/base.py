@@ -13,6 +13,14 @@ from pathlib import Path
 from typing import Any
 
 
+class EngineRequestError(ValueError):
+    """The engine refused a value of the request; `param` names the request field (a 400, not a 500)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
 @dataclass(frozen=True)
 class AdapterRef:
     """A loaded LoRA: `int_id` is the stable number vLLM needs, unique per name for the process."""
@@ -50,6 +58,7 @@ class EngineOptions:
 
     max_model_len: int | None = None
     dtype: str = "auto"
+    device: str = "auto"
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
     max_lora_rank: int = 16
@@ -92,6 +101,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def unload_adapter(self, adapter: AdapterRef) -> None:
         """Forget an adapter and free its memory."""
+
+    def is_dead(self) -> bool:
+        """True once the engine can serve nothing more (its worker died); the server then restarts it."""
+        return False
 
     def queue_depth(self) -> int:
         """Requests admitted but not finished; feeds the queue-full check and metrics."""

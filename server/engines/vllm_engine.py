@@ -12,7 +12,29 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.base import (
+    AdapterRef,
+    ChoiceDelta,
+    Engine,
+    EngineOptions,
+    EngineRequestError,
+    SamplingOptions,
+)
+
+
+def _request_error(exc: Exception) -> EngineRequestError:
+    return EngineRequestError(str(exc), getattr(exc, "parameter", None))
+
+
+async def _request_errors(outputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """vLLM's refusals of request values (its client errors) as EngineRequestError; the rest unchanged."""
+    from vllm.exceptions import VLLMClientError
+
+    try:
+        async for output in outputs:
+            yield output
+    except VLLMClientError as exc:
+        raise _request_error(exc) from exc
 
 
 class VLLMEngine(Engine):
@@ -65,28 +87,33 @@ class VLLMEngine(Engine):
         adapter: AdapterRef | None,
     ) -> AsyncIterator[list[ChoiceDelta]]:
         from vllm import SamplingParams
+        from vllm.exceptions import VLLMClientError
         from vllm.inputs import TokensPrompt
         from vllm.sampling_params import RequestOutputKind
 
-        params = SamplingParams(
-            n=options.n,
-            max_tokens=options.max_tokens,
-            temperature=options.temperature,
-            top_p=options.top_p,
-            stop=list(options.stop) or None,
-            seed=options.seed,
-            presence_penalty=options.presence_penalty,
-            frequency_penalty=options.frequency_penalty,
-            output_kind=RequestOutputKind.DELTA,
-        )
+        try:
+            params = SamplingParams(
+                n=options.n,
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                top_p=options.top_p,
+                stop=list(options.stop) or None,
+                seed=options.seed,
+                presence_penalty=options.presence_penalty,
+                frequency_penalty=options.frequency_penalty,
+                output_kind=RequestOutputKind.DELTA,
+            )
+        except (VLLMClientError, ValueError) as exc:
+            raise _request_error(exc) from exc
         finished = False
         try:
-            async for output in self._engine.generate(
+            outputs = self._engine.generate(
                 TokensPrompt(prompt_token_ids=prompt_token_ids),
                 params,
                 request_id,
                 lora_request=self._lora_request(adapter),
-            ):
+            )
+            async for output in _request_errors(outputs):
                 yield [
                     ChoiceDelta(
                         index=choice.index,
@@ -115,6 +142,9 @@ class VLLMEngine(Engine):
 
     async def unload_adapter(self, adapter: AdapterRef) -> None:
         await self._engine.remove_lora(adapter.int_id)
+
+    def is_dead(self) -> bool:
+        return self._engine.errored
 
     def queue_depth(self) -> int:
         """Unfinished requests as the engine counts them, so an abort shows up here at once."""

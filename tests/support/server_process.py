@@ -52,20 +52,20 @@ class ServerProcess:
             *self.extra_args,
         ]  # fmt: skip
 
-    def start(self, timeout_s: float = 240.0, attempts: int = 3) -> None:
+    def start(self, timeout_s: float = 240.0, attempts: int = 3, env: dict[str, str] | None = None) -> None:
         """Start and wait for /health; a port taken between choosing and binding it is chosen again."""
         for attempt in range(attempts):
             try:
-                self._start_once(timeout_s)
+                self._start_once(timeout_s, env or {})
                 return
             except RuntimeError as exc:
                 if "address already in use" not in str(exc) or attempt == attempts - 1:
                     raise
                 self.port = free_port()
 
-    def _start_once(self, timeout_s: float) -> None:
+    def _start_once(self, timeout_s: float, extra_env: dict[str, str]) -> None:
         env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1",
-               "VLLM_NO_USAGE_STATS": "1", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}  # fmt: skip
+               "VLLM_NO_USAGE_STATS": "1", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", **extra_env}  # fmt: skip
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
                                         start_new_session=True)  # fmt: skip

@@ -7,18 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from wechat_twin.memory.store import MEMORY_FILE, MemoryFileError, MemoryStore
+from wechat_twin.errors import TwinError, UsageError
+from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
 from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
 from wechat_twin.server.adapters.memory import open_memory
-from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.training.evaluate import memory as memory_rows
 from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
 from wechat_twin.training.evaluate.style import style_distance, style_of
 from wechat_twin.training.evaluate.tuning import grid, tuning_report
-from wechat_twin.training.sft.chat_template import ChatTemplateError
-from wechat_twin.training.sft.samples import DatasetShapeError, Messages, read_sample_file
+from wechat_twin.training.sft.samples import Messages, read_sample_file
 
 
 def build_report(
@@ -58,18 +58,8 @@ def _memory_of(adapter: Path, card: TwinCard, data: Path) -> MemoryStore:
     try:
         store = open_memory(adapter, card)
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
-    if store is not None:
-        return store
-    try:
-        return MemoryStore(data / MEMORY_FILE)
-    except MemoryFileError as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
+        raise TwinError(str(exc)) from exc
+    return store if store is not None else MemoryStore(data / MEMORY_FILE)
 
 
 def _trained_on(card: TwinCard) -> Path | None:
@@ -98,28 +88,25 @@ def eval_command(
     """Compare base and adapter with the owner on the dev set: perplexity and style, as JSON, markdown and PNG."""
     adapter = adapter.resolve()
     if not (adapter / "adapter_config.json").is_file():
-        raise _fail(f"{adapter}: no adapter_config.json, not a LoRA adapter folder")
+        raise TwinError(f"{adapter}: no adapter_config.json, not a LoRA adapter folder")
     card = read_card(adapter)
     if card is None:
-        raise _fail(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
+        raise TwinError(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
     if max_prompts < 1 or max_tokens < 1:
-        raise _fail("--max-prompts and --max-tokens must be at least 1")
+        raise UsageError("--max-prompts and --max-tokens must be at least 1")
     data = data or _trained_on(card)
     if data is None:
-        raise _fail(f"{adapter}: twin.json names no dataset folder; pass --data")
-    try:
-        dev = read_sample_file(data / "dev.jsonl")
-        samples, origins = dev.samples[:max_prompts], dev.origins[:max_prompts]
-        base = resolve_base_model(model or card.base_model)
-        blocks = None
-        if memory:
-            store = _memory_of(adapter, card, data)
-            try:
-                blocks = memory_rows.row_blocks(store, samples, origins)
-            finally:
-                store.close()
-    except (DatasetShapeError, BaseModelError) as exc:
-        raise _fail(str(exc)) from exc
+        raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
+    dev = read_sample_file(data / "dev.jsonl")
+    samples, origins = dev.samples[:max_prompts], dev.origins[:max_prompts]
+    base = resolve_base_model(model or card.base_model)
+    blocks = None
+    if memory:
+        store = _memory_of(adapter, card, data)
+        try:
+            blocks = memory_rows.row_blocks(store, samples, origins)
+        finally:
+            store.close()
     generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}
     typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} ({engine} engine)"
                + (f", and {len(generated)} memory rows" if memory else ""))  # fmt: skip
@@ -128,10 +115,7 @@ def eval_command(
                                generated, points)  # fmt: skip
     typer.echo("scoring the perplexity of the owner's real replies")
     variants = {row: memory_rows.with_blocks(samples, b) for row, b in (blocks or {}).items()}
-    try:
-        perplexity, losses = base_and_adapter_perplexity(base.path, adapter, samples, variants)
-    except ChatTemplateError as exc:
-        raise _fail(str(exc)) from exc
+    perplexity, losses = base_and_adapter_perplexity(base.path, adapter, samples, variants)
     report = build_report(card, adapter, base.served_name, samples, replies, perplexity)
     if memory:
         report["memory"] = memory_report(samples, replies, losses)

