@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ from wechat_twin.training.sft.samples import Messages, SampleFile, read_report, 
 
 console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"
+_NEW_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 # Options that may change between an interrupted run and its resumption without changing what is trained.
 _RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
 
@@ -278,9 +280,10 @@ def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
     def loss_files(folder: Path) -> None:
         plot_losses(trainer.state.log_history, folder / "loss.png", f"SFT {out.name}")
         (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
-        if inputs.memory is not None:  # the server retrieves from it, as training did
-            shutil.copyfile(inputs.memory, folder / MEMORY_FILE)
-            (folder / MEMORY_FILE).chmod(0o600)
+        if inputs.memory is not None:  # the server retrieves from it, as training did; owner-only from the start
+            copy = os.open(folder / MEMORY_FILE, _NEW_PRIVATE, 0o600)
+            with inputs.memory.open("rb") as source, open(copy, "wb") as target:
+                shutil.copyfileobj(source, target)
 
     save_adapter(trainer.model, out, card, trainer=trainer, extra_files=loss_files)
     if trainer.accelerator.is_main_process:
