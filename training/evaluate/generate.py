@@ -19,6 +19,7 @@ from wechat_twin.training.sft.lora import VLLM_LORA_RANKS
 
 CONCURRENT_REQUESTS = 8
 EVAL_MAX_MODEL_LEN = 2048
+SAMPLING_SEED = 0  # one seed at every grid point: points then differ by their settings, not by their luck
 
 
 def _engine_options(adapter_path: Path) -> EngineOptions:
@@ -83,7 +84,7 @@ def generate_replies(
             for name, blocks in (memory_blocks or {}).items():
                 replies[name] = await _replies(engine, prompts, adapter, persona, options, blocks)
             for index, point in enumerate(sampling_points or []):
-                sampled = SamplingOptions(max_tokens=max_tokens, **point)
+                sampled = SamplingOptions(max_tokens=max_tokens, seed=SAMPLING_SEED, **point)
                 replies[f"sampling/{index}"] = await _replies(engine, prompts, adapter, persona, sampled)
             return replies
         finally:
