@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.training.formats.export_files import T0, read_jsonl, run_data, shape_e
+from tests.training.formats.export_files import read_jsonl, run_data
+from tests.training.memory_export import TAG, tagged_export
 from wechat_twin.memory.block import EXCHANGES_HEADER
 from wechat_twin.server.adapters.card import read_card
 from wechat_twin.training.cli import app
 from wechat_twin.training.sft.train import SFTOptions, check_inputs
-
-DAY = 86400
-FRIENDS = {"7": "小王", "8": "Tom"}
-SESSIONS = 6
-TAG = re.compile(r"\b(c\d) (s\d)\b")
-
-
-def tagged_export(path):
-    """Two friends, six daily sessions each, every text tagged with its chat and session, all about hotpot."""
-    rows = []
-    for s in range(SESSIONS):
-        for talker, name in FRIENDS.items():
-            at = T0 + s * DAY + int(talker) * 600
-            rows += [(talker, False, at, f"c{talker} s{s} hotpot tonight?", "", name, name),
-                     (talker, True, at + 60, f"c{talker} s{s} hotpot ok~ [旺柴]", "", name, name)]  # fmt: skip
-    return shape_e(path, sorted(rows, key=lambda r: r[2]))
 
 
 @pytest.fixture(scope="module")
