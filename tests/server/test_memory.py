@@ -123,3 +123,11 @@ def test_the_adapters_tuned_sampling_fills_what_a_request_leaves_unset(spied_app
     assert (unset.temperature, unset.top_p, unset.frequency_penalty, unset.presence_penalty) == (0.3, 0.7, 0.4, 0.0)
     _, sent = engine_request(spied_app, temperature=0.9, frequency_penalty=0.0)
     assert (sent.temperature, sent.top_p, sent.frequency_penalty) == (0.9, 0.7, 0.0)
+
+
+def test_the_server_log_carries_no_retrieved_text(http, memory_adapter, twin_server):
+    ask(http, memory_adapter, user="妈妈")
+    log = twin_server.log_path.read_text(encoding="utf-8", errors="replace")
+    assert memory_adapter in log or "request" in log, "the log is the server's"
+    assert not any(e.friend in log or e.owner in log for e in EXCHANGES)
+    assert "Mom grows tomatoes" not in log
