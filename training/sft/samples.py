@@ -86,10 +86,6 @@ def read_sample_file(path: Path) -> SampleFile:
     return result
 
 
-def read_samples(path: Path) -> list[Messages]:
-    return read_sample_file(path).samples
-
-
 def read_report(data_dir: Path) -> dict[str, Any]:
     path = data_dir / "report.json"
     if not path.is_file():
