@@ -130,7 +130,8 @@ class MemoryStore:
         when fewer match, so a contact with history always gets some."""
         if k <= 0:
             return []
-        found = self._search(query, k, f'contact : "{contact}" AND ', "1", (), exclude_session)
+        quoted = contact.replace('"', '""')  # FTS5 string syntax: a facts-only contact's key is the name written
+        found = self._search(query, k, f'contact : "{quoted}" AND ', "1", (), exclude_session)
         if len(found) < k:
             latest = self._rows(
                 f"SELECT {_COLUMNS} FROM exchanges e WHERE contact = ? AND session != ? ORDER BY time DESC, id DESC "

@@ -68,6 +68,9 @@ def serve(
     max_pending: Annotated[int, typer.Option(help="Requests in flight before 429")] = 256,
     request_timeout: Annotated[float, typer.Option(help="Seconds before a generation is cut off (504)")] = 600.0,
     log_message_text: Annotated[bool, typer.Option(help="Debug: log message text (off: logs carry none)")] = False,
+    sampling_override: Annotated[
+        bool, typer.Option(help="An adapter's tuned sampling (twin.json) also replaces what a client sends")
+    ] = ServerSettings.model_fields["sampling_overrides_client"].default,
     log_level: str = "info",
 ) -> None:
     """Start the API server."""
@@ -111,6 +114,7 @@ def serve(
         max_pending_requests=max_pending,
         request_timeout_s=request_timeout,
         log_message_text=log_message_text,
+        sampling_overrides_client=sampling_override,
     )
     if adapters is not None and not adapters.is_dir():
         raise typer.BadParameter(f"{adapters} is not a folder", param_hint="--adapters")

@@ -22,6 +22,7 @@ class ServerSettings(BaseModel):
     engine: str = "auto"
     engine_options: EngineOptions = Field(default_factory=EngineOptions)
     persona_overrides_client: bool = False
+    sampling_overrides_client: bool = False  # the adapter's tuned sampling replaces what a client sends
     max_body_bytes: int = 1 << 20
     max_pending_requests: int = 256
     request_timeout_s: float = 600.0

@@ -51,7 +51,14 @@ def test_the_error_root_loads_nothing_heavy(tmp_path):
     assert _within(modules, (*HEAVY, "wechat_twin.server", "wechat_twin.training", "wechat_twin.bridge")) == []
 
 
-@pytest.mark.parametrize("name", ["bridge", "server", "training", "feedback"])
+def test_the_memory_store_loads_no_model_library_no_server_and_no_training(tmp_path):
+    """Training and the server both use it: it must stay standard library only."""
+    modules = _loaded_after(["wechat_twin.memory.recall", "wechat_twin.memory.facts"], tmp_path)
+    assert "wechat_twin.memory.store" in modules
+    assert _within(modules, (*HEAVY, "wechat_twin.server", "wechat_twin.training", "wechat_twin.bridge")) == []
+
+
+@pytest.mark.parametrize("name", ["bridge", "server", "training", "feedback", "memory"])
 def test_no_generic_top_level_package_is_installed(tmp_path, name):
     result = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode != 0 and f"No module named '{name}'" in result.stderr

@@ -35,6 +35,10 @@ class TwinCard(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="Dataset or feedback statistics")
     training_args: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    sampling: dict[str, float] = Field(
+        default_factory=dict,
+        description="Tuned sampling (`twin-train eval --tune-sampling`): used where a request leaves a field unset",
+    )
     memory: str | None = Field(
         default=None, description="Memory file (relative to the folder, or absolute); default: memory.sqlite there"
     )

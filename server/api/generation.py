@@ -64,7 +64,10 @@ def prepare(
     requested_max_tokens: int | None,
 ) -> PreparedRequest:
     budget = completion_budget(request, fields, requested_max_tokens, len(prompt_token_ids))
-    return PreparedRequest(target, prompt_token_ids, fields.sampling(budget))
+    card = target.adapter.card if target.adapter else None
+    tuned = card.sampling if card else None
+    options = fields.sampling(budget, tuned, request.app.state.settings.sampling_overrides_client)
+    return PreparedRequest(target, prompt_token_ids, options)
 
 
 def engine_unavailable() -> OpenAIError:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wechat_twin.server.engines.base import SamplingOptions
+
+TUNABLE = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 
 
 class SamplingFields(BaseModel):
@@ -36,7 +40,17 @@ class SamplingFields(BaseModel):
             return ()
         return tuple(s for s in ([self.stop] if isinstance(self.stop, str) else self.stop) if s)
 
-    def sampling(self, max_tokens: int) -> SamplingOptions:
+    def sampling(
+        self, max_tokens: int, tuned: dict[str, float] | None = None, override: bool = False
+    ) -> SamplingOptions:
+        """The engine's options; `tuned` (an adapter's `twin.json` sampling) fills the fields the client left
+        unset, or replaces them all with `override` (clients such as chatgpt-on-wechat always send temperature)."""
+        options = self._requested(max_tokens)
+        unset = set(TUNABLE) if override else set(TUNABLE) - self.model_fields_set
+        chosen = {k: v for k, v in (tuned or {}).items() if k in unset}
+        return replace(options, **chosen) if chosen else options
+
+    def _requested(self, max_tokens: int) -> SamplingOptions:
         return SamplingOptions(
             max_tokens=max_tokens,
             temperature=1.0 if self.temperature is None else self.temperature,

@@ -86,11 +86,14 @@ def test_names_resolve_to_contacts(tmp_path):
 
 def test_facts_are_global_then_the_contacts_own_verbatim(tmp_path):
     text = "# mine\n我在深圳上班\n\n[妈妈]\n我妈住在深圳\n[阿杰]\n阿杰 is my college roommate\n[Ben]\nBen 会日语\n"
+    text += '[Tom "TC" Chen]\nTC likes tea\n'
     store = store_of(tmp_path, text)
     assert store.facts(MOM) == ["我在深圳上班", "我妈住在深圳"]
     assert store.facts(JIE) == ["我在深圳上班", "阿杰 is my college roommate"]
     assert store.contact_of("Ben") == "Ben" and store.facts("Ben") == ["我在深圳上班", "Ben 会日语"]
     assert store.facts(None) == ["我在深圳上班"]
+    assert store.similar("Ben", "火锅", 3) == [], "a contact known by facts alone has no exchanges"
+    assert store.similar('Tom "TC" Chen', "tea", 3) == [] and store.facts('Tom "TC" Chen')[-1] == "TC likes tea"
 
 
 def test_a_bad_facts_file_is_named_with_its_line(tmp_path):

@@ -11,10 +11,13 @@ import pytest
 
 from tests.conftest import ADAPTER_PERSONAS
 from tests.support.memory import EXCHANGES, JIE, MOM, served_with_memory, write_memory
+from wechat_twin.server.adapters.card import read_card, write_card
+from wechat_twin.server.engines.base import SamplingOptions
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
 MESSAGES = [{"role": "user", "content": "we had hotpot again today"}]
 NAME = "alice-memory"
+TUNED = {"temperature": 0.3, "top_p": 0.7, "frequency_penalty": 0.4}
 
 
 def plain_prompt(tokenizer) -> list[int]:
@@ -66,25 +69,31 @@ def spied_app(embedded_model: Path, adapters_dir: Path, tmp_path_factory):
     folder = tmp_path_factory.mktemp("spied-adapters")
     shutil.copytree(adapters_dir / "alice", folder / NAME)
     write_memory(folder / NAME)
+    card = read_card(folder / NAME)
+    write_card(folder / NAME, card.model_copy(update={"sampling": TUNED}))
     options = EngineOptions(max_model_len=1024, max_lora_rank=8, dtype="float32", enforce_eager=True)
     settings = ServerSettings(model=str(embedded_model), served_name="SmolLM2-135M-Instruct", adapters_dir=folder,
                               engine="transformers", engine_options=options)  # fmt: skip
-    received: list[list[int]] = []
+    received: list[tuple[list[int], SamplingOptions]] = []
     with TestClient(create_app(settings)) as client:
         engine = client.app.state.engine
         stream = engine.stream
 
-        def recording(prompt_token_ids, *args, **kwargs):
-            received.append(list(prompt_token_ids))
-            return stream(prompt_token_ids, *args, **kwargs)
+        def recording(prompt_token_ids, options, *args, **kwargs):
+            received.append((list(prompt_token_ids), options))
+            return stream(prompt_token_ids, options, *args, **kwargs)
 
         engine.stream = recording
         yield client, received
 
 
 def engine_received(spied_app, headers: dict | None = None, **fields) -> list[int]:
+    return engine_request(spied_app, headers, **{"temperature": 0, **fields})[0]
+
+
+def engine_request(spied_app, headers: dict | None = None, **fields) -> tuple[list[int], SamplingOptions]:
     client, received = spied_app
-    body = {"model": NAME, "messages": MESSAGES, "max_tokens": 2, "temperature": 0, **fields}
+    body = {"model": NAME, "messages": MESSAGES, "max_tokens": 2, **fields}
     response = client.post("/v1/chat/completions", json=body, headers=headers or {})
     assert response.status_code == 200, response.text
     return received[-1]
@@ -107,3 +116,18 @@ def test_the_engine_receives_the_named_contacts_exchanges_and_facts(spied_app, t
         assert not any(e.friend in prompt for e in EXCHANGES if e.contact == JIE)
         assert "Jie is my college roommate." not in prompt
         assert prompt.index("Did you eat hotpot") < prompt.index("we had hotpot again today")
+
+
+def test_the_adapters_tuned_sampling_fills_what_a_request_leaves_unset(spied_app):
+    _, unset = engine_request(spied_app)
+    assert (unset.temperature, unset.top_p, unset.frequency_penalty, unset.presence_penalty) == (0.3, 0.7, 0.4, 0.0)
+    _, sent = engine_request(spied_app, temperature=0.9, frequency_penalty=0.0)
+    assert (sent.temperature, sent.top_p, sent.frequency_penalty) == (0.9, 0.7, 0.0)
+
+
+def test_the_server_log_carries_no_retrieved_text(http, memory_adapter, twin_server):
+    ask(http, memory_adapter, user="妈妈")
+    log = twin_server.log_path.read_text(encoding="utf-8", errors="replace")
+    assert f"model={memory_adapter}" in log, "the request was logged, without its text"
+    assert not any(e.friend in log or e.owner in log for e in EXCHANGES)
+    assert "Mom grows tomatoes" not in log

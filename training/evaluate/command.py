@@ -8,13 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from wechat_twin.errors import TwinError, UsageError
-from wechat_twin.server.adapters.card import TwinCard, read_card
+from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
+from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
+from wechat_twin.server.adapters.memory import open_memory
 from wechat_twin.server.basemodel import resolve_base_model
+from wechat_twin.training.evaluate import memory as memory_rows
 from wechat_twin.training.evaluate.generate import generate_replies
-from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity
+from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
 from wechat_twin.training.evaluate.style import style_distance, style_of
-from wechat_twin.training.sft.samples import Messages, read_samples
+from wechat_twin.training.evaluate.tuning import grid, tuning_report
+from wechat_twin.training.sft.samples import Messages, read_sample_file
 
 
 def build_report(
@@ -36,6 +40,28 @@ def build_report(
     }  # fmt: skip
 
 
+def memory_report(
+    samples: list[Messages], replies: dict[str, list[str]], losses: dict[str, list[tuple[float, int]]]
+) -> dict[str, Any]:
+    """The four rows (perplexity, style, distance to the owner) and the verdict."""
+    owner = style_of([s[-1]["content"] for s in samples])
+    rows = {}
+    for row in memory_rows.ROWS:
+        style = style_of(replies["adapter" if row == memory_rows.NONE else row])
+        rows[row] = {"title": memory_rows.ROW_TITLES[row], "perplexity": perplexity_of(losses[row]), "style": style,
+                     "style_distance_to_owner": style_distance(style, owner)}  # fmt: skip
+    return {"rows": rows, "verdict": memory_rows.verdict(losses)}
+
+
+def _memory_of(adapter: Path, card: TwinCard, data: Path) -> MemoryStore:
+    """The adapter's own memory (what the server would use), else the dataset's."""
+    try:
+        store = open_memory(adapter, card)
+    except ValueError as exc:
+        raise TwinError(str(exc)) from exc
+    return store if store is not None else MemoryStore(data / MEMORY_FILE)
+
+
 def _trained_on(card: TwinCard) -> Path | None:
     folder = (card.training_args or {}).get("data_dir")
     return Path(folder) if isinstance(folder, str) else None
@@ -52,6 +78,12 @@ def eval_command(
     engine: Annotated[str, typer.Option(help="transformers or vllm (the server's engines)")] = "transformers",
     max_prompts: Annotated[int, typer.Option(help="Dev conversations to reply to (bounds the time)")] = 20,
     max_tokens: Annotated[int, typer.Option(help="Tokens per generated reply")] = 64,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="Also compare no memory, memory and two controls (needs memory.sqlite)")
+    ] = False,
+    tune_sampling: Annotated[
+        bool, typer.Option("--tune-sampling", help="Grid-search sampling for the owner's style; write it to twin.json")
+    ] = False,
 ) -> None:
     """Compare base and adapter with the owner on the dev set: perplexity and style, as JSON, markdown and PNG."""
     adapter = adapter.resolve()
@@ -65,13 +97,33 @@ def eval_command(
     data = data or _trained_on(card)
     if data is None:
         raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
-    samples = read_samples(data / "dev.jsonl")[:max_prompts]
+    dev = read_sample_file(data / "dev.jsonl")
+    samples, origins = dev.samples[:max_prompts], dev.origins[:max_prompts]
     base = resolve_base_model(model or card.base_model)
-    typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} ({engine} engine)")
-    replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens)
+    blocks = None
+    if memory:
+        store = _memory_of(adapter, card, data)
+        try:
+            blocks = memory_rows.row_blocks(store, samples, origins)
+        finally:
+            store.close()
+    generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}
+    typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} ({engine} engine)"
+               + (f", and {len(generated)} memory rows" if memory else ""))  # fmt: skip
+    points = grid() if tune_sampling else None
+    replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens,
+                               generated, points)  # fmt: skip
     typer.echo("scoring the perplexity of the owner's real replies")
-    perplexity = base_and_adapter_perplexity(base.path, adapter, samples)
+    variants = {row: memory_rows.with_blocks(samples, b) for row, b in (blocks or {}).items()}
+    perplexity, losses = base_and_adapter_perplexity(base.path, adapter, samples, variants)
     report = build_report(card, adapter, base.served_name, samples, replies, perplexity)
+    if memory:
+        report["memory"] = memory_report(samples, replies, losses)
+    if points:
+        sampled = [replies[f"sampling/{i}"] for i in range(len(points))]
+        report["sampling"] = tuning_report(points, sampled, [s[-1]["content"] for s in samples])
+        write_card(adapter, card.model_copy(update={"sampling": report["sampling"]["tuned"]}))
+        typer.echo(f"tuned sampling written to {adapter / 'twin.json'}: {report['sampling']['tuned']}")
     folder = out or adapter / "eval"
     typer.echo(write_report(report, folder))
     typer.echo(f"report: {folder / 'eval.json'}, {folder / 'eval.md'}, {folder / 'eval.png'}")

@@ -11,6 +11,7 @@ import json
 import uuid
 from pathlib import Path
 
+from wechat_twin.memory.block import with_memory
 from wechat_twin.server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
 from wechat_twin.server.engines.base import Engine
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
@@ -18,6 +19,7 @@ from wechat_twin.training.sft.lora import VLLM_LORA_RANKS
 
 CONCURRENT_REQUESTS = 8
 EVAL_MAX_MODEL_LEN = 2048
+SAMPLING_SEED = 0  # one seed at every grid point: points then differ by their settings, not by their luck
 
 
 def _engine_options(adapter_path: Path) -> EngineOptions:
@@ -37,16 +39,18 @@ async def _replies(
     adapter: AdapterRef | None,
     persona: str | None,
     options: SamplingOptions,
+    blocks: list[str | None] | None = None,
 ) -> list[str]:
     slots = asyncio.Semaphore(CONCURRENT_REQUESTS)
 
-    async def one(prompt: list[dict[str, str]]) -> str:
+    async def one(prompt: list[dict[str, str]], block: str | None) -> str:
         async with slots:
-            ids = render_chat_prompt(engine.tokenizer, build_chat(prompt, persona))
+            ids = render_chat_prompt(engine.tokenizer, with_memory(build_chat(prompt, persona), block))
             finals = await collect(engine.stream(ids, options, uuid.uuid4().hex, adapter), 1)
             return finals[0].text
 
-    return list(await asyncio.gather(*(one(p) for p in prompts)))
+    return list(await asyncio.gather(*(one(p, b) for p, b in zip(prompts, blocks or [None] * len(prompts),
+                                                                   strict=True))))  # fmt: skip
 
 
 def generate_replies(
@@ -56,8 +60,12 @@ def generate_replies(
     persona: str | None,
     prompts: list[list[dict[str, str]]],
     max_tokens: int,
+    memory_blocks: dict[str, list[str | None]] | None = None,
+    sampling_points: list[dict[str, float]] | None = None,
 ) -> dict[str, list[str]]:
-    """{"base": [...], "adapter": [...]} at temperature 0 from one engine.
+    """{"base": [...], "adapter": [...]} at temperature 0 from one engine, plus the adapter's replies with each
+    of `memory_blocks`' per-prompt blocks (served as the server serves a request that names the contact), and
+    sampled at each of `sampling_points` (keys `sampling/0`, `sampling/1`, ...).
 
     As served: a dev conversation's own system prompt is kept for both; where it has none, the
     adapter gets its twin.json persona and the base gets nothing.
@@ -69,10 +77,16 @@ def generate_replies(
         try:
             await engine.load_adapter(adapter)
             options = SamplingOptions(max_tokens=max_tokens, temperature=0.0)
-            return {
+            replies = {
                 "base": await _replies(engine, prompts, None, None, options),
                 "adapter": await _replies(engine, prompts, adapter, persona, options),
             }
+            for name, blocks in (memory_blocks or {}).items():
+                replies[name] = await _replies(engine, prompts, adapter, persona, options, blocks)
+            for index, point in enumerate(sampling_points or []):
+                sampled = SamplingOptions(max_tokens=max_tokens, seed=SAMPLING_SEED, **point)
+                replies[f"sampling/{index}"] = await _replies(engine, prompts, adapter, persona, sampled)
+            return replies
         finally:
             await engine.shutdown()
 

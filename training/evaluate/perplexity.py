@@ -15,10 +15,11 @@ from wechat_twin.training.sft.model_loading import load_tokenizer
 from wechat_twin.training.sft.samples import Messages
 
 
-def owner_perplexity(model: Any, tokenizer: Any, chat_template: str, samples: list[Messages]) -> float:
+def owner_losses(model: Any, tokenizer: Any, chat_template: str, samples: list[Messages]) -> list[tuple[float, int]]:
+    """Per sample: the summed loss over the owner's tokens and how many there are (for spreads over samples)."""
     import torch
 
-    total_loss, total_tokens = 0.0, 0
+    losses = []
     for messages in samples:
         encoded = tokenizer.apply_chat_template(messages, chat_template=chat_template, tokenize=True,
                                                 return_dict=True, return_assistant_tokens_mask=True)  # fmt: skip
@@ -26,15 +27,28 @@ def owner_perplexity(model: Any, tokenizer: Any, chat_template: str, samples: li
         mask = torch.tensor([encoded["assistant_masks"]], dtype=torch.bool, device=model.device)
         counted = int(mask[:, 1:].sum())
         if counted == 0:
+            losses.append((0.0, 0))
             continue
         with torch.inference_mode():
             loss = model(input_ids=ids, labels=ids.masked_fill(~mask, -100)).loss
-        total_loss += float(loss) * counted
-        total_tokens += counted
+        losses.append((float(loss) * counted, counted))
+    return losses
+
+
+def perplexity_of(losses: list[tuple[float, int]]) -> float:
+    total_loss, total_tokens = sum(loss for loss, _ in losses), sum(n for _, n in losses)
     return math.exp(total_loss / total_tokens) if total_tokens else float("nan")
 
 
-def base_and_adapter_perplexity(base_path: Path, adapter: Path, samples: list[Messages]) -> dict[str, float]:
+def owner_perplexity(model: Any, tokenizer: Any, chat_template: str, samples: list[Messages]) -> float:
+    return perplexity_of(owner_losses(model, tokenizer, chat_template, samples))
+
+
+def base_and_adapter_perplexity(
+    base_path: Path, adapter: Path, samples: list[Messages], variants: dict[str, list[Messages]] | None = None
+) -> tuple[dict[str, float], dict[str, list[tuple[float, int]]]]:
+    """Base and adapter perplexity on `samples`, and the adapter's per-sample losses on each variant of them
+    (the memory rows: the same samples with another system block), from one loaded model."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -46,4 +60,5 @@ def base_and_adapter_perplexity(base_path: Path, adapter: Path, samples: list[Me
     model = PeftModel.from_pretrained(base, adapter).eval()
     with model.disable_adapter():
         without = owner_perplexity(model, tokenizer, template, samples)
-    return {"base": without, "adapter": owner_perplexity(model, tokenizer, template, samples)}
+    per_variant = {name: owner_losses(model, tokenizer, template, rows) for name, rows in (variants or {}).items()}
+    return {"base": without, "adapter": owner_perplexity(model, tokenizer, template, samples)}, per_variant

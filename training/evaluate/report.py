@@ -25,6 +25,33 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def memory_table(report: dict[str, Any]) -> str:
+    """The four memory rows and the verdict (`eval --memory`); empty without them."""
+    if "memory" not in report:
+        return ""
+    rows = ["| row | perplexity of the owner's replies | style distance to owner | distinct_2 | lines_per_turn |",
+            "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    for row in report["memory"]["rows"].values():
+        style = row["style"]
+        rows.append(f"| {row['title']} | {row['perplexity']:.2f} | {row['style_distance_to_owner']:.3f} | "
+                    f"{style['distinct_2']:.3f} | {style['lines_per_turn']:.2f} |")  # fmt: skip
+    return "\n## Memory\n\n" + "\n".join(rows) + f"\n\n{report['memory']['verdict']['text']}\n"
+
+
+def sampling_table(report: dict[str, Any]) -> str:
+    """Style at the engine's defaults next to the tuned sampling (`eval --tune-sampling`); empty without it."""
+    if "sampling" not in report:
+        return ""
+    tuning = report["sampling"]
+    styles, distance = tuning["style"], tuning["style_distance_to_owner"]
+    rows = ["| metric | defaults | tuned | owner |", "| --- | --- | --- | --- |"]
+    rows += [f"| {k} | {styles['defaults'][k]:.3f} | {styles['tuned'][k]:.3f} | {styles['owner'][k]:.3f} |"
+             for k in STYLE_KEYS]  # fmt: skip
+    rows.append(f"| **style distance to owner** | {distance['defaults']:.3f} | {distance['tuned']:.3f} | 0 |")
+    settings = ", ".join(f"{k} {v}" for k, v in tuning["tuned"].items())
+    return f"\n## Sampling\n\ntuned on {len(tuning['points'])} grid points: {settings}\n\n" + "\n".join(rows) + "\n"
+
+
 def _examples(report: dict[str, Any]) -> str:
     blocks = []
     for item in report["replies"][:EXAMPLES_IN_MARKDOWN]:
@@ -76,7 +103,7 @@ def _figure(report: dict[str, Any], path: Path) -> None:
 def write_report(report: dict[str, Any], out: Path) -> str:
     """Files hold generated and real replies: owner-only. Returns the table for the terminal."""
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(report)
+    table = markdown_table(report) + memory_table(report) + sampling_table(report)
     _private(out / "eval.json", json.dumps(report, ensure_ascii=False, indent=2))
     _private(out / "eval.md", f"# {report['adapter']}: evaluation on the dev set\n\n{table}{_examples(report)}")
     _figure(report, out / "eval.png")

@@ -49,6 +49,9 @@ def sft_command(
         bool, typer.Option(help="Replace an existing adapter or interrupted run")
     ] = DEFAULTS.overwrite,
     max_server_rank: Annotated[int, typer.Option(help="The serving side's --max-lora-rank")] = DEFAULTS.max_server_rank,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="Train with the memory block the server sends (needs memory.sqlite)")
+    ] = DEFAULTS.memory,
 ) -> None:
     """Fine-tune a LoRA adapter on the owner's replies (TRL SFT)."""
     options = SFTOptions(
@@ -58,6 +61,6 @@ def sft_command(
         warmup_ratio=warmup_ratio, epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
         max_length=max_length, packing=packing, gradient_checkpointing=gradient_checkpointing, seed=seed,
         evals=evals, assistant_only_loss=assistant_only_loss, qlora=qlora, resume=resume, overwrite=overwrite,
-        max_server_rank=max_server_rank,
+        max_server_rank=max_server_rank, memory=memory,
     )  # fmt: skip
     run_sft(options)

@@ -19,10 +19,20 @@ class DatasetShapeError(TwinError):
     """The message names the file, the line and what is wrong."""
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a sample came from, as `twin-train data` records it: what memory retrieval needs."""
+
+    where: str  # file:line, for errors
+    chat: str | None
+    session_start: str | None
+
+
 @dataclass
 class SampleFile:
     samples: list[Messages]
     session_starts: list[str] = field(default_factory=list)
+    origins: list[Origin] = field(default_factory=list)  # one per sample
 
     def date_range(self) -> dict[str, str]:
         """First and last session start, when `twin-train data` recorded them (the date split)."""
@@ -66,15 +76,14 @@ def read_sample_file(path: Path) -> SampleFile:
             except json.JSONDecodeError as exc:
                 raise DatasetShapeError(f"{path}:{number}: not JSON ({exc.msg})") from exc
             result.samples.append(_check_sample(record, f"{path}:{number}"))
-            if isinstance(record.get("session_start"), str):
-                result.session_starts.append(record["session_start"])
+            start, chat = record.get("session_start"), record.get("chat")
+            if isinstance(start, str):
+                result.session_starts.append(start)
+            result.origins.append(Origin(f"{path}:{number}", chat if isinstance(chat, str) else None,
+                                         start if isinstance(start, str) else None))  # fmt: skip
     if not result.samples:
         raise DatasetShapeError(f"{path}: no samples")
     return result
-
-
-def read_samples(path: Path) -> list[Messages]:
-    return read_sample_file(path).samples
 
 
 def read_report(data_dir: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from collections import Counter
@@ -20,12 +21,14 @@ from typing import Any
 from rich.console import Console
 
 from wechat_twin.errors import TwinError, UsageError
+from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
+from wechat_twin.training.memory import dataset_memory, with_recalled
 from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.chat_template import training_chat_template
 from wechat_twin.training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
@@ -36,10 +39,11 @@ from wechat_twin.training.sft.model_loading import (
     load_tokenizer,
     training_dtype,
 )
-from wechat_twin.training.sft.samples import SampleFile, read_report, read_sample_file
+from wechat_twin.training.sft.samples import Messages, SampleFile, read_report, read_sample_file
 
 console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"
+_NEW_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 # Options that may change between an interrupted run and its resumption without changing what is trained.
 _RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
 
@@ -74,6 +78,7 @@ class SFTOptions:
     resume: bool = False
     overwrite: bool = False
     max_server_rank: int = EngineOptions().max_lora_rank
+    memory: bool = False
     report_progress: bool = True
 
     def card_args(self) -> dict[str, Any]:
@@ -94,6 +99,9 @@ class SFTInputs:
     dev: SampleFile | None
     report: dict[str, Any]
     resume: bool
+    train_messages: list[Messages]  # what the trainer sees: the samples, with the memory block under --memory
+    dev_messages: list[Messages] | None
+    memory: Path | None = None
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -157,9 +165,19 @@ def check_inputs(options: SFTOptions) -> SFTInputs:
     out = prepare_output_dir(options.out, options.overwrite or options.resume)
     checkpoints = checkpoint_dir(out)
     resume = _check_resume(options, checkpoints)
+    train_messages, dev_messages = train.samples, dev.samples if dev else None
+    memory = None
+    if options.memory:
+        store = dataset_memory(data_dir)
+        try:
+            train_messages = with_recalled(train.samples, train.origins, store)
+            dev_messages = with_recalled(dev.samples, dev.origins, store) if dev else None
+        finally:
+            store.close()
+        memory = store.path
     base = resolve_base_model(options.model)
     check_causal_lm(base.path)
-    return SFTInputs(out, checkpoints, base, train, dev, report, resume)
+    return SFTInputs(out, checkpoints, base, train, dev, report, resume, train_messages, dev_messages, memory)
 
 
 def _total_steps(options: SFTOptions, samples: int, processes: int) -> int:
@@ -264,6 +282,10 @@ def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
     def loss_files(folder: Path) -> None:
         plot_losses(trainer.state.log_history, folder / "loss.png", f"SFT {out.name}")
         (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
+        if inputs.memory is not None:  # the server retrieves from it, as training did; owner-only from the start
+            copy = os.open(folder / MEMORY_FILE, _NEW_PRIVATE, 0o600)
+            with inputs.memory.open("rb") as source, open(copy, "wb") as target:
+                shutil.copyfileobj(source, target)
 
     save_adapter(trainer.model, out, card, trainer=trainer, extra_files=loss_files)
     if trainer.accelerator.is_main_process:
@@ -299,8 +321,8 @@ def run_sft(options: SFTOptions) -> Path:
     trainer = SFTTrainer(
         model=model,
         args=_sft_config(options, inputs, total_steps),
-        train_dataset=Dataset.from_list([{"messages": s} for s in inputs.train.samples]),
-        eval_dataset=Dataset.from_list([{"messages": s} for s in inputs.dev.samples]) if inputs.dev else None,
+        train_dataset=Dataset.from_list([{"messages": s} for s in inputs.train_messages]),
+        eval_dataset=Dataset.from_list([{"messages": s} for s in inputs.dev_messages]) if inputs.dev_messages else None,
         processing_class=tokenizer,
         peft_config=lora,
     )
