@@ -35,6 +35,12 @@ class TwinCard(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="Dataset or feedback statistics")
     training_args: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    reply_tokens_p99: int | None = Field(
+        default=None,
+        ge=1,
+        description="The owner's long replies: the 99th percentile of their turns in base-model tokens. The server "
+        "gives a request without max_tokens this much room, plus a margin",
+    )
 
 
 def is_valid_adapter_name(name: str) -> bool:

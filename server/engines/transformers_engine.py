@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, DType, Engine, EngineOptions, SamplingOptions
 
 _BASE = "__base__"
 
@@ -60,7 +60,8 @@ class TransformersEngine(Engine):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        dtype = torch.float32 if options.dtype in ("auto", "float32") else getattr(torch, options.dtype)
+        wanted = DType(options.dtype)
+        dtype = torch.float32 if wanted in (DType.AUTO, DType.FLOAT32) else getattr(torch, wanted.value)
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
         self._tokenizer = AutoTokenizer.from_pretrained(model_path)
         self._base = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self._device).eval()

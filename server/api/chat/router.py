@@ -1,6 +1,6 @@
 """Thin routes: auth, then the serving logic."""
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest
 from wechat_twin.server.api.chat.serving import create_chat_completion
@@ -10,5 +10,5 @@ router = APIRouter(dependencies=[Depends(require_api_key)])
 
 
 @router.post("/chat/completions")
-async def chat_completions(request: Request, body: ChatCompletionRequest):
-    return await create_chat_completion(request, body)
+async def chat_completions(request: Request, body: ChatCompletionRequest, response: Response):
+    return await create_chat_completion(request, body, response)
