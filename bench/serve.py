@@ -5,8 +5,12 @@ sends the same mixed load (base + two adapters) with the official async openai c
 and prints throughput and p50/p99 latency of ours over theirs.
 Goal: throughput >= 0.97x and p50 latency <= 1.05x of vLLM's server.
 
-    python bench/serve.py                        # embedded model, two random adapters
-    python bench/serve.py --requests 64 --max-tokens 64 --concurrency 16
+The servers take turns in rounds (theirs, ours, theirs, ours, ...), and each ratio is the median
+over the rounds of ours over the round of theirs just before it, so that a machine that drifts
+(other jobs, heat) cannot favour whichever server always ran second.
+
+    python bench/serve.py                        # embedded model, two random adapters, 3 rounds each
+    python bench/serve.py --requests 64 --max-tokens 64 --concurrency 16 --rounds 5
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,25 +142,41 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=6)
     parser.add_argument("--max-model-len", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each server takes, alternating")
     args = parser.parse_args()
     model = args.model or ensure_embedded_model()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         adapters = Path(tmp) / "adapters"
         for seed, name in enumerate(ADAPTERS, start=1):
             build_random_adapter(model, adapters / name, seed, SYSTEM, EMBEDDED_NAME)
-        results = []
-        for name, build in (("vllm-server", vllm_command), ("wechat-twin", our_command)):
-            port = free_port()
-            results.append(measure(name, build(model, adapters, port, args), port, args, Path(tmp) / f"{name}.log"))
-    theirs, ours = results
-    print(f"\n{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
-    for result in results:
-        print(f"{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
-              f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
-    throughput_ratio = ours.throughput / theirs.throughput
-    p50_ratio = ours.percentile(0.5) / theirs.percentile(0.5)
-    p99_ratio = ours.percentile(0.99) / theirs.percentile(0.99)
-    print(f"\nthroughput ours/vllm: {throughput_ratio:.3f}x (goal >= 0.97)")
+        rounds: list[tuple[LoadResult, LoadResult]] = []
+        for number in range(1, args.rounds + 1):
+            pair = []
+            for name, build in (("vllm-server", vllm_command), ("wechat-twin", our_command)):
+                print(f"round {number}/{args.rounds}: {name}", flush=True)
+                port = free_port()
+                log = Path(tmp) / f"{name}-{number}.log"
+                pair.append(measure(name, build(model, adapters, port, args), port, args, log))
+            rounds.append((pair[0], pair[1]))
+    report(rounds)
+
+
+def report(rounds: list[tuple[LoadResult, LoadResult]]) -> None:
+    """Each round's numbers, then the medians over rounds of ours/theirs."""
+    print(f"\n{'round':<7}{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
+    for number, pair in enumerate(rounds, start=1):
+        for result in pair:
+            print(f"{number:<7}{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
+                  f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
+
+    def median_ratio(value) -> float:
+        return statistics.median(value(ours) / value(theirs) for theirs, ours in rounds)
+
+    throughput_ratio = median_ratio(lambda r: r.throughput)
+    p50_ratio = median_ratio(lambda r: r.percentile(0.5))
+    p99_ratio = median_ratio(lambda r: r.percentile(0.99))
+    print(f"\nmedian over {len(rounds)} rounds, ours/vllm:")
+    print(f"throughput ours/vllm: {throughput_ratio:.3f}x (goal >= 0.97)")
     print(f"p50 latency ours/vllm: {p50_ratio:.3f}x (goal <= 1.05)")
     print(f"p99 latency ours/vllm: {p99_ratio:.3f}x")
 
