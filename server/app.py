@@ -16,6 +16,7 @@ from wechat_twin.server.api.completions.router import router as completions_rout
 from wechat_twin.server.api.generation import Admission
 from wechat_twin.server.api.health import router as health_router
 from wechat_twin.server.api.models.router import router as models_router
+from wechat_twin.server.api.openapi import install_openapi
 from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.body_limit import BodySizeLimit
 from wechat_twin.server.config import ServerSettings, check_exposure
@@ -75,6 +76,7 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app.state.admission = Admission(settings.max_pending_requests)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     install_error_handlers(app)
+    install_openapi(app)
     for prefix in ("/v1", ""):
         for router in (chat_router, completions_router, models_router, adapters_router):
             app.include_router(router, prefix=prefix)
