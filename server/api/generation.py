@@ -159,6 +159,7 @@ class Generation:
     async def deltas(self) -> AsyncIterator[list[ChoiceDelta]]:
         adapter = self.prepared.target.adapter
         options = self.prepared.options
+        # Greedy choices are all the same reply: generate it once and copy it (vLLM refuses n > 1 when greedy).
         copies = options.n if options.temperature == 0 else 1
         stream = self.state.engine.stream(
             self.prepared.prompt_token_ids,
