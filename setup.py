@@ -5,6 +5,6 @@ Found rather than written out, so a new subpackage cannot be missing from a regu
 
 from setuptools import find_packages, setup
 
-FOLDERS = ("server", "training", "bridge", "feedback")
+FOLDERS = ("server", "training", "bridge", "feedback", "memory")
 
 setup(packages=["wechat_twin", *(f"wechat_twin.{name}" for name in find_packages(include=[f"{f}*" for f in FOLDERS]))])

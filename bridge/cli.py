@@ -1,4 +1,4 @@
-"""`twin-bridge`: run the bridge on WeChat (itchat) or in a terminal, and export its feedback."""
+"""`twin-bridge`: run the bridge on WeChat (weixin, itchat) or in a terminal, and export its feedback."""
 
 from __future__ import annotations
 
@@ -9,22 +9,28 @@ from typing import Annotated
 
 import typer
 
-from wechat_twin.bridge.config import load_config
+from wechat_twin.bridge.channels.base import Channel, ChannelStopped
+from wechat_twin.bridge.config import BridgeConfig, ChannelName, WeixinConfig, load_config
+from wechat_twin.commands import command_app
+from wechat_twin.errors import UsageError
 from wechat_twin.feedback.export import export_feedback
 
-app = typer.Typer(help="Put the clone into WeChat and collect feedback for preference training.",
-                  no_args_is_help=True)  # fmt: skip
+app = command_app("Put the clone into WeChat and collect feedback for preference training.")
 
 ITCHAT_WARNING = (
     "itchat uses WeChat's web protocol: WeChat flags and bans accounts that use it (reported up to 2025). "
-    "Log in with a secondary account, never your main one."
+    "Log in with a secondary account, never your main one. `--channel weixin` (WeChat's bot API) has no ban risk."
 )
+_DEFAULTS = BridgeConfig()
 
 
 def _answer_in_background(bridge, stop: threading.Event, interval: float) -> threading.Thread:
     def loop() -> None:
         while not stop.is_set():
-            bridge.process_pending()
+            try:
+                bridge.process_pending()
+            except ChannelStopped:
+                return
             stop.wait(interval)
 
     thread = threading.Thread(target=loop, name="answer", daemon=True)
@@ -32,46 +38,69 @@ def _answer_in_background(bridge, stop: threading.Event, interval: float) -> thr
     return thread
 
 
+def _transport(settings: BridgeConfig) -> Channel:
+    if settings.channel is ChannelName.weixin:
+        from wechat_twin.bridge.channels.weixin.channel import WeixinChannel
+
+        return WeixinChannel(
+            settings.weixin, settings.data_dir, say=typer.echo,
+            ask_code=lambda: typer.prompt("The number shown on the phone"),
+            confirm_owner=lambda user: typer.confirm(f"{user} messaged the bot and no owner is set: is that you?"),
+        )  # fmt: skip
+    from wechat_twin.bridge.channels.itchat_channel import ItchatChannel
+
+    typer.secho(ITCHAT_WARNING, fg="yellow", err=True)
+    return ItchatChannel(settings.data_dir)
+
+
 @app.command()
 def run(
-    channel: Annotated[str, typer.Option(help="itchat (WeChat) or console (a terminal chat)")] = "itchat",
+    channel: Annotated[ChannelName | None, typer.Option(
+        help=f"weixin (WeChat's bot API, recommended), itchat (web protocol: ban risk) or console (a terminal "
+             f"chat) (default: {_DEFAULTS.channel.value})", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(help="TOML settings file (see docs/bridge.md)")] = None,
-    model: Annotated[str | None, typer.Option(help="Adapter name to answer with (TWIN_MODEL)")] = None,
-    api_base: Annotated[str | None, typer.Option(help="Server base URL (TWIN_API_BASE)")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where feedback.db and the login live (TWIN_DATA_DIR)")] = None,
-    friend: Annotated[str, typer.Option(help="Console channel: the friend you play")] = "friend",
+    model: Annotated[str | None, typer.Option(help=f"Adapter name to answer with (TWIN_MODEL) "
+                                                   f"(default: {_DEFAULTS.model})")] = None,
+    api_base: Annotated[str | None, typer.Option(help=f"Server base URL (TWIN_API_BASE) "
+                                                      f"(default: {_DEFAULTS.api_base})")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where feedback.db and the login live (TWIN_DATA_DIR) "
+                                                       "(default: the working folder)")] = None,
+    ilink_base: Annotated[str | None, typer.Option(help=f"weixin channel: the iLink API host "
+                                                        f"(default: {WeixinConfig().base_url})")] = None,
+    friend: Annotated[str | None, typer.Option(help=f"console channel: the friend you play "
+                                                    f"(default: {_DEFAULTS.console_friend})")] = None,
     no_typing_delay: Annotated[bool, typer.Option(help="Send replies at once (console tries)")] = False,
-    poll_seconds: float = 1.0,
-) -> None:
+    poll_seconds: Annotated[float | None, typer.Option(help=f"How often queued messages are looked at "
+                                                            f"(default: {_DEFAULTS.answer_poll_s})")] = None,
+) -> None:  # fmt: skip
     """Answer friends with the clone until Ctrl-C."""
     from wechat_twin.bridge.service import Bridge
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_config(config, model=model, api_base=api_base, data_dir=data_dir)
+    settings = load_config(config, weixin={"base_url": ilink_base}, channel=channel, model=model, api_base=api_base,
+                           data_dir=data_dir, console_friend=friend, answer_poll_s=poll_seconds)  # fmt: skip
     if no_typing_delay:
         settings = settings.model_copy(update={"typing_seconds_per_char": 0.0})
-    if channel == "console":
+    if settings.channel is ChannelName.console:
         from wechat_twin.bridge.channels.console import ConsoleChannel
 
-        transport = ConsoleChannel(friend)
-        bridge = Bridge(settings, transport)
-        transport.after_each = bridge.process_pending
-        transport.run(bridge.on_message)
+        console = ConsoleChannel(settings.console_friend)
+        bridge = Bridge(settings, console)
+        console.after_each = bridge.process_pending
+        console.run(bridge)
         bridge.close()
         return
-    if channel != "itchat":
-        raise typer.BadParameter("choose itchat or console", param_hint="--channel")
-    from wechat_twin.bridge.channels.itchat_channel import ItchatChannel
-
-    typer.secho(ITCHAT_WARNING, fg="yellow", err=True)
-    transport = ItchatChannel(settings.data_dir)
+    transport = _transport(settings)
     bridge = Bridge(settings, transport)
     stop = threading.Event()
-    _answer_in_background(bridge, stop, poll_seconds)
+    answering = _answer_in_background(bridge, stop, settings.answer_poll_s)
     try:
-        transport.run(bridge.on_message)
+        transport.run(bridge)
+    except KeyboardInterrupt:
+        pass
     finally:
         stop.set()
+        answering.join(timeout=settings.request_timeout_s)
         bridge.close()
 
 
@@ -82,8 +111,7 @@ def export(
 ) -> None:
     """Write TRL preference (prompt/chosen/rejected) and unpaired (prompt/completion/label) JSONL."""
     if not db.is_file():
-        typer.echo(f"error: {db}: no feedback database there", err=True)
-        raise typer.Exit(1)
+        raise UsageError(f"{db}: no feedback database there")
     pairs, labels = export_feedback(db, out)
     typer.echo(f"wrote {pairs} preference pairs and {labels} labels to {out}")
 

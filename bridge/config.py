@@ -1,15 +1,102 @@
-"""Bridge settings from a TOML file, with the secrets and addresses also settable by environment."""
+"""Bridge settings: every default is declared here once; the TOML file, the environment and the CLI override it.
+
+Values are checked when the settings load (a malformed `quiet_hours` stops the start with the file and
+field named), so nothing downstream parses or re-validates them on every poll.
+"""
 
 from __future__ import annotations
 
+import enum
 import os
 import tomllib
+from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+
+from wechat_twin.errors import TwinError, UsageError
+
+
+class ChannelName(enum.Enum):
+    """The transports `twin-bridge run --channel` offers."""
+
+    weixin = "weixin"
+    itchat = "itchat"
+    console = "console"
+
+
+class FeedbackFrom(enum.Enum):
+    owner = "owner"
+    friends = "friends"
+    both = "both"
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window in local time; `end` before `start` means it runs over midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _clock(text: str, whole: str) -> time:
+    hour, sep, minute = text.strip().partition(":")
+    if not sep or not hour.isdigit() or not minute.isdigit() or len(minute) != 2:
+        raise ValueError(f"{whole!r} is not HH:MM-HH:MM (e.g. 23:00-08:00)")
+    try:
+        return time(int(hour), int(minute))
+    except ValueError:
+        raise ValueError(f"{whole!r}: {text.strip()} is not a time of day") from None
+
+
+def parse_quiet_hours(value: object) -> QuietHours | None:
+    """`"23:00-08:00"` → QuietHours; `""` or None → no quiet hours."""
+    if value is None or isinstance(value, QuietHours):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("quiet hours are a string like 23:00-08:00")
+    if not value.strip():
+        return None
+    start, dash, end = value.partition("-")
+    if not dash:
+        raise ValueError(f"{value!r} is not HH:MM-HH:MM (e.g. 23:00-08:00)")
+    window = QuietHours(_clock(start, value), _clock(end, value))
+    if window.start == window.end:
+        raise ValueError(f"{value!r} is an empty window")
+    return window
+
+
+class WeixinConfig(BaseModel):
+    """The `weixin` channel (Tencent's iLink bot API); the timings follow Tencent's own client."""
+
+    base_url: str = Field(default="https://ilinkai.weixin.qq.com", description="iLink API host (--ilink-base)")
+    owner_user_id: str = Field(default="", description="The owner's WeChat user id (…@im.wechat); "
+                               "empty: the WeChat that scanned the login QR code")  # fmt: skip
+    poll_timeout_s: float = 35.0
+    retry_s: float = 2.0
+    failures_before_pause: int = 3
+    pause_s: float = 30.0
+    send_backoff_s: float = 2.0
+    send_backoff_max_s: float = 300.0
+    qr_poll_s: float = Field(default=1.0, description="Pause between two QR status polls")
+    login_deadline_s: float = 480.0
+    qr_codes: int = Field(default=3, description="QR codes offered per login before giving up")
+    text_limit: int = Field(default=2000, description="Characters per WeChat message; longer text is split")
+    typing_keepalive_s: float = 5.0
 
 
 class BridgeConfig(BaseModel):
+    channel: ChannelName = ChannelName.weixin
     api_base: str = "http://127.0.0.1:8000/v1"
     api_key: str = ""
     model: str = Field(default="demo-clone", description="The adapter name the server serves the clone under")
@@ -20,6 +107,7 @@ class BridgeConfig(BaseModel):
     retries: int = 3
     backoff_s: float = 1.0
     answer_deadline_s: float = 900.0
+    answer_poll_s: float = Field(default=1.0, description="How often queued messages are looked at")
     fallback_text: str = ""
     session_gap_s: float = 3600.0
     memory_turns: int = 12
@@ -30,14 +118,17 @@ class BridgeConfig(BaseModel):
     allow: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
     replies_per_minute: int = 6
-    quiet_hours: str = Field(default="", description="e.g. 23:00-08:00, local time")
+    quiet_hours: Annotated[QuietHours | None, BeforeValidator(parse_quiet_hours)] = Field(
+        default=None, description="e.g. 23:00-08:00, local time")  # fmt: skip
     ab_probability: float = 0.0
     ab_to_friends: bool = False
     review_replies: bool = False
-    feedback_from: str = Field(default="owner", description="owner, friends or both")
+    feedback_from: FeedbackFrom = FeedbackFrom.owner
     good_word: str = "不错"
     bad_word: str = "不好"
+    console_friend: str = Field(default="friend", description="Console channel: the friend you play")
     data_dir: Path = Path(".")
+    weixin: WeixinConfig = Field(default_factory=WeixinConfig)
 
     @property
     def database(self) -> Path:
@@ -47,11 +138,28 @@ class BridgeConfig(BaseModel):
 _ENV = {"TWIN_API_BASE": "api_base", "TWIN_API_KEY": "api_key", "TWIN_MODEL": "model", "TWIN_DATA_DIR": "data_dir"}
 
 
-def load_config(path: Path | None, **overrides: object) -> BridgeConfig:
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in error.errors())  # fmt: skip
+
+
+def load_config(path: Path | None, weixin: dict[str, object] | None = None, **overrides: object) -> BridgeConfig:
+    """The file, then the environment, then the command line (`None` = not given); errors name file and field."""
     values: dict[str, object] = {}
     if path is not None:
-        with path.open("rb") as handle:
-            values.update(tomllib.load(handle))
+        if not path.is_file():
+            raise UsageError(f"{path}: no settings file there")
+        try:
+            with path.open("rb") as handle:
+                values.update(tomllib.load(handle))
+        except tomllib.TOMLDecodeError as exc:
+            raise TwinError(f"{path}: {exc}") from None
     values.update({field: os.environ[name] for name, field in _ENV.items() if os.environ.get(name)})
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return BridgeConfig.model_validate(values)
+    given = {k: v for k, v in (weixin or {}).items() if v is not None}
+    if given:
+        values["weixin"] = {**dict(values.get("weixin") or {}), **given}
+    try:
+        return BridgeConfig.model_validate(values)
+    except ValidationError as exc:
+        raise TwinError(f"{path or 'settings'}: {_problems(exc)}") from None

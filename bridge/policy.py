@@ -17,16 +17,6 @@ class Decision(Enum):
     IGNORE = "ignore"
 
 
-def _in_quiet_hours(spec: str, now: datetime) -> bool:
-    if not spec:
-        return False
-    start, _, end = spec.partition("-")
-    begin = tuple(int(x) for x in start.split(":"))
-    finish = tuple(int(x) for x in end.split(":"))
-    current = (now.hour, now.minute)
-    return begin <= current < finish if begin <= finish else current >= begin or current < finish
-
-
 class Policy:
     def __init__(self, config: BridgeConfig) -> None:
         self.config = config
@@ -56,14 +46,17 @@ class Policy:
             needs_mention = self.config.groups_need_mention if answer_all is None else not answer_all
             if needs_mention and not message.mentioned:
                 return Decision.IGNORE, "group message without @"
+        if message.kind != "text":
+            return Decision.IGNORE, message.kind
         if not message.text.strip():
-            return Decision.IGNORE, "not text"
+            return Decision.IGNORE, "empty"
         return Decision.ANSWER, ""
 
     def may_reply_now(self, chat_id: str, now: float | None = None) -> bool:
         """Paused, quiet hours or over the rate limit: wait (the message stays queued), never drop."""
         now = time.time() if now is None else now
-        if self.paused or _in_quiet_hours(self.config.quiet_hours, datetime.fromtimestamp(now)):
+        quiet = self.config.quiet_hours
+        if self.paused or (quiet is not None and quiet.contains(datetime.fromtimestamp(now).time())):
             return False
         sent = self._sent[chat_id]
         while sent and now - sent[0] > 60:

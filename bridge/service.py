@@ -13,15 +13,17 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Mapping, Sequence
 
 from wechat_twin.bridge.api_client import ApiUnavailable, CloneApi
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
-from wechat_twin.bridge.config import BridgeConfig
+from wechat_twin.bridge.config import BridgeConfig, FeedbackFrom
 from wechat_twin.bridge.policy import Decision, Policy
 from wechat_twin.feedback.store import FeedbackStore
 
 logger = logging.getLogger("wechat_twin.bridge")
 
+MEDIA_KINDS = ("image", "voice", "file", "video")
 HELP = "commands: /pause /resume /reset NAME /ab (next reply as two candidates) · 1 or 2 picks · {good} / {bad} labels"
 
 
@@ -42,18 +44,44 @@ class Bridge:
         self.store.close()
 
     # incoming
-    def on_message(self, message: IncomingMessage) -> None:
+    def receive(self, messages: Sequence[IncomingMessage], state: Mapping[str, str] | None = None) -> None:
+        """Take in what a channel delivered: owner commands act at once; the rest is stored in one
+        transaction with the channel's `state`, either queued to answer or skipped with its reason.
+        A message id seen before is dropped, so a re-delivery after a restart changes nothing."""
+        queued: list[tuple[str, str, str, str, float]] = []
+        skipped: list[tuple[str, str, str, float]] = []
+        taken: set[str] = set()
         with self._lock:
-            decision, reason = self.policy.classify(message)
-            if decision is Decision.OWNER:
-                self._owner_command(message.text.strip())
-                return
-            if decision is Decision.IGNORE:
-                logger.debug("ignored message %s: %s", message.message_id, reason)
-                return
-            if self._friend_feedback(message):
-                return
-            self.store.enqueue(message.message_id, message.chat_id, message.chat_name, message.text, message.time)
+            for message in messages:
+                if message.message_id in taken or self.store.seen(message.message_id):
+                    continue
+                taken.add(message.message_id)
+                reason = self._take(message)
+                if reason is None:
+                    queued.append((message.message_id, message.chat_id, message.chat_name, message.text, message.time))
+                else:
+                    skipped.append((message.message_id, message.chat_id, reason, message.time))
+            self.store.receive(queued, skipped, dict(state or {}))
+        for *_, reason, _ in skipped:
+            if reason in MEDIA_KINDS:
+                count = self.store.skipped_counts()[reason]
+                logger.info("not answered: a message with %s from a contact (%d %s messages so far)", reason, count,
+                            reason)  # fmt: skip
+
+    def _take(self, message: IncomingMessage) -> str | None:
+        """None: answer it; otherwise why not (the reason `skipped` records)."""
+        decision, reason = self.policy.classify(message)
+        if decision is Decision.OWNER:
+            self._owner_command(message.text.strip())
+            return "owner"
+        if decision is Decision.IGNORE:
+            return reason
+        if self._friend_feedback(message):
+            return "feedback"
+        return None
+
+    def channel_state(self, prefix: str) -> dict[str, str]:
+        return self.store.channel_state(prefix)
 
     def _owner_command(self, text: str) -> None:
         cfg = self.config
@@ -67,9 +95,9 @@ class Bridge:
             self._review(f"memory of {target} cleared")
         elif text == "/ab":
             self._ab_next = True
-        elif text in ("1", "2") and cfg.feedback_from in ("owner", "both"):
+        elif text in ("1", "2") and cfg.feedback_from is not FeedbackFrom.friends:
             self._choose(int(text) - 1, "owner")
-        elif text in (cfg.good_word, cfg.bad_word) and cfg.feedback_from in ("owner", "both"):
+        elif text in (cfg.good_word, cfg.bad_word) and cfg.feedback_from is not FeedbackFrom.friends:
             last = self.store.last_reply()
             if last is not None:
                 self.store.record_label(last["id"], text == cfg.good_word, "owner")
@@ -79,7 +107,7 @@ class Bridge:
     def _friend_feedback(self, message: IncomingMessage) -> bool:
         """A friend's `1`/`2` or good/bad word is feedback, not chat, where friends may give it."""
         cfg = self.config
-        if cfg.feedback_from not in ("friends", "both"):
+        if cfg.feedback_from is FeedbackFrom.owner:
             return False
         text = message.text.strip()
         if text in ("1", "2") and cfg.ab_to_friends:
@@ -146,13 +174,22 @@ class Bridge:
         return answered
 
     def _answer(self, chat_id: str, rows: list, now: float | None) -> bool:
+        """Typing shows from the request to the API until the last line is sent."""
+        self.channel.typing(chat_id, True)
+        try:
+            return self._generate_and_send(chat_id, rows, now)
+        finally:
+            self.channel.typing(chat_id, False)
+
+    def _generate_and_send(self, chat_id: str, rows: list, now: float | None) -> bool:
         cfg = self.config
         inbox_ids = [r["id"] for r in rows]
         chat_name = rows[0]["chat_name"]
         context = self._context(chat_id, "\n".join(r["text"] for r in rows))
         ab = self._ab_next or (cfg.ab_probability > 0 and random.random() < cfg.ab_probability)
         try:
-            replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature)
+            replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature,
+                                       contact=chat_name or chat_id)  # fmt: skip
         except ApiUnavailable as exc:
             oldest = min(r["received_at"] for r in rows)
             if (time.time() if now is None else now) - oldest < cfg.answer_deadline_s:

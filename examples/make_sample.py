@@ -1,6 +1,6 @@
 """Write the invented sample export `examples/memotrace_sample/messages.csv` (no real person's data).
 
-The shape is MemoTrace >= 1.0.3's all-messages CSV (shape E in FORMATS.md): utf-8-sig, CRLF,
+The shape is MemoTrace >= 1.0.3's all-messages CSV (shape E in docs/formats.md): utf-8-sig, CRLF,
 rows of every chat interleaved by time. The owner, Jay, has a voice a small model can learn in a
 short LoRA run: bursts of two or three short lines of simple English with pinyin flavour, `~` and
 哈哈哈, always closing on a WeChat emoji code. Friends write ordinary messages. Media, system

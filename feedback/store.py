@@ -11,6 +11,11 @@ Schema:
   was sent) and what came back (`reply`, or `candidates` for an A/B exchange, JSON).
 - `labels(id, exchange_id, kind, chosen, good, labeler, created_at)`: kind `choice` (DPO: index
   of the chosen candidate) or `label` (KTO: good true/false).
+- `skipped(id, message_id UNIQUE, chat_id, reason, received_at)`: messages received and deliberately
+  not answered (an image, a deny-listed contact, an owner command), by reason and without their text;
+  a message id here or in `inbox` is never taken in again.
+- `channel_state(key PRIMARY KEY, value)`: what a channel must keep with the messages it delivered
+  (the weixin update cursor, each contact's context token), written in the same transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ CREATE TABLE IF NOT EXISTS exchanges (
 CREATE TABLE IF NOT EXISTS labels (
     id INTEGER PRIMARY KEY AUTOINCREMENT, exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
     kind TEXT NOT NULL, chosen INTEGER, good INTEGER, labeler TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS skipped (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
+    reason TEXT NOT NULL, received_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -87,6 +96,34 @@ class FeedbackStore:
         except sqlite3.IntegrityError:
             return False
         return True
+
+    def receive(self, queued: Sequence[tuple[str, str, str, str, float]],
+                skipped: Sequence[tuple[str, str, str, float]], state: dict[str, str]) -> None:  # fmt: skip
+        """One delivery from a channel in one transaction: the messages to answer
+        (`message_id, chat_id, chat_name, text, received_at`), the ones not to answer
+        (`message_id, chat_id, reason, received_at`) and the channel state that goes with them,
+        so a crash either keeps all of it (and the cursor moved past it) or none of it."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at) "
+                           "VALUES (?,?,?,?,?)", queued)  # fmt: skip
+            db.executemany("INSERT OR IGNORE INTO skipped(message_id, chat_id, reason, received_at) VALUES (?,?,?,?)",
+                           skipped)  # fmt: skip
+            db.executemany("INSERT INTO channel_state(key, value) VALUES (?,?) "
+                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", list(state.items()))  # fmt: skip
+
+    def seen(self, message_id: str) -> bool:
+        """Whether this message was taken in before (answered, queued or skipped)."""
+        sql = "SELECT 1 FROM inbox WHERE message_id=? UNION ALL SELECT 1 FROM skipped WHERE message_id=?"
+        row = self._db.execute(sql, (message_id, message_id)).fetchone()
+        return row is not None
+
+    def skipped_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT reason, COUNT(*) AS n FROM skipped GROUP BY reason ORDER BY reason")
+        return {row["reason"]: row["n"] for row in rows}
+
+    def channel_state(self, prefix: str) -> dict[str, str]:
+        rows = self._db.execute("SELECT key, value FROM channel_state WHERE substr(key, 1, ?)=?", (len(prefix), prefix))
+        return {row["key"]: row["value"] for row in rows}
 
     def pending_chats(self) -> list[str]:
         rows = self._db.execute("SELECT chat_id, MIN(id) AS first FROM inbox WHERE status='pending' "

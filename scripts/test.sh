@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The test command: lint, the whole suite on the vLLM engine, then the server suite on transformers.
+# The test command: lint, then the whole suite on the vLLM engine and the server suite on transformers.
+# Without vLLM installed, the whole suite runs on the transformers engine instead. TWIN_TRANSFORMERS_VENV=DIR
+# (CI sets it) runs the transformers pass in a venv made by `TWIN_ENGINE=transformers VENV=DIR scripts/setup.sh`,
+# after checking that vLLM really cannot be imported there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -8,5 +11,19 @@ export VLLM_NO_USAGE_STATS=1
 # chatgpt-on-wechat 1.x talks through openai==0.27.8: kept apart from the venv's openai.
 [ -f .cache/openai-0.27.8/openai/__init__.py ] || python -m pip install -q --target .cache/openai-0.27.8 openai==0.27.8
 ruff check .
+if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"; then
+    echo "== no vLLM in .venv: the whole suite runs on the transformers engine"
+    python -m pytest -q -p no:cacheprovider --engine transformers "$@"
+    exit
+fi
 python -m pytest -q -p no:cacheprovider --engine vllm "$@"
-python -m pytest -q -p no:cacheprovider --engine transformers tests/server "$@"
+if [ -n "${TWIN_TRANSFORMERS_VENV:-}" ]; then
+    if "$TWIN_TRANSFORMERS_VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
+        echo "error: $TWIN_TRANSFORMERS_VENV can import vllm, so it does not test a machine without vLLM" >&2
+        exit 1
+    fi
+    echo "== server suite on the transformers engine in $TWIN_TRANSFORMERS_VENV (no vLLM there)"
+    "$TWIN_TRANSFORMERS_VENV/bin/python" -m pytest -q -p no:cacheprovider --engine transformers tests/server "$@"
+else
+    python -m pytest -q -p no:cacheprovider --engine transformers tests/server "$@"
+fi

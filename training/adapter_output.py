@@ -1,4 +1,4 @@
-"""Write a trained LoRA as an adapter folder of DESIGN.md's contract: peft's files plus `twin.json`.
+"""Write a trained LoRA as an adapter folder (docs/adapters.md): peft's files plus `twin.json`.
 
 Every training step (SFT, DPO, KTO, continued pretraining) ends here, so every folder the
 server is pointed at has the same shape: one adapter at the folder's root that vLLM loads
@@ -12,13 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import TwinCard, is_valid_adapter_name, write_card
 
 # What vLLM and peft load from an adapter folder; everything else a trainer saves beside it is dropped.
 _PEFT_FILES = {"adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"}
 
 
-class AdapterOutputError(ValueError):
+class AdapterOutputError(TwinError):
     """The message names the output folder and why it cannot be written."""
 
 

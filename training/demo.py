@@ -16,8 +16,6 @@ import typer
 from wechat_twin.server.adapters.card import read_card
 from wechat_twin.training.dataset.pipeline import PipelineOptions, run
 from wechat_twin.training.dataset.report import summary
-from wechat_twin.training.formats.message import ExportFormatError
-from wechat_twin.training.sft.command import SETUP_ERRORS
 from wechat_twin.training.sft.train import SFTOptions, run_sft
 
 SAMPLE_EXPORT = Path(__file__).resolve().parents[1] / "examples" / "memotrace_sample" / "messages.csv"
@@ -46,18 +44,10 @@ def demo_command(
     else:
         started = time.monotonic()
         typer.echo(f"== 1/2 dataset from {export}")
-        try:
-            report = run([export], PipelineOptions(out=data_dir, owner_name=owner_name, progress=True))
-        except (ExportFormatError, ValueError, OSError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
+        report = run([export], PipelineOptions(out=data_dir, owner_name=owner_name, progress=True))
         typer.echo(summary(report))
         typer.echo(f"== 2/2 training {name} on the embedded model ({steps} steps)")
-        try:
-            run_sft(demo_options(data_dir, adapter, steps))
-        except SETUP_ERRORS as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
+        run_sft(demo_options(data_dir, adapter, steps))
         typer.echo(f"demo clone built in {time.monotonic() - started:.0f} s; loss curve: {adapter / 'loss.png'}")
     typer.echo(f"serve it:     twin-server serve --adapters {adapters}   (then call it with model={name!r})")
     typer.echo(f"evaluate it:  twin-train eval {adapter} --data {data_dir}")

@@ -2,13 +2,14 @@
 
 Commands raise `wechat_twin.errors.TwinError` (or a subclass) and do not catch it themselves; the group
 catches it once, around every command, in the console scripts and in `typer.testing.CliRunner` alike.
+Mistakes on the command line itself (an unknown option, a choice that is not offered) are refused by
+typer while parsing, before any command runs, with exit code 2.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,12 +17,12 @@ from wechat_twin.errors import TwinError
 
 
 class _ReportingGroup(TyperGroup):
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except TwinError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from exc
 
 
 def command_app(help: str) -> typer.Typer:

@@ -3,8 +3,9 @@
 Importable without torch or any engine: the bridge, the server and training raise subclasses, and each
 console script (`wechat_twin.commands`) catches the root once and prints `error: ...` in one line.
 
-Exit codes, one rule for every command: 2 when the command line is wrong (an option, a choice, a path
-named on it), 1 when what it points at is wrong (a file's content, a dataset, an adapter, feedback).
+Exit codes, one rule for every command: 2 when an option's value is wrong (out of range, contradicting
+another, a choice not offered: typer refuses those itself while parsing); 1 when the input is wrong (a file
+missing or unreadable, its content, a dataset, an adapter folder, feedback).
 """
 
 from __future__ import annotations
@@ -17,6 +18,6 @@ class TwinError(Exception):
 
 
 class UsageError(TwinError):
-    """The command line itself is wrong: an option's value, or a path it names that does not exist."""
+    """An option's value is wrong: the message names the option."""
 
     exit_code = 2

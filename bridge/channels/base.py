@@ -1,9 +1,11 @@
-"""The seam between the bridge and a transport (itchat today, anything with receive/send tomorrow)."""
+"""The seam between the bridge and a transport (weixin, itchat, the console): receive, send, show typing."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 OWNER_REVIEW_CHAT = "filehelper"
 
@@ -21,6 +23,21 @@ class IncomingMessage:
     is_official: bool = False
     sender_name: str = ""
     remark: str = ""
+    kind: str = "text"  # text, or what else it carried (image, voice, file, video): not answered, counted
+
+
+class ChannelStopped(RuntimeError):
+    """The channel is shutting down: what was being sent stays queued for the next start."""
+
+
+class Inbox(Protocol):
+    """What a channel hands its messages to (the bridge)."""
+
+    def receive(self, messages: Sequence[IncomingMessage], state: Mapping[str, str] | None = None) -> None:
+        """Store the messages and, in the same transaction, the channel's `state` (e.g. its update cursor)."""
+
+    def channel_state(self, prefix: str) -> dict[str, str]:
+        """The state stored with earlier messages, keys starting with `prefix`."""
 
 
 class Channel(abc.ABC):
@@ -29,5 +46,8 @@ class Channel(abc.ABC):
         """Deliver one WeChat message; raise on failure so the bridge can retry."""
 
     @abc.abstractmethod
-    def run(self, on_message) -> None:
-        """Block, calling `on_message(IncomingMessage)` for each message until stopped."""
+    def run(self, inbox: Inbox) -> None:
+        """Block, handing each received message to `inbox.receive` until stopped."""
+
+    def typing(self, chat_id: str, active: bool) -> None:  # noqa: B027 (a no-op where a transport has no typing)
+        """Show (or stop showing) that a reply is being written."""

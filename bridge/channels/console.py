@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import TextIO
 
-from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
+from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Inbox, IncomingMessage
 
 
 class ConsoleChannel(Channel):
@@ -26,18 +26,18 @@ class ConsoleChannel(Channel):
         who = "[review]" if chat_id == OWNER_REVIEW_CHAT else "clone>"
         print(f"{who} {text}", file=self.stdout, flush=True)
 
-    def run(self, on_message) -> None:
+    def run(self, inbox: Inbox) -> None:
         for line in self.stdin:
             line = line.rstrip("\n")
             if not line.strip():
                 continue
             owner = line.startswith(("!", "/"))
-            on_message(IncomingMessage(
+            inbox.receive([IncomingMessage(
                 message_id=uuid.uuid4().hex,
                 chat_id=OWNER_REVIEW_CHAT if owner else self.friend,
                 chat_name="owner" if owner else self.friend,
                 text=line[1:] if line.startswith("!") else line,
                 time=time.time(),
                 from_self=owner,
-            ))  # fmt: skip
+            )])  # fmt: skip
             self.after_each()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
+from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Inbox, IncomingMessage
 
 LOGIN_FILE = "itchat.pkl"
 QR_FILE = "login-qr.png"
@@ -65,7 +65,7 @@ class ItchatChannel(Channel):
         if not result:
             raise RuntimeError(f"WeChat refused the message to {chat_id}: {result}")
 
-    def run(self, on_message) -> None:
+    def run(self, inbox: Inbox) -> None:
         from itchat.content import TEXT
 
         self._login()
@@ -73,11 +73,11 @@ class ItchatChannel(Channel):
 
         @self.itchat.msg_register(TEXT, isFriendChat=True, isMpChat=True)
         def _friend(msg: dict[str, Any]) -> None:
-            on_message(from_itchat(msg, self_id, is_group=False))
+            inbox.receive([from_itchat(msg, self_id, is_group=False)])
 
         @self.itchat.msg_register(TEXT, isGroupChat=True)
         def _group(msg: dict[str, Any]) -> None:
-            on_message(from_itchat(msg, self_id, is_group=True))
+            inbox.receive([from_itchat(msg, self_id, is_group=True)])
 
         try:
             self.itchat.run(blockThread=True)

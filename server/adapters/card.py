@@ -21,7 +21,7 @@ ADAPTER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class TwinCard(BaseModel):
-    """The contents of `twin.json` (DESIGN.md, "Adapter folder")."""
+    """The contents of `twin.json` (docs/adapters.md)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -40,6 +40,9 @@ class TwinCard(BaseModel):
         ge=1,
         description="The owner's long replies: the 99th percentile of their turns in base-model tokens. The server "
         "gives a request without max_tokens this much room, plus a margin",
+    )
+    memory: str | None = Field(
+        default=None, description="Memory file (relative to the folder, or absolute); default: memory.sqlite there"
     )
 
 

@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wechat_twin.memory.store import MemoryStore
 from wechat_twin.server.adapters.card import TwinCard, is_valid_adapter_name, read_card
+from wechat_twin.server.adapters.memory import open_memory
 from wechat_twin.server.adapters.validation import AdapterInvalid, validate_adapter_folder
 from wechat_twin.server.engines.base import AdapterRef, Engine
 from wechat_twin.server.errors import OpenAIError
@@ -24,6 +26,7 @@ from wechat_twin.server.errors import OpenAIError
 class ServedAdapter:
     ref: AdapterRef
     card: TwinCard | None
+    memory: MemoryStore | None = None
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -98,12 +101,15 @@ class AdapterRegistry:
             try:
                 validate_adapter_folder(folder, self._base_config, self.base_name, self.engine.max_lora_rank)
                 card = read_card(folder)
+                memory = open_memory(folder, card)
             except (AdapterInvalid, ValueError) as exc:
                 raise OpenAIError(400, str(exc), param="lora_path", code="invalid_adapter") from exc
-            served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), card)
+            served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), card, memory)
             try:
                 await self.engine.load_adapter(served.ref)
             except ValueError as exc:
+                if memory is not None:
+                    memory.close()
                 raise OpenAIError(400, str(exc), param="lora_path", code="invalid_adapter") from exc
             self._adapters[name] = served
             return served
@@ -116,6 +122,8 @@ class AdapterRegistry:
                     404, f"no adapter named '{name}' is loaded", param="lora_name", code="model_not_found"
                 )
             await self.engine.unload_adapter(served.ref)
+            if served.memory is not None:
+                served.memory.close()
 
     async def attach(self, engine: Engine) -> None:
         """Serve through a new engine (after a restart): every adapter loaded so far is loaded on it."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from wechat_twin.errors import UsageError
+from wechat_twin.errors import TwinError
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME, EmbeddedModelError, ensure_embedded_model
 
 
-class BaseModelError(UsageError):
-    """The base model named by `--model` cannot be used; the message names the path and the problem."""
+class BaseModelError(TwinError):
+    """The base model cannot be used; the message names the path and the problem."""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ class EngineOptions:
 
     max_model_len: int | None = None
     dtype: DType | str = DType.AUTO
+    device: str = "auto"
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
     max_lora_rank: int = 16

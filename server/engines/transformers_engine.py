@@ -1,7 +1,12 @@
-"""transformers + peft: several adapters loaded at once, the adapter picked per request.
+"""transformers + peft with continuous batching: concurrent requests, each with its own adapter, in one batch.
 
-For machines without vLLM. Requests are generated one at a time on a worker thread
-(no continuous batching), so a long generation delays the ones queued behind it.
+For machines without vLLM (macOS, Windows, some ARM Linux). One scheduler thread owns the model: each
+step it lets waiting requests join the running batch (their prompts prefilled together, their KV cache
+merged into the batch's, `batch_cache`), runs one decoding step for every row, and drops finished or
+aborted rows. peft applies each row's own adapter (`adapter_names=`, base rows get none), so base and
+clones share every forward pass. Rows are left-padded and padding is masked, so a greedy reply does not
+depend on which requests it was batched with. Sampling (temperature, top-p, penalties, seeds, stop
+strings) is per row: a request's seed drives its own generator, whoever else is in the batch.
 """
 
 from __future__ import annotations
@@ -9,48 +14,38 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
+from wechat_twin.server.engines import batch_cache
 from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, DType, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.device import Device, pick_device, probe, serving_dtype
 
 _BASE = "__base__"
+DEFAULT_MAX_BATCH = 32
 
 
-class _PenaltyProcessor:
-    """OpenAI presence/frequency penalties, which transformers' generate does not offer."""
-
-    def __init__(self, prompt_len: int, presence: float, frequency: float) -> None:
-        self.prompt_len = prompt_len
-        self.presence = presence
-        self.frequency = frequency
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        generated = input_ids[:, self.prompt_len :]
-        if generated.shape[1] == 0:
-            return scores
-        counts = torch.zeros_like(scores).scatter_add_(1, generated, torch.ones_like(generated, dtype=scores.dtype))
-        return scores - self.frequency * counts - self.presence * (counts > 0).to(scores.dtype)
+@dataclass
+class _Request:
+    request_id: str
+    prompt: list[int]
+    options: SamplingOptions
+    adapter_name: str
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue
+    generator: Any
+    live_rows: int = 0
 
 
-class _QueueStreamer:
-    """Hands each generation step's new token ids from the worker thread to the event loop."""
+@dataclass
+class _Row:
+    """One of a request's `n` choices while it generates."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
-        self.loop = loop
-        self.queue = queue
-        self.prompt_seen = False
-
-    def put(self, value: Any) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True
-            return
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, value.reshape(-1).tolist())
-
-    def end(self) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
+    request: _Request
+    index: int
+    tokens: list[int] = field(default_factory=list)
+    sent_text: str = ""
+    done: bool = False
 
 
 class TransformersEngine(Engine):
@@ -60,80 +55,41 @@ class TransformersEngine(Engine):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        found = probe()
+        device = pick_device(Device(options.device), found)
         wanted = DType(options.dtype)
-        dtype = torch.float32 if wanted in (DType.AUTO, DType.FLOAT32) else getattr(torch, wanted.value)
-        self._device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype_name = serving_dtype(device, found) if wanted is DType.AUTO else wanted.value
+        self._device = device.value
         self._tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self._base = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self._device).eval()
+        self._base = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype_name))
+        self._base = self._base.to(self._device).eval()
         self._model: Any = self._base
         self._adapters: dict[str, AdapterRef] = {}
         config_len = getattr(self._base.config, "max_position_embeddings", 2048)
         self.max_model_len = min(options.max_model_len or config_len, config_len)
         self.max_lora_rank = options.max_lora_rank
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
+        self._max_batch = options.max_num_seqs or DEFAULT_MAX_BATCH
+        self._stop_ids = self._eos_ids()
+        self._model_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._waiting: list[_Request] = []
         self._cancelled: set[str] = set()
-        self._unfinished = 0
-        self._lock = threading.Lock()
+        self._live: dict[str, _Request] = {}
+        self._closing = False
+        self._rows: list[_Row] = []
+        self._cache: Any = None
+        self._mask: Any = None
+        self._scheduler = threading.Thread(target=self._run, name="transformers-batch", daemon=True)
+        self._scheduler.start()
 
     @property
     def tokenizer(self) -> Any:
         return self._tokenizer
 
-    def _stop_ids(self) -> list[int]:
+    def _eos_ids(self) -> set[int]:
         eos = self._base.generation_config.eos_token_id
         ids = eos if isinstance(eos, list) else [eos]
-        return [i for i in ids if i is not None]
-
-    def _generate(
-        self,
-        prompt_token_ids: list[int],
-        options: SamplingOptions,
-        request_id: str,
-        adapter: AdapterRef | None,
-        streamer: _QueueStreamer,
-    ) -> None:
-        import torch
-        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
-
-        cancelled = self._cancelled
-
-        class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), request_id in cancelled, dtype=torch.bool)
-
-        inputs = torch.tensor([prompt_token_ids], device=self._device)
-        sample = options.temperature > 0
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": options.max_tokens,
-            "do_sample": sample,
-            "num_return_sequences": options.n,
-            "streamer": streamer,
-            "pad_token_id": self._tokenizer.pad_token_id or self._stop_ids()[0],
-            "eos_token_id": self._stop_ids(),
-            "stopping_criteria": StoppingCriteriaList([_Cancelled()]),
-        }
-        if sample:
-            kwargs.update(temperature=options.temperature, top_p=options.top_p, top_k=0)
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        if options.stop:
-            kwargs.update(stop_strings=list(options.stop), tokenizer=self._tokenizer)
-        if options.presence_penalty or options.frequency_penalty:
-            kwargs["logits_processor"] = LogitsProcessorList(
-                [_PenaltyProcessor(len(prompt_token_ids), options.presence_penalty, options.frequency_penalty)]
-            )
-        if self._adapters:
-            kwargs["adapter_names"] = [adapter.name if adapter else _BASE] * options.n
-        with self._lock:
-            try:
-                if options.seed is not None:
-                    torch.manual_seed(options.seed)
-                with torch.inference_mode():
-                    self._model.generate(inputs, attention_mask=torch.ones_like(inputs), **kwargs)
-            finally:
-                self._cancelled.discard(request_id)
-                self._unfinished -= 1
-                streamer.end()
+        return {i for i in ids if i is not None}
 
     async def stream(
         self,
@@ -142,60 +98,201 @@ class TransformersEngine(Engine):
         request_id: str,
         adapter: AdapterRef | None,
     ) -> AsyncIterator[list[ChoiceDelta]]:
+        import torch
+
         if adapter is not None and adapter.name not in self._adapters:
             raise ValueError(f"adapter '{adapter.name}' is not loaded")
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        streamer = _QueueStreamer(loop, queue)
-        self._unfinished += 1
-        job = loop.run_in_executor(
-            self._worker, self._generate, prompt_token_ids, options, request_id, adapter, streamer
-        )
-        stop_ids = set(self._stop_ids())
-        tokens: list[list[int]] = [[] for _ in range(options.n)]
-        sent_text = [""] * options.n
-        done = [False] * options.n
+        generator = torch.Generator(device=self._device)
+        if options.seed is not None:
+            generator.manual_seed(options.seed)
+        else:
+            generator.seed()
+        request = _Request(request_id, list(prompt_token_ids), options, adapter.name if adapter else _BASE,
+                           asyncio.get_running_loop(), asyncio.Queue(), generator)  # fmt: skip
+        with self._wake:
+            self._live[request_id] = request
+            self._waiting.append(request)
+            self._wake.notify()
+        finished = False
         try:
-            while (step := await queue.get()) is not None:
-                deltas = []
-                for index, token in enumerate(step):
-                    if done[index]:
-                        continue
-                    if token in stop_ids:
-                        done[index] = True
-                        deltas.append(ChoiceDelta(index, "", 0, "stop"))
-                        continue
-                    tokens[index].append(token)
-                    text = self._tokenizer.decode(tokens[index], skip_special_tokens=True)
-                    stopped = next((s for s in options.stop if s in text), None)
-                    if stopped is not None:
-                        text = text[: text.index(stopped)]
-                        done[index] = True
-                    elif len(tokens[index]) >= options.max_tokens:
-                        done[index] = True
-                    if text.endswith("\ufffd") and not done[index]:
-                        deltas.append(ChoiceDelta(index, "", 1))
-                        continue
-                    finish = ("stop" if stopped is not None else "length") if done[index] else None
-                    deltas.append(ChoiceDelta(index, text[len(sent_text[index]) :], 1, finish))
-                    sent_text[index] = text
-                if deltas:
-                    yield deltas
-            await job
-            leftovers = [ChoiceDelta(i, "", 0, "stop") for i in range(options.n) if not done[i]]
-            if leftovers:
-                yield leftovers
+            while (item := await request.queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+            finished = True
         finally:
-            if not job.done():
-                self._cancelled.add(request_id)
+            if not finished:
+                await self.abort(request_id)
 
     async def abort(self, request_id: str) -> None:
-        self._cancelled.add(request_id)
+        with self._wake:
+            if request_id in self._live:
+                self._cancelled.add(request_id)
+                self._wake.notify()
+
+    # The scheduler thread: everything below runs on it and is the only code that touches the batch.
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._waiting or self._rows or self._closing):
+                    self._wake.wait()
+                if self._closing:
+                    return
+                self._drop_cancelled_waiting()
+                joining = self._admit()
+            try:
+                with self._model_lock:
+                    if joining:
+                        self._prefill(joining)
+                    elif self._rows:
+                        self._decode()
+            except Exception as exc:
+                self._fail({id(r): r for r in [*joining, *(row.request for row in self._rows)]}.values(), exc)
+                continue
+            self._retire_rows()
+
+    def _fail(self, requests: Any, exc: Exception) -> None:
+        """A failed step ends every request in it with the error, and the scheduler carries on with an empty batch."""
+        self._rows, self._cache, self._mask = [], None, None
+        for request in requests:
+            request.loop.call_soon_threadsafe(request.queue.put_nowait, exc)
+            self._finish(request)
+
+    def _drop_cancelled_waiting(self) -> None:
+        for request in [r for r in self._waiting if r.request_id in self._cancelled]:
+            self._waiting.remove(request)
+            self._finish(request)
+
+    def _admit(self) -> list[_Request]:
+        """Waiting requests that fit in the batch now (one bigger than the whole batch runs alone)."""
+        if self._rows and not batch_cache.can_merge(self._cache):
+            return []
+        room = self._max_batch - len(self._rows)
+        joining = []
+        while self._waiting and (self._waiting[0].options.n <= room or not (self._rows or joining)):
+            request = self._waiting.pop(0)
+            room -= request.options.n
+            joining.append(request)
+        return joining
+
+    def _forward(self, input_ids: Any, mask: Any, cache: Any, adapter_names: list[str]) -> Any:
+        import torch
+
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, -input_ids.shape[1] :]
+        # Once peft wraps the base, every row names its adapter: without names peft would apply the active one to all.
+        kwargs = {"adapter_names": adapter_names} if self._model is not self._base else {}
+        with torch.inference_mode():
+            out = self._model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                              past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)  # fmt: skip
+        return out.logits[:, -1, :].float()
+
+    def _prefill(self, joining: list[_Request]) -> None:
+        import torch
+        from transformers import DynamicCache
+
+        rows = [_Row(request, i) for request in joining for i in range(request.options.n)]
+        for request in joining:
+            request.live_rows = request.options.n
+        width = max(len(row.request.prompt) for row in rows)
+        pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else min(self._stop_ids)
+        ids = torch.tensor([[pad_id] * (width - len(r.request.prompt)) + r.request.prompt for r in rows],
+                           device=self._device)  # fmt: skip
+        mask = torch.tensor([[0] * (width - len(r.request.prompt)) + [1] * len(r.request.prompt) for r in rows],
+                            device=self._device)  # fmt: skip
+        cache = DynamicCache(config=self._base.config)
+        logits = self._forward(ids, mask, cache, [r.request.adapter_name for r in rows])
+        if self._rows:
+            self._mask = batch_cache.merge(self._cache, self._mask, cache, mask)
+        else:
+            self._cache, self._mask = cache, mask
+        self._rows.extend(rows)
+        self._advance(rows, logits)
+
+    def _decode(self) -> None:
+        import torch
+
+        last = torch.tensor([[row.tokens[-1]] for row in self._rows], device=self._device)
+        self._mask = torch.nn.functional.pad(self._mask, (0, 1), value=1)
+        logits = self._forward(last, self._mask, self._cache, [r.request.adapter_name for r in self._rows])
+        self._advance(self._rows, logits)
+
+    def _advance(self, rows: list[_Row], logits: Any) -> None:
+        """Sample each row's next token, then send every request its choices' new text in one message."""
+        by_request: dict[int, list[ChoiceDelta]] = {}
+        for row, row_logits in zip(rows, logits, strict=True):
+            delta = self._step(row, self._sample(row, row_logits))
+            if delta is not None:
+                by_request.setdefault(id(row.request), []).append(delta)
+        for row in rows:
+            deltas = by_request.pop(id(row.request), None)
+            if deltas:
+                row.request.loop.call_soon_threadsafe(row.request.queue.put_nowait, deltas)
+
+    def _sample(self, row: _Row, logits: Any) -> int:
+        import torch
+
+        options = row.request.options
+        if (options.presence_penalty or options.frequency_penalty) and row.tokens:
+            counts = torch.bincount(torch.tensor(row.tokens, device=logits.device), minlength=logits.shape[-1])
+            counts = counts[: logits.shape[-1]].to(logits.dtype)
+            logits = logits - options.frequency_penalty * counts - options.presence_penalty * (counts > 0)
+        if options.temperature <= 0:
+            return int(logits.argmax())
+        probs = torch.softmax(logits / options.temperature, dim=-1)
+        if options.top_p < 1.0:
+            ordered, order = probs.sort(descending=True)
+            outside = ordered.cumsum(-1) - ordered > options.top_p
+            probs = probs.scatter(0, order, ordered.masked_fill(outside, 0.0))
+        return int(torch.multinomial(probs, 1, generator=row.request.generator))
+
+    def _step(self, row: _Row, token: int) -> ChoiceDelta | None:
+        """Apply one sampled token to a row: end-of-sequence, stop strings, the length limit, streamed text."""
+        options = row.request.options
+        if token in self._stop_ids:
+            row.done = True
+            # The end-of-turn token was generated: it counts, as vLLM counts it.
+            return ChoiceDelta(row.index, "", 1, "stop")
+        row.tokens.append(token)
+        text = self._tokenizer.decode(row.tokens, skip_special_tokens=True)
+        stopped = next((s for s in options.stop if s in text), None)
+        if stopped is not None:
+            text = text[: text.index(stopped)]
+        row.done = stopped is not None or len(row.tokens) >= options.max_tokens
+        if text.endswith("\ufffd") and not row.done:
+            return ChoiceDelta(row.index, "", 1)
+        finish = ("stop" if stopped is not None else "length") if row.done else None
+        delta = ChoiceDelta(row.index, text[len(row.sent_text) :], 1, finish)
+        row.sent_text = text
+        return delta
+
+    def _retire_rows(self) -> None:
+        with self._wake:
+            cancelled = set(self._cancelled)
+        keep = [i for i, row in enumerate(self._rows) if not row.done and row.request.request_id not in cancelled]
+        if len(keep) == len(self._rows):
+            return
+        for row in self._rows:
+            if row.done or row.request.request_id in cancelled:
+                row.request.live_rows -= 1
+                if row.request.live_rows == 0:
+                    self._finish(row.request)
+        self._rows = [self._rows[i] for i in keep]
+        if self._rows:
+            self._mask = batch_cache.keep_rows(self._cache, self._mask, keep)
+        else:
+            self._cache = self._mask = None
+
+    def _finish(self, request: _Request) -> None:
+        request.loop.call_soon_threadsafe(request.queue.put_nowait, None)
+        with self._wake:
+            self._cancelled.discard(request.request_id)
+            self._live.pop(request.request_id, None)
 
     def _load_sync(self, adapter: AdapterRef) -> None:
         from peft import PeftModel
 
-        with self._lock:
+        with self._model_lock:
             if self._model is self._base:
                 self._model = PeftModel.from_pretrained(self._base, str(adapter.path), adapter_name=adapter.name)
             else:
@@ -210,16 +307,23 @@ class TransformersEngine(Engine):
         self._adapters[adapter.name] = adapter
 
     def _unload_sync(self, adapter: AdapterRef) -> None:
-        with self._lock:
+        with self._model_lock:
             self._model.delete_adapter(adapter.name)
 
     async def unload_adapter(self, adapter: AdapterRef) -> None:
-        if self._adapters.pop(adapter.name, None) is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
+        """New requests are refused at once; the ones already using the adapter finish with it first."""
+        if self._adapters.pop(adapter.name, None) is None:
+            return
+        while any(request.adapter_name == adapter.name for request in list(self._live.values())):
+            await asyncio.sleep(0.05)
+        await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
 
     def queue_depth(self) -> int:
-        """Requests waiting or generating; drops as soon as an aborted generation stops."""
-        return self._unfinished
+        """Requests waiting or generating; drops as soon as an aborted request leaves the batch."""
+        return len(self._live)
 
     async def shutdown(self) -> None:
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        await asyncio.get_running_loop().run_in_executor(None, self._scheduler.join)

@@ -26,7 +26,7 @@ class SimulatedItchat(Channel):
     def send(self, chat_id: str, text: str) -> None:
         self.sent.append((chat_id, text))
 
-    def run(self, on_message) -> None:  # the tests deliver messages one by one instead
+    def run(self, inbox) -> None:  # the tests deliver messages one by one instead
         raise NotImplementedError
 
     def to(self, chat_id: str) -> list[str]:
@@ -58,7 +58,7 @@ class Harness:
         self.bridge = Bridge(config, self.channel, sleep=lambda _: None)
 
     def receive(self, msg: dict) -> None:
-        self.bridge.on_message(from_itchat(msg, SELF_ID, is_group=msg["FromUserName"].startswith("@@")))
+        self.bridge.receive([from_itchat(msg, SELF_ID, is_group=msg["FromUserName"].startswith("@@"))])
 
 
 @pytest.fixture

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 import pytest
 import uvicorn
+import yaml
+from jsonschema import Validator, validators
 from typer.testing import CliRunner
 
 from tests.deploy.files import (
@@ -148,6 +152,27 @@ def test_gpu_variant_reserves_nvidia_gpus_and_shared_memory() -> None:
     assert any(d["driver"] == "nvidia" and "gpu" in d["capabilities"] for d in devices)
     assert server["shm_size"], "tensor parallelism needs more than Docker's 64 MB of /dev/shm"
     assert server["healthcheck"]["start_period"], "loading a 7B model outlasts the CPU start period"
+
+
+def compose_schema() -> Validator:
+    """The Compose Specification's own JSON schema, as check-jsonschema vendors it (offline, pinned)."""
+    text = resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text("utf-8")
+    schema = json.loads(text)
+    return validators.validator_for(schema)(schema)
+
+
+def schema_errors(validator: Validator, text: str) -> list[str]:
+    document = yaml.safe_load(default_interpolation(text))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def test_both_compose_files_follow_the_compose_specification() -> None:
+    validator = compose_schema()
+    for compose_file in (COMPOSE, COMPOSE_GPU):
+        errors = schema_errors(validator, compose_file.read_text(encoding="utf-8"))
+        assert not errors, f"{compose_file.name}: {errors}"
+    misspelled = COMPOSE.read_text(encoding="utf-8").replace("    ports:", "    port:", 1)
+    assert any("'port' was unexpected" in e for e in schema_errors(validator, misspelled)), "the schema is in force"
 
 
 def compose_binary() -> list[str] | None:

@@ -19,7 +19,7 @@ def demo_copy(tmp_path: Path) -> Path:
     bin_dir.mkdir(parents=True)
     (bin_dir / "activate").write_text(f'export PATH="{bin_dir}:$PATH"\n')
     for name in ("twin-train", "twin-server"):
-        (bin_dir / name).write_text("#!/bin/sh\necho \"$0 $*\"\n")
+        (bin_dir / name).write_text('#!/bin/sh\necho "$0 $*"\n')
         (bin_dir / name).chmod(0o755)
     return tmp_path / "scripts" / "demo.sh"
 

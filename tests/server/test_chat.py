@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from tests.conftest import ADAPTER_PERSONAS
-from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def _template_tokens(tokenizer, messages: list[dict]) -> int:
+    """Prompt length as the model's own chat template counts it, without the server's prompt code."""
+    return len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False))
 
 
 def test_chat_reply_with_exact_usage(client, tokenizer):
@@ -16,7 +20,7 @@ def test_chat_reply_with_exact_usage(client, tokenizer):
     assert choice.message.role == "assistant"
     assert choice.message.content.strip()
     assert choice.finish_reason in ("stop", "length")
-    expected_prompt = len(render_chat_prompt(tokenizer, build_chat(QUESTION)))
+    expected_prompt = _template_tokens(tokenizer, QUESTION)
     assert reply.usage.prompt_tokens == expected_prompt
     assert 0 < reply.usage.completion_tokens <= 12
     assert reply.usage.total_tokens == expected_prompt + reply.usage.completion_tokens
@@ -29,9 +33,12 @@ def test_length_finish_reason_counts_every_token(client):
 
 
 def test_adapter_persona_applies_when_client_sends_no_system(client, tokenizer):
-    reply = client.chat.completions.create(model="alice", messages=QUESTION, max_tokens=4, temperature=0)
-    with_persona = build_chat(QUESTION, ADAPTER_PERSONAS["alice"])
-    assert reply.usage.prompt_tokens == len(render_chat_prompt(tokenizer, with_persona))
+    with_persona = [{"role": "system", "content": ADAPTER_PERSONAS["alice"]}, *QUESTION]
+    bare = client.chat.completions.create(model="alice", messages=QUESTION, max_tokens=8, temperature=0)
+    explicit = client.chat.completions.create(model="alice", messages=with_persona, max_tokens=8, temperature=0)
+    assert bare.usage.prompt_tokens == explicit.usage.prompt_tokens == _template_tokens(tokenizer, with_persona)
+    assert bare.usage.prompt_tokens != _template_tokens(tokenizer, QUESTION)
+    assert bare.choices[0].message.content == explicit.choices[0].message.content
 
 
 def test_streaming_matches_non_streaming_and_reports_usage(client):
@@ -53,16 +60,19 @@ def test_streaming_matches_non_streaming_and_reports_usage(client):
     assert usage.prompt_tokens == whole.usage.prompt_tokens
 
 
-def test_n_choices_and_seed_reproducibility(client):
+def test_n_choices_and_seed_reproducibility(client, tokenizer):
     kwargs = dict(model="SmolLM2-135M-Instruct", messages=QUESTION, max_tokens=10, temperature=1.0, seed=7, n=2)
     first = client.chat.completions.create(**kwargs)
     second = client.chat.completions.create(**kwargs)
     assert [c.index for c in first.choices] == [0, 1]
     assert [c.message.content for c in first.choices] == [c.message.content for c in second.choices]
     assert first.choices[0].message.content != first.choices[1].message.content
-    if all(c.finish_reason == "length" for c in first.choices):
-        assert first.usage.completion_tokens == 20
-    assert 2 <= first.usage.completion_tokens <= 20
+    # A choice cut at the limit has exactly max_tokens; one that ended has its text plus the end-of-turn token.
+    expected = sum(
+        10 if c.finish_reason == "length" else len(tokenizer.encode(c.message.content, add_special_tokens=False)) + 1
+        for c in first.choices
+    )
+    assert first.usage.completion_tokens == expected, [(c.finish_reason, c.message.content) for c in first.choices]
 
 
 def test_stop_sequence_cuts_the_reply(client):
@@ -107,8 +117,13 @@ def test_plain_completion(client):
 
 
 def test_routes_answer_without_v1_prefix(http):
-    body = {"model": "bob", "messages": QUESTION, "max_tokens": 3}
+    body = {"model": "bob", "messages": QUESTION, "max_tokens": 6, "temperature": 0}
     with_prefix = http.post("/v1/chat/completions", json=body)
     without = http.post("/chat/completions", json=body)
     assert with_prefix.status_code == without.status_code == 200
+    for key in ("model", "choices", "usage"):
+        assert with_prefix.json()[key] == without.json()[key], key
+    completion = {"model": "bob", "prompt": "The capital of France is", "max_tokens": 6, "temperature": 0}
+    texts = [http.post(f"{prefix}/completions", json=completion).json()["choices"] for prefix in ("/v1", "")]
+    assert texts[0] == texts[1]
     assert http.get("/models").json()["data"] == http.get("/v1/models").json()["data"]

@@ -44,11 +44,16 @@ def test_cow2_plain_reply_has_usage_it_accepts(twin_server):
 
 
 def test_cow2_retry_after_failure_sends_two_user_messages(twin_server):
+    """Its retry repeats the user turn; the reply is the one to both turns joined as one burst."""
     messages = [{"role": "system", "content": CHARACTER_DESC}, {"role": "user", "content": "hello?"},
                 {"role": "user", "content": "hello??"}]  # fmt: skip
-    response = _post(twin_server, _cow2_body(messages=messages, max_tokens=8))
+    joined = [{"role": "system", "content": CHARACTER_DESC}, {"role": "user", "content": "hello?\nhello??"}]
+    response = _post(twin_server, _cow2_body(messages=messages, max_tokens=8, temperature=0))
     assert response.status_code == 200, response.text
     assert response.json()["usage"]["completion_tokens"] > 0
+    once = _post(twin_server, _cow2_body(messages=joined, max_tokens=8, temperature=0)).json()
+    assert response.json()["choices"] == once["choices"]
+    assert response.json()["usage"] == once["usage"]
 
 
 def test_cow2_agent_mode_tools_are_answered_as_text(twin_server):
@@ -61,7 +66,7 @@ def test_cow2_agent_mode_tools_are_answered_as_text(twin_server):
 
 
 def test_cow2_streaming(twin_server):
-    body = _cow2_body(stream=True, max_tokens=12)
+    body = _cow2_body(stream=True, max_tokens=12, temperature=0)
     text, done = "", False
     with httpx.stream("POST", f"{twin_server.base_url}/chat/completions", json=body, timeout=120,
                       headers={"Authorization": f"Bearer {twin_server.api_key}"}) as response:  # fmt: skip
@@ -75,8 +80,11 @@ def test_cow2_streaming(twin_server):
             for choice in json.loads(line[6:])["choices"]:
                 text += choice["delta"].get("content") or ""
     assert done and text
+    whole = _post(twin_server, {**body, "stream": False}).json()
+    assert text == whole["choices"][0]["message"]["content"]
 
 
+COW1_MESSAGES = [{"role": "system", "content": CHARACTER_DESC}, {"role": "user", "content": "早上好"}]
 COW1_SCRIPT = """
 import json, sys, openai
 kwargs = json.loads(sys.argv[1])
@@ -92,9 +100,8 @@ def _cow1(twin_server, **kwargs) -> dict:
     if not (OPENAI_027 / "openai" / "__init__.py").is_file():
         pytest.fail(f"openai==0.27.8 is missing from {OPENAI_027}: run scripts/setup.sh")
     call = {"api_base": twin_server.base_url, "api_key": twin_server.api_key, "model": "alice",
-            "messages": [{"role": "system", "content": CHARACTER_DESC}, {"role": "user", "content": "早上好"}],
-            "temperature": 0.9, "top_p": 1, "frequency_penalty": 0.0, "presence_penalty": 0.0,
-            "request_timeout": 120, "max_tokens": 12, **kwargs}  # fmt: skip
+            "messages": COW1_MESSAGES, "temperature": 0.9, "top_p": 1, "frequency_penalty": 0.0,
+            "presence_penalty": 0.0, "request_timeout": 120, "max_tokens": 12, **kwargs}  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(OPENAI_027)}
     done = subprocess.run([sys.executable, "-c", COW1_SCRIPT, json.dumps(call)], capture_output=True, text=True,
                           env=env, timeout=180)  # fmt: skip
@@ -108,5 +115,11 @@ def test_cow1_openai_0_27_8_chat_completion(twin_server):
     assert reply["usage"]["completion_tokens"] > 0
 
 
-def test_cow1_openai_0_27_8_streaming(twin_server):
-    assert _cow1(twin_server, stream=True)["text"]
+def test_cow1_openai_0_27_8_gets_the_modern_sdks_reply_streamed_or_not(twin_server, client):
+    whole = _cow1(twin_server, temperature=0)
+    streamed = _cow1(twin_server, temperature=0, stream=True)
+    modern = client.chat.completions.create(model="alice", messages=COW1_MESSAGES, max_tokens=12, temperature=0,
+                                            top_p=1, frequency_penalty=0.0, presence_penalty=0.0)  # fmt: skip
+    assert modern.choices[0].message.content
+    assert streamed["text"] == whole["choices"][0]["message"]["content"] == modern.choices[0].message.content
+    assert whole["usage"] == modern.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"})

@@ -52,7 +52,7 @@ def clean(messages: pl.DataFrame, max_chars: int = 500, dedupe_min_chars: int = 
     )
     tidied = (
         text.str.replace_all(_LINK, LINK_TOKEN)
-        .str.replace_many(["\r\n", "\r", "\u2005"], ["\n", "\n", " "])
+        .str.replace_many(["\r\n", "\r", "\u2005"], ["\n", "\n", " "], leftmost=True)
         .str.replace_all(_BLANK_LINES, "\n\n")
         .str.strip_chars(PYTHON_SPACE)
     )

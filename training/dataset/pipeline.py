@@ -22,8 +22,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from tqdm import tqdm
 
+from wechat_twin.errors import UsageError
+from wechat_twin.memory.facts import read_facts
+from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
-from wechat_twin.training.dataset.privacy import REDACT_MODES, Redactor, compile_words, load_word_list
+from wechat_twin.training.dataset.memory import memory_file
+from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
 from wechat_twin.training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table
 from wechat_twin.training.dataset.split import split_by_time
@@ -55,7 +59,7 @@ class PipelineOptions:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     redact_words: Path | None = None
-    redact_mode: str = "redact"
+    redact_mode: RedactMode = RedactMode.redact
     privacy: bool = True
     max_message_chars: int = 500
     dedupe_min_chars: int = 50
@@ -65,6 +69,8 @@ class PipelineOptions:
     llamafactory: bool = False
     timezone: str = DEFAULT_TIMEZONE
     tokenizer: str | None = None
+    memory: bool = True
+    facts: Path | None = None
     progress: bool = False
 
     def validate(self) -> None:
@@ -74,12 +80,12 @@ class PipelineOptions:
             (self.max_turns >= 2, "--max-turns must be at least 2 (one user and one owner turn)"),
             (self.max_tokens > 0, "--max-tokens must be positive"),
             (0 <= self.dev_fraction < 1, "--dev-fraction must be in [0, 1)"),
-            (self.redact_mode in REDACT_MODES, f"--redact-mode must be one of {', '.join(REDACT_MODES)}"),
             (not self.out.exists() or self.out.is_dir(), f"--out {self.out} is a file, not a folder"),
+            (self.memory or self.facts is None, "--facts needs the memory file: drop --no-memory"),
         )
         for ok, problem in checks:
             if not ok:
-                raise ValueError(problem)
+                raise UsageError(problem)
 
 
 def default_system_prompt(owner_name: str | None) -> str:
@@ -109,27 +115,28 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
+def run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[str, Any]:
     """Build the dataset under `options.out` and return the report (also written as report.json)."""
     with _cycle_collector_paused():
         return _run(inputs, options)
 
 
-def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
+def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[str, Any]:
     options.validate()
     try:
         zone = ZoneInfo(options.timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"--timezone {options.timezone!r} is not a known time zone") from error
+        raise UsageError(f"--timezone {options.timezone!r} is not a known time zone") from error
     diagnostics = Diagnostics()
     files = registry.resolve(inputs, options.format, diagnostics)
     try:
         words = compile_words(load_word_list(options.redact_words)) if options.redact_words else None
     except ValueError as error:
-        raise ValueError(f"--redact-words {options.redact_words}: {error}") from error
+        raise UsageError(f"--redact-words {options.redact_words}: {error}") from error
     redactor = Redactor(enabled=options.privacy, words=words, mode=options.redact_mode)
+    facts = read_facts(options.facts) if options.facts else None
     stats = Stats()
-    parse_options = ParseOptions(me=options.me, timezone=zone, diagnostics=diagnostics)
+    parse_options = ParseOptions(me=options.me, chats=options.allow, timezone=zone, diagnostics=diagnostics)
 
     messages, per_file = _read(files, parse_options, options.progress)
     stats.messages_read = messages.height
@@ -147,7 +154,7 @@ def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
     try:
         counter = token_counter(options.tokenizer)
     except (ImportError, OSError, ValueError) as error:
-        raise ValueError(f"--tokenizer {options.tokenizer}: cannot load it ({error})") from error
+        raise UsageError(f"--tokenizer {options.tokenizer}: cannot load it ({error})") from error
     system_tokens = counter.count(system_prompt) if system_prompt else 0
     limits = Limits(options.max_turns, options.max_tokens, system_tokens)
 
@@ -177,6 +184,9 @@ def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
         settings=_settings(options),
     )
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
+    if options.memory:
+        database, report["memory"] = memory_file(train_records, _aliases(chats), facts)
+        outputs[MEMORY_FILE] = lambda f: f.write(database)
     if options.llamafactory:
         outputs[f"{LLAMAFACTORY_DIR}/train.jsonl"] = jsonl(map(sharegpt, train_records))
         outputs[f"{LLAMAFACTORY_DIR}/dev.jsonl"] = jsonl(map(sharegpt, dev_records))
@@ -187,14 +197,15 @@ def _run(inputs: Sequence[Path], options: PipelineOptions) -> dict[str, Any]:
 
 
 def _read(
-    files: list[tuple[Path, registry.ExportFormat]], parse_options: ParseOptions, progress: bool
+    files: list[tuple[registry.Source, registry.ExportFormat]], parse_options: ParseOptions, progress: bool
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Every file's messages in one table, in reading order (`order`)."""
     tables: list[pl.DataFrame] = []
     per_file: list[dict[str, Any]] = []
-    total = sum(path.stat().st_size for path, _ in files)
+    total = sum(path.stat().st_size for path, _ in files if isinstance(path, Path))
     with tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress, leave=False) as bar:
         parse_options.on_read = bar.update if progress else None
+        parse_options.progress = progress
         for path, export_format in files:
             tables.append(registry.read_table(path, export_format, parse_options))
             per_file.append({"path": str(path), "format": export_format.NAME, "messages": tables[-1].height})
@@ -261,11 +272,27 @@ def _sessions(
             continue
         stats.sessions += 1
         if chat_id not in keys:
-            keys[chat_id] = hashlib.sha256(chat_id.encode()).hexdigest()[:12]
+            keys[chat_id] = chat_key(chat_id)
         sessions.append(_Session(keys[chat_id], start, windows))
         chats_with_samples.add(chat_id)
     stats.chats_used = len(chats_with_samples)
     return sessions
+
+
+def chat_key(chat_id: str) -> str:
+    """The dataset's `chat` field: a short hash, so the JSONL names no one."""
+    return hashlib.sha256(chat_id.encode()).hexdigest()[:12]
+
+
+def _aliases(chats: pl.DataFrame) -> dict[str, str]:
+    """Every name a request may give a contact by (the dataset key, the export's id and chat name) -> the key."""
+    aliases: dict[str, str] = {}
+    for chat_id, chat_name in chats.select("chat_id", "chat_name").iter_rows():
+        key = chat_key(chat_id)
+        for alias in (key, chat_id, chat_name):
+            if alias:
+                aliases.setdefault(alias, key)
+    return aliases
 
 
 def _by_chat_and_time(kept: pl.DataFrame, used: dict[str, bool]) -> pl.DataFrame:
@@ -335,7 +362,7 @@ def _likely_owner_name(kept: pl.DataFrame) -> str | None:
     return max(counts, key=lambda n: (counts[n], n)) if counts else None
 
 
-def _no_owner_error(inputs: Sequence[Path], kept: pl.DataFrame, me: tuple[str, ...]) -> ExportFormatError:
+def _no_owner_error(inputs: Sequence[registry.Source], kept: pl.DataFrame, me: tuple[str, ...]) -> ExportFormatError:
     counts = kept.group_by(table.display_name().alias("name")).len().iter_rows()
     top = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:10]
     speakers = ", ".join(f"{name} ({n})" for name, n in top) or "none"
@@ -359,4 +386,5 @@ def _settings(options: PipelineOptions) -> dict[str, Any]:
         "max_tokens": options.max_tokens,
         "dev_fraction": options.dev_fraction,
         "timezone": options.timezone,
+        "memory": options.memory,
     }

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
+from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.server.adapters.card import TwinCard, read_card
-from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity
 from wechat_twin.training.evaluate.report import write_report
 from wechat_twin.training.evaluate.style import style_distance, style_of
-from wechat_twin.training.sft.chat_template import ChatTemplateError
-from wechat_twin.training.sft.samples import DatasetShapeError, Messages, read_samples
+from wechat_twin.training.sft.samples import Messages, read_samples
 
 
 def build_report(
@@ -34,11 +34,6 @@ def build_report(
         "replies": [{"prompt": s[-2]["content"], "owner": o, "base": b, "adapter": a}
                     for s, o, b, a in zip(samples, owner, replies["base"], replies["adapter"], strict=True)],
     }  # fmt: skip
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 def _trained_on(card: TwinCard) -> Path | None:
@@ -61,27 +56,21 @@ def eval_command(
     """Compare base and adapter with the owner on the dev set: perplexity and style, as JSON, markdown and PNG."""
     adapter = adapter.resolve()
     if not (adapter / "adapter_config.json").is_file():
-        raise _fail(f"{adapter}: no adapter_config.json, not a LoRA adapter folder")
+        raise TwinError(f"{adapter}: no adapter_config.json, not a LoRA adapter folder")
     card = read_card(adapter)
     if card is None:
-        raise _fail(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
+        raise TwinError(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
     if max_prompts < 1 or max_tokens < 1:
-        raise _fail("--max-prompts and --max-tokens must be at least 1")
+        raise UsageError("--max-prompts and --max-tokens must be at least 1")
     data = data or _trained_on(card)
     if data is None:
-        raise _fail(f"{adapter}: twin.json names no dataset folder; pass --data")
-    try:
-        samples = read_samples(data / "dev.jsonl")[:max_prompts]
-        base = resolve_base_model(model or card.base_model)
-    except (DatasetShapeError, BaseModelError) as exc:
-        raise _fail(str(exc)) from exc
+        raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
+    samples = read_samples(data / "dev.jsonl")[:max_prompts]
+    base = resolve_base_model(model or card.base_model)
     typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} ({engine} engine)")
     replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens)
     typer.echo("scoring the perplexity of the owner's real replies")
-    try:
-        perplexity = base_and_adapter_perplexity(base.path, adapter, samples)
-    except ChatTemplateError as exc:
-        raise _fail(str(exc)) from exc
+    perplexity = base_and_adapter_perplexity(base.path, adapter, samples)
     report = build_report(card, adapter, base.served_name, samples, replies, perplexity)
     folder = out or adapter / "eval"
     typer.echo(write_report(report, folder))

@@ -11,8 +11,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from wechat_twin.training.formats import jsonfile
 from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.textio import decode_error, head, open_text
+from wechat_twin.training.formats.textio import head
 from wechat_twin.training.formats.times import parse_time
 
 NAME = "jsonl"
@@ -49,19 +50,13 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
             path, f"JSONL lines need keys {', '.join(REQUIRED)}; line 1 has {', '.join(first) or 'none'}"
         )
     malformed = options.diagnostics.malformed
-    try:
-        with open_text(path, options, newline=None) as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    message = _message(json.loads(line), options)
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                    malformed(path, number, _reason(error))
-                    continue
-                yield message
-    except UnicodeDecodeError as error:
-        raise decode_error(path, error) from error
+    for number, line in jsonfile.lines(path, options):
+        try:
+            message = _message(json.loads(line), options)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            malformed(path, number, _reason(error))
+            continue
+        yield message
 
 
 def _message(record: dict, options: ParseOptions) -> Message:

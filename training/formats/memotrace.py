@@ -1,4 +1,4 @@
-"""MemoTrace (留痕) CSV, every shape from 0.2.6 to 2.x (FORMATS.md §1, shapes A–F).
+"""MemoTrace (留痕) CSV, every shape from 0.2.6 to 2.x (docs/formats.md §1, shapes A–F).
 
 All shapes share the first nine columns; what follows depends on the version, and the header
 does not say which: 0.2.6 rows carry a server id the header does not name (B), 0.2.7–0.2.9 put
@@ -21,9 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
-from wechat_twin.training.formats import csvfile
+from wechat_twin.training.formats import csvfile, wechat_types
 from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.notices import notice_kind
 from wechat_twin.training.formats.table import SCHEMA
 from wechat_twin.training.formats.textio import decode_error, open_text, sniff_encoding
 
@@ -36,40 +35,6 @@ TABLE_COLUMNS = ("TalkerId", "Type", "SubType", "IsSender", "CreateTime", "StrCo
 PEEK_ROWS = 2000
 
 _SERVER_ID = re.compile(r"\d{15,20}$")
-
-_TYPE_KINDS = {
-    "1": Kind.TEXT,
-    "3": Kind.IMAGE,
-    "34": Kind.VOICE,
-    "37": Kind.SYSTEM,  # friend request
-    "42": Kind.CONTACT_CARD,
-    "43": Kind.VIDEO,
-    "47": Kind.STICKER,
-    "48": Kind.LOCATION,
-    "50": Kind.CALL,
-    "66": Kind.CONTACT_CARD,
-}
-_APPMSG_KINDS = {  # Type 49 by SubType
-    "0": Kind.FILE,
-    "3": Kind.LINK,  # music share
-    "4": Kind.LINK,
-    "5": Kind.LINK,
-    "6": Kind.FILE,
-    "74": Kind.FILE,
-    "8": Kind.STICKER,  # uploaded GIF
-    "17": Kind.LOCATION,  # live location
-    "19": Kind.FORWARD,
-    "33": Kind.MINI_PROGRAM,
-    "36": Kind.MINI_PROGRAM,
-    "50": Kind.CONTACT_CARD,
-    "51": Kind.LINK,
-    "57": Kind.QUOTE,  # the reply text is in CompressContent, which no shape writes
-    "62": Kind.PAT,
-    "87": Kind.SYSTEM,
-    "2000": Kind.TRANSFER,
-    "2001": Kind.RED_PACKET,
-    "2003": Kind.RED_PACKET,
-}
 
 
 @dataclass(frozen=True)
@@ -246,11 +211,11 @@ def _shape(path: Path, header: list[str], peeked: list[tuple[int, list[str]]]) -
 
 
 def _kind(type_: str, subtype: str, content: str) -> Kind:
-    if type_ == "49":
-        return _APPMSG_KINDS.get(subtype, Kind.OTHER)
-    if type_ == "10000":
-        return notice_kind(content, subtype)
-    return _TYPE_KINDS.get(type_, Kind.OTHER)
+    """WeChat's own type numbers; a quote (49/57) carries its reply text in CompressContent,
+    which no shape writes, so it comes out without text."""
+    if not (type_.isdigit() and subtype.isdigit()):
+        return Kind.OTHER
+    return wechat_types.kind_of(int(type_), int(subtype), content)
 
 
 def _messages(path: Path, reader, peeked, shape: _Shape, options: ParseOptions) -> Iterator[Message]:

@@ -1,4 +1,4 @@
-"""MemoTrace's 2025 per-chat CSV for WeChat 4.0, with Chinese headers (FORMATS.md §1.2, shape G).
+"""MemoTrace's 2025 per-chat CSV for WeChat 4.0, with Chinese headers (docs/formats.md §1.2, shape G).
 
 One file per chat named after the contact; types are Chinese names; the owner is not marked (the
 `发送人` column holds display names), so the owner comes from `--me` or from the chat's name.

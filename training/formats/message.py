@@ -14,6 +14,8 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from wechat_twin.errors import TwinError
+
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MALFORMED_EXAMPLES = 5
 
@@ -62,7 +64,7 @@ class Message:
     is_group: bool | None = None
 
 
-class ExportFormatError(Exception):
+class ExportFormatError(TwinError):
     """A file the pipeline cannot read as a whole; the command prints it and exits non-zero."""
 
     def __init__(self, path: Path | str, problem: str):
@@ -91,9 +93,12 @@ class Diagnostics:
 
 @dataclass
 class ParseOptions:
-    """What a parser needs beyond the file: who the owner is and which zone local times are in."""
+    """What a parser needs beyond the file: who the owner is and which zone local times are in;
+    a source that can choose what to read (a live chatlog) also takes the chats asked for."""
 
     me: tuple[str, ...] = ()
+    chats: tuple[str, ...] = ()  # `--allow`: empty for every chat
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     on_read: Callable[[int], None] | None = None  # bytes consumed, for the progress bar
+    progress: bool = False  # a source without a file size shows its own progress bar

@@ -1,4 +1,4 @@
-"""PyWxDump CSV, the format WeClone reads (FORMATS.md §3).
+"""PyWxDump CSV, the format WeClone reads (docs/formats.md §3).
 
 Pages of up to 5000 rows per chat (`<wxid>_<start>_<end>.csv`); `room_name` is the chat (a
 friend's wxid, or `…@chatroom` for groups), `talker` the speaker's wxid, `is_sender` marks the

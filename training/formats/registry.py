@@ -12,12 +12,27 @@ on the command line is still recognised as MemoTrace and gets a precise error in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 import polars as pl
 
-from wechat_twin.training.formats import jsonl, memotrace, memotrace_zh, pywxdump, telegram, wechatexporter
+from wechat_twin.errors import UsageError
+from wechat_twin.training.formats import (
+    chatlab,
+    chatlog_api,
+    chatlog_csv,
+    chatlog_json,
+    jsonl,
+    memotrace,
+    memotrace_zh,
+    pywxdump,
+    telegram,
+    wechatexporter,
+    weflow_csv,
+    weflow_json,
+)
 from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Message, ParseOptions
 from wechat_twin.training.formats.table import from_messages
 from wechat_twin.training.formats.textio import sniff_encoding
@@ -36,8 +51,25 @@ class ExportFormat(Protocol):
 
 
 FORMATS: dict[str, ExportFormat] = {
-    module.NAME: module for module in (memotrace, memotrace_zh, wechatexporter, pywxdump, telegram, jsonl)
+    module.NAME: module
+    for module in (
+        memotrace,
+        memotrace_zh,
+        wechatexporter,
+        pywxdump,
+        weflow_csv,
+        weflow_json,
+        chatlab,
+        chatlog_json,
+        chatlog_csv,
+        telegram,
+        jsonl,
+    )
 }
+AUTO = "auto"
+# `--format`'s choices, made from the registry so a new format is offered without another edit.
+FormatChoice = Enum("FormatChoice", {name: name for name in (AUTO, *FORMATS)}, type=str)
+Source = Path | str  # a file or folder, or a URL (a running chatlog)
 
 
 def detect(path: Path, at_least: float = 0.0) -> ExportFormat | None:
@@ -47,14 +79,19 @@ def detect(path: Path, at_least: float = 0.0) -> ExportFormat | None:
     return best if confidence > at_least else None
 
 
-def resolve(inputs: Sequence[Path], name: str, diagnostics: Diagnostics) -> list[tuple[Path, ExportFormat]]:
+def resolve(inputs: Sequence[Source], name: str, diagnostics: Diagnostics) -> list[tuple[Source, ExportFormat]]:
     """Files to read and their formats. A folder is searched for exports and other files are
-    skipped with a warning; a file named on the command line must be an export."""
-    if name != "auto" and name not in FORMATS:
-        raise ValueError(f"--format must be auto or one of: {', '.join(FORMATS)}")
+    skipped with a warning; a file named on the command line must be an export; a URL is a
+    running chatlog (`chatlog_api`)."""
+    if name != AUTO and name not in FORMATS:
+        raise UsageError(f"--format must be auto or one of: {', '.join(FORMATS)}")
     forced = FORMATS.get(name)
-    files: list[tuple[Path, ExportFormat]] = []
-    for given in inputs:
+    files: list[tuple[Source, ExportFormat]] = []
+    for source in inputs:
+        if chatlog_api.is_url(str(source)):
+            files.append((chatlog_api.check_url(str(source)), chatlog_api))
+            continue
+        given = Path(source)
         if not given.exists():
             raise ExportFormatError(given, "no such file or folder")
         if given.is_dir():
@@ -69,7 +106,7 @@ def resolve(inputs: Sequence[Path], name: str, diagnostics: Diagnostics) -> list
                     diagnostics.warn(f"{path}: skipped, not a known chat export")
                 else:
                     files.append((path, found))
-            if not any(path.is_relative_to(given) for path, _ in files):
+            if not any(isinstance(path, Path) and path.is_relative_to(given) for path, _ in files):
                 raise ExportFormatError(given, "folder holds no known chat export")
             continue
         found = forced or detect(given)
@@ -79,7 +116,7 @@ def resolve(inputs: Sequence[Path], name: str, diagnostics: Diagnostics) -> list
     return files
 
 
-def read_table(path: Path, export_format: ExportFormat, options: ParseOptions) -> pl.DataFrame:
+def read_table(path: Source, export_format: ExportFormat, options: ParseOptions) -> pl.DataFrame:
     """One file's messages as the message table (`wechat_twin.training.formats.table`)."""
     native = getattr(export_format, "read_table", None)
     table = native(path, options) if native is not None else None

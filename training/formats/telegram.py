@@ -1,26 +1,28 @@
-"""Telegram Desktop's JSON export (`result.json`), one chat or the whole account (FORMATS.md §4).
+"""Telegram Desktop's JSON export (`result.json`), one chat or the whole account (docs/formats.md §4).
 
 The owner is `personal_information.user_id` in a full export; a single-chat export does not say,
 so `--me` names the owner (display name or `from_id`). Text may be a string or a list of strings
-and entity objects; media, service messages and forwards are labelled so cleaning drops them.
+and entity objects; media, service messages and forwards are labelled so cleaning drops them, and
+a photo, video or file with a caption becomes two messages: the media (dropped) and its caption.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.training.formats import jsonfile
 from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
 from wechat_twin.training.formats.owner import owner_names
-from wechat_twin.training.formats.textio import decode_error, head, open_text
+from wechat_twin.training.formats.textio import head
 from wechat_twin.training.formats.times import parse_time
 
 NAME = "telegram"
 DESCRIPTION = "Telegram Desktop JSON export (result.json)"
 
+CAPTIONED = frozenset({Kind.IMAGE, Kind.VIDEO, Kind.FILE})  # media that can carry a caption
 GROUP_TYPES = {"private_group", "private_supergroup", "public_supergroup", "private_channel", "public_channel"}
 _CHAT_TYPE = re.compile(
     r'"type"\s*:\s*"(?:personal_chat|bot_chat|saved_messages|private_group|private_supergroup|'
@@ -46,13 +48,7 @@ def detect(path: Path) -> float:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
-    try:
-        with open_text(path, options, newline=None) as f:
-            data = json.load(f)
-    except UnicodeDecodeError as error:
-        raise decode_error(path, error) from error
-    except json.JSONDecodeError as error:
-        raise ExportFormatError(path, f"not valid JSON (line {error.lineno}: {error.msg})") from error
+    data = jsonfile.load(path, options)
     if not isinstance(data, dict):
         raise ExportFormatError(path, "not a Telegram export: the top level is not an object")
     if "chats" in data:
@@ -124,6 +120,10 @@ def _chat_messages(path: Path, chat: dict[str, Any], owners: set[str], options: 
         sender_id = str(message.get("from_id") or message.get("actor_id") or "")
         sender_name = str(message.get("from") or message.get("actor") or "")
         kind = _kind(message)
-        text = _text(message.get("text")) if kind is Kind.TEXT else ""
+        text = _text(message.get("text"))
         is_me = sender_id in owners or sender_name in owners
+        if kind in CAPTIONED and text:  # the media is dropped and counted, its caption is the owner's words
+            yield Message(chat_id, chat_name, sender_id, sender_name, is_me, timestamp, "", kind, is_group)
+            kind = Kind.TEXT
+        text = text if kind is Kind.TEXT else ""
         yield Message(chat_id, chat_name, sender_id, sender_name, is_me, timestamp, text, kind, is_group)

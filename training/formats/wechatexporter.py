@@ -1,8 +1,9 @@
-"""WechatExporter TXT (iOS backups): one file per chat, `NAME (TIME):MESSAGE` lines (FORMATS.md §2).
+"""WechatExporter TXT (iOS backups): one file per chat, `NAME (TIME):MESSAGE` lines (docs/formats.md §2).
 
 Only lines with that prefix start a message; everything else is a continuation line, a system
 notice, a quoted-reply block or a forwarded-chat block, told apart by wording and layout:
 - notices are recognised by their wording (`wechat_twin.training.formats.notices`) and end the message before;
+  one before the first message (a group invitation) takes that message's time;
 - `「name：quoted」` + a dashed rule + the reply is a quoted reply without speaker or time: in a
   one-to-one chat the replier is the participant who was not quoted, timed like the message
   before; in a group it cannot be attributed and is dropped as `quote_unattributed`;
@@ -198,6 +199,7 @@ class _Reader:
         self.is_group = len(others) > 1
         self.options = options
         self.last_time = ""
+        self.early_notices: list[tuple[Kind, int]] = []  # notices before the first message
 
     def read(self, lines: list[tuple[int, str]]) -> Iterator[Message]:
         draft: _Draft | None = None
@@ -220,6 +222,8 @@ class _Reader:
                 draft = None
                 if self.last_time:
                     yield from self._message("", self.last_time, "", notice_kind(line), number)
+                else:  # no time yet: it takes the first message's
+                    self.early_notices.append((notice_kind(line), number))
                 continue
             quote = _QUOTE_OPEN.match(line)
             if quote:
@@ -272,6 +276,9 @@ class _Reader:
             self.options.diagnostics.malformed(self.path, number, str(error))
             return
         self.last_time = time
+        for notice, _ in self.early_notices:
+            yield Message(self.path.stem, self.chat, "", "", False, timestamp, "", notice, self.is_group)
+        self.early_notices.clear()
         yield Message(self.path.stem, self.chat, name, name, name in self.owners, timestamp, text, kind, self.is_group)
 
 

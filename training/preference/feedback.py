@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import TwinError
 from wechat_twin.server.prompting import ChatMessage
 
 PREFERENCE_FILE = "preference.jsonl"
@@ -22,7 +23,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 CHAT_ROLES = ("system", "user", "assistant")
 
 
-class FeedbackError(ValueError):
+class FeedbackError(TwinError):
     """The message names the file (and line and field) that is wrong."""
 
 

@@ -7,16 +7,10 @@ from typing import Annotated
 
 import typer
 
-from wechat_twin.server.basemodel import BaseModelError
-from wechat_twin.training.adapter_output import AdapterOutputError
-from wechat_twin.training.preference.feedback import FeedbackError
-from wechat_twin.training.preference.parent import ParentAdapterError
 from wechat_twin.training.preference.report import print_report
 from wechat_twin.training.preference.run import (
-    NotEnoughFeedback,
     PreferenceJob,
     PreferenceMethod,
-    console,
     run_preference,
 )
 from wechat_twin.training.preference.settings import PreferenceSettings
@@ -94,10 +88,5 @@ def settings_from_options(
 
 
 def run_command(method: PreferenceMethod, job: PreferenceJob) -> None:
-    """Run and report; the errors a user can fix end the command with their message, not a traceback."""
-    try:
-        out = run_preference(method, job)
-    except (FeedbackError, ParentAdapterError, NotEnoughFeedback, AdapterOutputError, BaseModelError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    print_report(out)
+    """Run and report; the errors a user can fix reach the command app as `TwinError`s."""
+    print_report(run_preference(method, job))

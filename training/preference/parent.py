@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 
 
-class ParentAdapterError(ValueError):
+class ParentAdapterError(TwinError):
     """The message names the adapter folder and what is missing."""
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 
+from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair, load_feedback
@@ -28,7 +29,7 @@ from wechat_twin.training.preference.split import split_heldout
 console = Console(stderr=True)
 
 
-class NotEnoughFeedback(ValueError):
+class NotEnoughFeedback(TwinError):
     """Raised before any model is loaded; the message says what is missing and how to get it."""
 
 

@@ -20,9 +20,9 @@ import typer
 from rich.console import Console
 
 from wechat_twin.server.adapters.card import TwinCard
-from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
-from wechat_twin.training.adapter_output import AdapterOutputError, prepare_output_dir, save_adapter
+from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
 from wechat_twin.training.dataset.privacy import Redactor
 from wechat_twin.training.preference.parent import training_dtype
 from wechat_twin.training.pretrain.texts import PretrainTextError, read_texts
@@ -195,11 +195,7 @@ def cpt_command(
         min_texts=min_texts,
         seed=seed,
     )
-    try:
-        folder = run_cpt(texts, out, model, settings, privacy, overwrite)
-    except (PretrainTextError, BaseModelError, AdapterOutputError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
+    folder = run_cpt(texts, out, model, settings, privacy, overwrite)
     card_metrics = TwinCard.model_validate_json((folder / "twin.json").read_text(encoding="utf-8")).metrics
     before, after = card_metrics["heldout_perplexity_before"], card_metrics["heldout_perplexity_after"]
     if before is not None and after is not None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wechat_twin.errors import TwinError
 from wechat_twin.training.dataset.privacy import Redactor
 from wechat_twin.training.formats.textio import sniff_encoding
 
 
-class PretrainTextError(ValueError):
+class PretrainTextError(TwinError):
     """The message names the file and what is wrong with it."""
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wechat_twin.errors import TwinError
+
 _CHATML_MESSAGE = re.compile(r"\{\{\s*'<\|im_start\|>'\s*\+\s*message\['role'\]\s*\+.*?\}\}", re.DOTALL)
 
 _PROBES: list[list[dict[str, str]]] = [
@@ -27,7 +29,7 @@ _PROBES: list[list[dict[str, str]]] = [
 ]
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(TwinError):
     """The base template cannot be marked for assistant-only loss; the message says what to do."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wechat_twin.errors import UsageError
+
 # The ranks vLLM's `--max-lora-rank` takes (vllm/config/lora.py `MaxLoRARanks`); an adapter whose
 # rank is among them fits a server started with that rank or a larger one.
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -17,7 +19,7 @@ _EMBEDDING_NAMES = {"lm_head", "embed_tokens", "wte", "wpe", "embed_out", "word_
 _ROUTER_NAMES = {"gate", "router", "shared_expert_gate"}
 
 
-class LoraSettingsError(ValueError):
+class LoraSettingsError(UsageError):
     """The message names the option and the value the server would accept."""
 
 

@@ -10,18 +10,20 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import TwinError
+from wechat_twin.server.engines.device import Device, pick_device, probe, training_dtype_name
 
-class BaseModelLoadError(ValueError):
+
+class BaseModelLoadError(TwinError):
     """The message names the model folder and what is wrong with it."""
 
 
 def training_dtype() -> Any:
-    """bf16 where the GPU has it, else fp32 (CPU training in half precision is slower and less exact)."""
+    """The dtype for the device training runs on (CUDA, then MPS, then CPU): bf16 where CUDA has it, else fp32."""
     import torch
 
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    found = probe()
+    return getattr(torch, training_dtype_name(pick_device(Device.auto, found), found))
 
 
 def check_causal_lm(path: Path) -> None:

@@ -8,12 +8,14 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import TwinError
+
 _ROLES = {"system", "user", "assistant"}
 
 Messages = list[dict[str, str]]
 
 
-class DatasetShapeError(ValueError):
+class DatasetShapeError(TwinError):
     """The message names the file, the line and what is wrong."""
 
 

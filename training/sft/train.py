@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
@@ -43,7 +44,7 @@ OPTIONS_FILE = "sft_options.json"
 _RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
 
 
-class SFTSetupError(ValueError):
+class SFTSetupError(TwinError):
     """Raised before training starts; the message names the input that is wrong."""
 
 
@@ -113,12 +114,12 @@ def _check_numbers(options: SFTOptions) -> None:
     )
     for ok, problem in checks:
         if not ok:
-            raise SFTSetupError(problem)
+            raise UsageError(problem)
     from transformers.trainer_utils import SchedulerType
 
     schedules = [s.value for s in SchedulerType]
     if options.lr_scheduler not in schedules:
-        raise SFTSetupError(f"--lr-scheduler {options.lr_scheduler!r}: choose one of {', '.join(schedules)}")
+        raise UsageError(f"--lr-scheduler {options.lr_scheduler!r}: choose one of {', '.join(schedules)}")
 
 
 def _check_resume(options: SFTOptions, checkpoints: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from wechat_twin.server.api.chat.memory import with_contact_memory
 from wechat_twin.server.api.chat.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -99,7 +100,8 @@ async def create_chat_completion(request: Request, body: ChatCompletionRequest, 
     budget = reply_budget(settings, target, body.max_completion_tokens or body.max_tokens)
 
     def render(messages: list[ChatMessage]) -> list[int]:
-        return render_chat_prompt(tokenizer, build_chat(messages, persona, settings.persona_overrides_client))
+        chat = build_chat(messages, persona, settings.persona_overrides_client)
+        return render_chat_prompt(tokenizer, with_contact_memory(chat, target, request, body))
 
     messages = chat_messages(body)
     if settings.trim_history:

@@ -35,6 +35,8 @@ def reasons_and_texts(messages: list[Message], **limits) -> list[tuple[str, str]
         ("see https://example.com/a?b=1, ok", "see <link>, ok"),
         ("www.example.com。好的", "<link>。好的"),
         ("  @小王\u2005你好\r\n\r\n\r\n\r\n再见  ", "@小王 你好\n\n再见"),
+        ("周末去爬山吗，\r\n带上相机\r第三行", "周末去爬山吗，\n带上相机\n第三行"),  # one line break, not two
+        ("一\r二\u2005\u2005三\r\r\r四\r", "一\n二  三\n\n四"),  # old-Mac line ends; WeChat's @-mention space
     ],
 )
 def test_text_is_tidied_but_style_is_kept(text, kept):

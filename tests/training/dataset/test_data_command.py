@@ -37,6 +37,7 @@ REPORT_KEYS = {
     "malformed_rows",
     "warnings",
     "settings",
+    "memory",
 }
 
 
@@ -64,10 +65,10 @@ def test_dataset_files_report_and_modes(tmp_path):
     assert result.exit_code == 0, result.output
     assert "read 17 messages" in result.output and "redacted: phone 1" in result.output
 
-    for name in ("train.jsonl", "dev.jsonl", "report.json"):
+    for name in ("train.jsonl", "dev.jsonl", "report.json", "memory.sqlite"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
-    assert sorted(p.name for p in out.iterdir()) == ["dev.jsonl", "report.json", "train.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["dev.jsonl", "memory.sqlite", "report.json", "train.jsonl"]
 
     samples = read_jsonl(out / "train.jsonl") + read_jsonl(out / "dev.jsonl")
     for sample in samples:
@@ -90,7 +91,7 @@ def test_dataset_files_report_and_modes(tmp_path):
     assert report["sessions"] == 3 and report["sessions_dropped"] == 1
     assert report["samples_train"] + report["samples_dev"] == len(samples)
     for path in out.iterdir():
-        assert "13800138000" not in path.read_text(encoding="utf-8")
+        assert b"13800138000" not in path.read_bytes()
 
 
 def test_include_groups_names_the_speakers(tmp_path):
@@ -166,7 +167,8 @@ def test_llamafactory_export(tmp_path):
     first = read_jsonl(out / "llamafactory" / "train.jsonl")[0]
     assert first["system"] and first["conversations"][0]["from"] == "human"
     assert first["conversations"][-1]["from"] == "gpt"
-    assert stat.S_IMODE((out / "llamafactory" / "train.jsonl").stat().st_mode) == 0o600
+    for name in ("train.jsonl", "dev.jsonl", "dataset_info.json"):
+        assert stat.S_IMODE((out / "llamafactory" / name).stat().st_mode) == 0o600, name
 
 
 def test_a_rerun_replaces_the_files_and_leaves_no_temporary_folder(tmp_path):
@@ -174,7 +176,8 @@ def test_a_rerun_replaces_the_files_and_leaves_no_temporary_folder(tmp_path):
     run_data(export, "--out", out)
     (out / "notes.txt").write_text("mine")
     assert run_data(export, "--out", out, "--max-turns", "2").exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["dev.jsonl", "notes.txt", "report.json", "train.jsonl"]
+    names = ["dev.jsonl", "memory.sqlite", "notes.txt", "report.json", "train.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == names
     assert not list(tmp_path.glob(".out.tmp-*"))
 
 

@@ -1,4 +1,4 @@
-"""MemoTrace CSV in every shape FORMATS.md documents (A–F), written the way each version wrote it."""
+"""MemoTrace CSV in every shape docs/formats.md documents (A–F), written the way each version wrote it."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_utf8_without_bom_and_gbk_read_the_same(tmp_path):
     for encoding in ("utf-8", "utf-8-sig", "gbk"):
         (message,), _ = parse(memotrace, shape_e(tmp_path / f"{encoding}.csv", rows, encoding))
         assert message.text == "今天吃什么 [旺柴]"
-        assert memotrace.detect(tmp_path / f"{encoding}.csv") == 1.0
+        assert registry.detect(tmp_path / f"{encoding}.csv") is memotrace
 
 
 def test_malformed_rows_are_skipped_with_their_line_numbers(tmp_path):
@@ -188,7 +188,8 @@ def test_malformed_rows_are_skipped_with_their_line_numbers(tmp_path):
 def test_missing_required_columns_name_them(tmp_path):
     header = [c for c in MEMOTRACE_HEADER if c not in ("IsSender", "CreateTime")]
     path = write_csv(tmp_path / "broken.csv", header, [["1", "3", "1", "0", "2", "hi", "x", "", "w", "w"]])
-    assert memotrace.detect(path) == 0.5
+    assert registry.detect(path, at_least=registry.SURE) is None  # inside a folder: skipped
+    assert registry.detect(path) is memotrace  # named on the command line: the precise error below
     with pytest.raises(ExportFormatError, match="missing required columns: IsSender, CreateTime"):
         parse(memotrace, path)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from tests.training.formats.export_files import SHANGHAI, parse, write_csv
-from wechat_twin.training.formats import jsonl, memotrace_zh, pywxdump, telegram
+from wechat_twin.training.formats import jsonl, memotrace_zh, pywxdump, registry, telegram
 from wechat_twin.training.formats.message import ExportFormatError, Kind
 
 PYWXDUMP_HEADER = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime"]
@@ -41,7 +41,7 @@ def test_pywxdump_keeps_quoted_reply_text_and_reads_excel_times(tmp_path):
         [9, "7", "文本", 0, "wxid_a", "123@chatroom", "bad time", "", "yesterday"],
     ]
     path = write_csv(tmp_path / "wxid_friend_0_10.csv", PYWXDUMP_HEADER, rows, encoding="utf-8")
-    assert pywxdump.detect(path) == 1.0
+    assert registry.detect(path) is pywxdump
     messages, options = parse(pywxdump, path)
     got = [(m.chat_id, m.sender_id, m.is_me, m.kind, m.text, m.is_group) for m in messages]
     assert got == [
@@ -81,7 +81,7 @@ def zh_file(tmp_path, name="小王"):
 
 def test_memotrace_zh_infers_the_owner_from_the_chat_name(tmp_path):
     path = zh_file(tmp_path)
-    assert memotrace_zh.detect(path) == 1.0
+    assert registry.detect(path) is memotrace_zh
     messages, options = parse(memotrace_zh, path)
     got = [(m.sender_name, m.is_me, m.kind, m.text) for m in messages]
     assert got == [
@@ -170,7 +170,7 @@ def telegram_chat(chat_id: int = 42, type_: str = "personal_chat") -> dict:
 def test_telegram_single_chat_needs_me(tmp_path):
     path = tmp_path / "result.json"
     path.write_text(json.dumps(telegram_chat(), ensure_ascii=False, indent=1), encoding="utf-8")
-    assert telegram.detect(path) == 0.9
+    assert registry.detect(path) is telegram
     messages, options = parse(telegram, path)  # inferred: "Alice" is the chat's name
     got = [(m.sender_name, m.is_me, m.kind, m.text) for m in messages]
     assert got == [
@@ -187,6 +187,16 @@ def test_telegram_single_chat_needs_me(tmp_path):
     assert not any(m.is_group for m in messages)
 
 
+def test_telegram_photo_caption_is_kept_as_text_and_the_photo_dropped(tmp_path):
+    chat = telegram_chat()
+    chat["messages"][2]["text"] = ["at the top ", {"type": "bold", "text": "finally"}]
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(chat, ensure_ascii=False), encoding="utf-8")
+    messages, _ = parse(telegram, path)
+    got = [(m.sender_name, m.kind, m.text) for m in messages if m.timestamp == ts("2024-01-01 10:01:00")]
+    assert got == [("Jay", Kind.IMAGE, ""), ("Jay", Kind.TEXT, "at the top finally")]
+
+
 def test_telegram_full_export_names_the_owner(tmp_path):
     export = {
         "about": "Here is the data you requested.",
@@ -195,7 +205,7 @@ def test_telegram_full_export_names_the_owner(tmp_path):
     }
     path = tmp_path / "result.json"
     path.write_text(json.dumps(export), encoding="utf-8")
-    assert telegram.detect(path) == 0.95
+    assert registry.detect(path) is telegram
     messages, _ = parse(telegram, path)
     assert {m.chat_id for m in messages} == {"telegram:42", "telegram:77"}
     assert {m.sender_id for m in messages if m.is_me} == {"user9"}
@@ -214,7 +224,7 @@ def test_jsonl_reads_seconds_milliseconds_and_iso_times(tmp_path):
     body += '\n{"chat": "c1", "sender": "x", "is_me": "yes", "time": 1, "text": "t"}\nnot json\n\n'
     path = tmp_path / "messages.jsonl"
     path.write_text(body, encoding="utf-8")
-    assert jsonl.detect(path) == 0.9
+    assert registry.detect(path) is jsonl
     messages, options = parse(jsonl, path)
     assert [m.timestamp for m in messages] == [
         1704074400,
@@ -233,6 +243,7 @@ def test_jsonl_reads_seconds_milliseconds_and_iso_times(tmp_path):
 def test_jsonl_of_another_shape_is_refused(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n', encoding="utf-8")
-    assert jsonl.detect(path) == 0.5
+    assert registry.detect(path, at_least=registry.SURE) is None  # an earlier run's output in a folder
+    assert registry.detect(path) is jsonl  # named on the command line: the precise error below
     with pytest.raises(ExportFormatError, match="JSONL lines need keys chat, sender, is_me, time, text"):
         parse(jsonl, path)

@@ -29,9 +29,26 @@ def test_each_format_is_detected(tmp_path):
         "telegram": tmp_path / "result.json",
         "jsonl": tmp_path / "m.jsonl",
     }
+    files |= {
+        "weflow-csv": tmp_path / "私聊_阿梅.csv",
+        "weflow-json": tmp_path / "阿梅.json",
+        "chatlab": tmp_path / "阿梅.jsonl",
+        "chatlog-json": tmp_path / "chatlog.json",
+        "chatlog-csv": tmp_path / "wxid_a_2025-01-01_2025-01-31.csv",
+    }
+    files["weflow-csv"].write_text(
+        "\ufeffid,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime\r\n1,,text,0,阿梅,hi,,2025-11-03T12:04:05.000Z\r\n"
+    )
+    files["weflow-json"].write_text(
+        json.dumps({"session": {"wxid": "a"}, "messages": [{"createTime": 1, "localType": 1, "isSend": 0}]}, indent=2)
+    )
+    files["chatlab"].write_text('{"_type":"header","chatlab":{"version":"0.0.2"},"meta":{"type":"private"}}\n')
+    files["chatlog-json"].write_text('[{"seq":1,"time":"2025-11-03T20:04:05+08:00","talker":"a","isSelf":false}]')
+    files["chatlog-csv"].write_text("Time,SenderName,Sender,TalkerName,Talker,Content\n2025-11-03 20:04:05,A,a,,a,hi\n")
     files["wechatexporter"].write_text("小红 - 微信聊天记录\n\n小红 (2024-01-01 10:00:00):hi\n", encoding="utf-8")
     files["telegram"].write_text(json.dumps({"name": "A", "type": "personal_chat", "id": 1, "messages": []}))
     files["jsonl"].write_text('{"chat": "c", "sender": "a", "is_me": false, "time": 1, "text": "hi"}\n')
+    assert set(files) == set(registry.FORMATS)
     for name, path in files.items():
         assert registry.detect(path) is registry.FORMATS[name], path
 

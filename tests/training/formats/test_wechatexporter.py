@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from tests.training.formats.export_files import SHANGHAI, parse
-from wechat_twin.training.formats import wechatexporter
+from wechat_twin.training.formats import registry, wechatexporter
 from wechat_twin.training.formats.message import ExportFormatError, Kind
 
 RULE = "- - - - - - - - - - - - - - -"
@@ -55,7 +55,7 @@ def at(text: str) -> float:
 
 def test_one_to_one_chat_reads_every_line_shape(tmp_path):
     path = write(tmp_path, "张三.txt", ONE_TO_ONE)
-    assert wechatexporter.detect(path) == 1.0
+    assert registry.detect(path) is wechatexporter
     messages, options = parse(wechatexporter, path, me=("Jay",))
     got = [(m.sender_name, m.is_me, m.kind, m.text) for m in messages]
     assert got == [
@@ -151,5 +151,17 @@ def test_text_before_any_message_is_reported_as_malformed(tmp_path):
     assert options.diagnostics.malformed_examples == [f"{tmp_path / '小红.txt'}:3: text outside any message"]
 
 
+def test_a_notice_before_the_first_message_is_a_system_notice(tmp_path):
+    invite = '"小红"邀请你和"小明"加入了群聊，群聊参与人还有：小李、小王'
+    text = f"周末群 - 微信聊天记录\n\n{invite}\n小红 (2022-01-01 10:00:00):hi\nJay (2022-01-01 10:00:05):yo\n"
+    messages, options = parse(wechatexporter, write(tmp_path, "周末群.txt", text), me=("Jay",))
+    assert [(m.sender_name, m.kind, m.text, m.timestamp) for m in messages] == [
+        ("", Kind.SYSTEM, "", at("2022-01-01 10:00:00")),
+        ("小红", Kind.TEXT, "hi", at("2022-01-01 10:00:00")),
+        ("Jay", Kind.TEXT, "yo", at("2022-01-01 10:00:05")),
+    ]
+    assert options.diagnostics.malformed_count == 0
+
+
 def test_plain_text_files_are_not_taken_for_exports(tmp_path):
-    assert wechatexporter.detect(write(tmp_path, "notes.txt", "shopping list\nmilk (2 bottles)\n")) == 0.0
+    assert registry.detect(write(tmp_path, "notes.txt", "shopping list\nmilk (2 bottles)\n")) is None

@@ -48,7 +48,7 @@ def _run(*args: str | Path) -> tuple[int, str]:
 
 def test_dpo_without_enough_pairs_says_how_many_and_points_to_kto(tmp_path, parent):
     code, output = _run("dpo", parent, "-f", _feedback(tmp_path, pairs=3, good=4, bad=2))
-    assert code == 2
+    assert code == 1
     assert "DPO needs at least 10 preference pairs" in output and "the feedback has 3" in output
     assert "it does have 6 good/bad labels, which `twin-train kto` learns from" in output
     assert not (parent.parent / "alice-dpo").exists()
@@ -56,7 +56,7 @@ def test_dpo_without_enough_pairs_says_how_many_and_points_to_kto(tmp_path, pare
 
 def test_kto_needs_both_good_and_bad_replies(tmp_path, parent):
     code, output = _run("kto", parent, "-f", _feedback(tmp_path, pairs=0, good=12, bad=0))
-    assert code == 2
+    assert code == 1
     assert "KTO needs both good and bad labels" in output and "12 good and 0 bad" in output
     assert "no bad reply" in output
 
@@ -64,14 +64,14 @@ def test_kto_needs_both_good_and_bad_replies(tmp_path, parent):
 def test_kto_counts_choices_as_labels_unless_told_not_to(tmp_path, parent):
     feedback = _feedback(tmp_path, pairs=4, good=3, bad=0)
     code, output = _run("kto", parent, "-f", feedback, "--no-use-pairs")
-    assert code == 2 and "3 good and 0 bad" in output
+    assert code == 1 and "3 good and 0 bad" in output
     code, output = _run("kto", parent, "-f", feedback, "--min-feedback", "20")
-    assert code == 2 and "7 good and 4 bad" in output and "11 labelled replies where at least 20" in output
+    assert code == 1 and "7 good and 4 bad" in output and "11 labelled replies where at least 20" in output
 
 
 def test_feedback_given_to_another_adapter_is_not_used_silently(tmp_path, parent):
     code, output = _run("dpo", parent, "-f", _feedback(tmp_path, pairs=12, good=0, bad=0, adapter="bob"))
-    assert code == 2
+    assert code == 1
     assert "no records for adapter(s) alice (it has bob: 12)" in output and "--feedback-adapter" in output
 
 
@@ -80,12 +80,12 @@ def test_an_existing_output_folder_is_kept(tmp_path, parent):
     taken.mkdir()
     (taken / "adapter_model.safetensors").write_bytes(b"keep me")
     code, output = _run("dpo", parent, "-f", _feedback(tmp_path, pairs=12, good=0, bad=0))
-    assert code == 2 and "already exists and is not empty (pass --overwrite" in output
+    assert code == 1 and "already exists and is not empty (pass --overwrite" in output
     code, output = _run("dpo", parent, "-f", _feedback(tmp_path, pairs=2, good=0, bad=0), "--overwrite")
-    assert code == 2 and "DPO needs at least 10" in output
+    assert code == 1 and "DPO needs at least 10" in output
     assert (taken / "adapter_model.safetensors").read_bytes() == b"keep me", "a refused run deletes nothing"
 
 
 def test_a_folder_that_is_not_an_adapter_is_named(tmp_path):
     code, output = _run("dpo", tmp_path, "-f", _feedback(tmp_path, pairs=12, good=0, bad=0))
-    assert code == 2 and f"{tmp_path}: no adapter_config.json" in output
+    assert code == 1 and f"{tmp_path}: no adapter_config.json" in output

@@ -97,14 +97,15 @@ def test_wrong_dataset_shape_names_file_and_line(tmp_path, bad_line, message):
 
 
 def test_settings_the_server_cannot_serve_are_refused_before_training(tmp_path, dataset):
+    """Option values the server cannot serve exit 2 (a usage error); the dataset and adapter folder, 1."""
     out = tmp_path / "a" / "x"
     too_big = sft(dataset, "--out", out, "--rank", "32")
-    assert too_big.exit_code == 1 and "above the server's --max-lora-rank 16" in too_big.output
-    assert sft(dataset, "--out", out, "--rank", "32", "--max-server-rank", "16").exit_code == 1
+    assert too_big.exit_code == 2 and "above the server's --max-lora-rank 16" in too_big.output
+    assert sft(dataset, "--out", out, "--rank", "32", "--max-server-rank", "16").exit_code == 2
     odd_rank = sft(dataset, "--out", out, "--rank", "12")
-    assert odd_rank.exit_code == 1 and "vLLM serves LoRA ranks 1, 8, 16" in odd_rank.output
+    assert odd_rank.exit_code == 2 and "vLLM serves LoRA ranks 1, 8, 16" in odd_rank.output
     head = sft(dataset, "--out", out, "--target-modules", "q_proj", "--target-modules", "lm_head")
-    assert head.exit_code == 1 and "--target-modules lm_head" in head.output
+    assert head.exit_code == 2 and "--target-modules lm_head" in head.output
     bad_name = sft(dataset, "--out", tmp_path / "a" / "no spaces")
     assert bad_name.exit_code == 1 and "served name" in bad_name.output
     nothing = sft(dataset, "--out", out, "--resume")

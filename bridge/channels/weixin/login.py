@@ -1,0 +1,148 @@
+"""Binding the bot to the owner's WeChat: the QR login of iLink, and the owner-only file that keeps it.
+
+The QR code shows in the terminal and as a PNG (mode 0600) in the data folder; its status is polled
+through every state iLink has (scanned, a verify code, expired and refreshed, redirected to another
+host, already bound, confirmed). The confirmed token and the account's API base are written, owner-only,
+to `weixin-login.json` and reused by the next start until iLink says `-14`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import qrcode
+from pydantic import BaseModel
+
+from wechat_twin.bridge.channels.weixin.api import IlinkClient
+from wechat_twin.bridge.config import WeixinConfig
+from wechat_twin.errors import TwinError
+
+CREDENTIALS_FILE = "weixin-login.json"
+QR_FILE = "weixin-qr.png"
+
+
+class LoginFailed(TwinError):
+    """No QR code was confirmed in time or within the refresh budget."""
+
+
+class Credentials(BaseModel):
+    bot_token: str
+    bot_id: str
+    base_url: str
+    user_id: str = ""  # the WeChat user who scanned: the owner
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(partial, 0o600)
+    partial.replace(path)
+
+
+def load_credentials(data_dir: Path) -> Credentials | None:
+    path = data_dir / CREDENTIALS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return Credentials.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise TwinError(f"{path}: not a weixin login ({exc.__class__.__name__}); delete it to log in again") from None
+
+
+def save_credentials(data_dir: Path, credentials: Credentials) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _write_private(data_dir / CREDENTIALS_FILE, json.dumps(credentials.model_dump(), indent=2).encode())
+
+
+def show_qr(content: str, png: Path, say: Callable[[str], None]) -> None:
+    """The QR code in the terminal, as an owner-only PNG, and as the raw link for terminals that cannot draw it."""
+    code = qrcode.QRCode(border=1)
+    code.add_data(content)
+    text = io.StringIO()
+    code.print_ascii(out=text)
+    image = io.BytesIO()
+    code.make_image().save(image, format="PNG")
+    _write_private(png, image.getvalue())
+    say(f"{text.getvalue()}Scan with the owner's WeChat (also in {png}): {content}")
+
+
+class QrLogin:
+    """One login: QR codes offered until one is confirmed, the budget or the deadline runs out."""
+
+    def __init__(self, client: IlinkClient, login_base: str, settings: WeixinConfig, data_dir: Path,
+                 say: Callable[[str], None], ask_code: Callable[[], str], clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        self.client = client
+        self.login_base = login_base.rstrip("/")
+        self.settings = settings
+        self.data_dir = data_dir
+        self.say = say
+        self.ask_code = ask_code
+        self.clock = clock
+        self.sleep = sleep
+
+    def run(self, known: Credentials | None) -> Credentials:
+        deadline = self.clock() + self.settings.login_deadline_s
+        for offered in range(1, self.settings.qr_codes + 1):
+            qr = self.client.post("ilink/bot/get_bot_qrcode", {"local_token_list": [known.bot_token] if known else []},
+                                  base_url=self.login_base)  # fmt: skip
+            show_qr(qr["qrcode_img_content"], self.data_dir / QR_FILE, self.say)
+            result = self._poll(qr["qrcode"], deadline, known)
+            if result is not None:
+                return result
+            if offered < self.settings.qr_codes:
+                self.say(f"QR code expired: here is a new one ({offered + 1} of {self.settings.qr_codes})")
+        raise LoginFailed(f"no QR code was confirmed ({self.settings.qr_codes} offered); run `twin-bridge run` again")
+
+    def _poll(self, key: str, deadline: float, known: Credentials | None) -> Credentials | None:
+        """The confirmed login, or None when this QR code is spent (expired, too many wrong codes)."""
+        base, verify_code, last = self.login_base, None, ""
+        scheme = urlsplit(self.login_base).scheme
+        while True:
+            if self.clock() > deadline:
+                raise LoginFailed(f"the login was not confirmed within {self.settings.login_deadline_s:.0f} s")
+            answer = self.client.qrcode_status(base, key, verify_code, self.settings.poll_timeout_s)
+            status, previous = answer.get("status", "wait"), last
+            last = status
+            if status == "confirmed":
+                return self._confirmed(answer)
+            if status in ("expired", "verify_code_blocked"):
+                if status == "verify_code_blocked":
+                    self.say("too many wrong codes")
+                return None
+            if status == "binded_redirect":
+                if known is None:
+                    raise LoginFailed("this bot is bound to another client and no local login is kept here")
+                self.say("already bound: the kept login stays valid")
+                return known
+            if status == "scaned_but_redirect":
+                base = f"{scheme}://{answer['redirect_host']}"
+                continue
+            if status == "need_verifycode":
+                if verify_code is not None:
+                    self.say("that code was wrong")
+                verify_code = self.ask_code()
+                continue
+            if status == "scaned":
+                if previous != "scaned":
+                    self.say("scanned: confirm the login on the phone")
+                verify_code = None
+            self.sleep(self.settings.qr_poll_s)
+
+    def _confirmed(self, answer: dict) -> Credentials:
+        if not answer.get("bot_token") or not answer.get("ilink_bot_id"):
+            raise LoginFailed("iLink confirmed the login without a bot token or bot id")
+        credentials = Credentials(bot_token=answer["bot_token"], bot_id=answer["ilink_bot_id"],
+                                  base_url=(answer.get("baseurl") or self.login_base).rstrip("/"),
+                                  user_id=answer.get("ilink_user_id", ""))  # fmt: skip
+        save_credentials(self.data_dir, credentials)
+        self.say(f"logged in as bot {credentials.bot_id}")
+        return credentials

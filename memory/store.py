@@ -1,0 +1,171 @@
+"""`memory.sqlite`: the owner's past exchanges per contact, with FTS5 over them, and the owner's facts.
+
+Schema:
+- `aliases(alias, contact)`: every name a request may use for a contact (the export's chat id, its
+  remark or nickname, and the dataset's `chat` key) to the contact key (the dataset's `chat` key).
+- `exchanges(id, contact, session, time, friend, owner)`: one friend turn and the owner's reply.
+  `session` is the dataset's chat key and session start, so training can leave a sample's own
+  session out; `time` is that session's start (ISO 8601).
+- `exchange_terms`: FTS5 over (contact, friend, owner) as terms from `wechat_twin.memory.terms`;
+  rowid = exchanges.id. The contact key is a column, so a search reads one contact's rows only.
+- `facts(contact, position, text)`: the facts file's lines; contact "" holds the global ones.
+
+Only the train split is ever written here (dev is what evaluation measures against), and the texts
+are the dataset's, already redacted. The file is built in memory and written owner-only (0600).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wechat_twin.errors import TwinError
+from wechat_twin.memory.facts import GLOBAL, Facts
+from wechat_twin.memory.terms import indexed, match_expression
+
+MEMORY_FILE = "memory.sqlite"
+SCHEMA_VERSION = "1"
+FRIEND_WEIGHT, OWNER_WEIGHT = 2.0, 1.0  # bm25 column weights: the friend's words are what a new message resembles
+
+_COLUMNS = "e.contact, e.session, e.time, e.friend, e.owner"
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE aliases (alias TEXT PRIMARY KEY, contact TEXT NOT NULL);
+CREATE TABLE exchanges (
+    id INTEGER PRIMARY KEY, contact TEXT NOT NULL, session TEXT NOT NULL, time TEXT NOT NULL,
+    friend TEXT NOT NULL, owner TEXT NOT NULL);
+CREATE INDEX exchanges_by_contact ON exchanges (contact, time);
+CREATE VIRTUAL TABLE exchange_terms USING fts5 (contact, friend, owner, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE facts (contact TEXT NOT NULL, position INTEGER NOT NULL, text TEXT NOT NULL);
+"""
+
+
+class MemoryFileError(TwinError):
+    """A memory file that is missing or not one `twin-train data` wrote."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    contact: str
+    session: str
+    time: str
+    friend: str
+    owner: str
+
+
+def session_key(contact: str, session_start: str) -> str:
+    return f"{contact}/{session_start}"
+
+
+def build_memory(exchanges: Iterable[Exchange], aliases: dict[str, str], facts: Facts | None) -> bytes:
+    """The whole database as bytes (written by the dataset writer, atomically and 0600 like the rest)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(_SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        conn.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)", aliases.items())
+        for e in exchanges:
+            row = conn.execute(
+                "INSERT INTO exchanges (contact, session, time, friend, owner) VALUES (?, ?, ?, ?, ?)",
+                (e.contact, e.session, e.time, e.friend, e.owner),
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO exchange_terms (rowid, contact, friend, owner) VALUES (?, ?, ?, ?)",
+                (row, e.contact, indexed(e.friend), indexed(e.owner)),
+            )
+        for section, lines in facts.by_section.items() if facts else ():
+            contact = GLOBAL if section == GLOBAL else aliases.get(section, section)
+            if contact == section and section != GLOBAL:
+                conn.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (section, section))
+            conn.executemany("INSERT INTO facts VALUES (?, ?, ?)", ((contact, i, t) for i, t in enumerate(lines)))
+        conn.commit()
+        conn.execute("INSERT INTO exchange_terms (exchange_terms) VALUES ('optimize')")
+        conn.commit()
+        return conn.serialize()
+    finally:
+        conn.close()
+
+
+class MemoryStore:
+    """Read-only access for retrieval. One connection, used from one thread at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise MemoryFileError(f"{self.path}: no such memory file (run `twin-train data` without --no-memory)")
+        self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            version = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise MemoryFileError(f"{self.path}: not a memory file written by `twin-train data` ({error})") from error
+        if version is None or version[0] != SCHEMA_VERSION:
+            self._conn.close()
+            raise MemoryFileError(f"{self.path}: memory schema {version and version[0]!r}, expected {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def contact_of(self, name: str) -> str | None:
+        """The contact key a request's name or id stands for, if the memory knows it."""
+        row = self._conn.execute("SELECT contact FROM aliases WHERE alias = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def contacts(self) -> list[str]:
+        return [row[0] for row in self._conn.execute("SELECT DISTINCT contact FROM exchanges ORDER BY contact")]
+
+    def facts(self, contact: str | None) -> list[str]:
+        """Global facts, then the contact's, in file order."""
+        rows = self._conn.execute(
+            "SELECT text FROM facts WHERE contact = ? OR contact = ? ORDER BY contact != ?, position",
+            (GLOBAL, contact if contact is not None else GLOBAL, GLOBAL),
+        )
+        return [row[0] for row in rows]
+
+    def similar(self, contact: str, query: str, k: int, exclude_session: str | None = None) -> list[Exchange]:
+        """The k exchanges with `contact` most like `query` (bm25), topped up with the latest ones
+        when fewer match, so a contact with history always gets some."""
+        if k <= 0:
+            return []
+        found = self._search(query, k, f'contact : "{contact}" AND ', "1", (), exclude_session)
+        if len(found) < k:
+            latest = self._rows(
+                f"SELECT {_COLUMNS} FROM exchanges e WHERE contact = ? AND session != ? ORDER BY time DESC, id DESC "
+                "LIMIT ?",
+                (contact, exclude_session or "", 2 * k),
+            )
+            found += [e for e in latest if e not in found][: k - len(found)]
+        return found
+
+    def from_others(self, contact: str, query: str, k: int) -> list[Exchange]:
+        """The control: the k exchanges most like `query` from every contact but this one."""
+        return self._search(query, k, "", "e.contact != ?", (contact,), None) if k > 0 else []
+
+    def random_of(self, contact: str, k: int, rng: random.Random, exclude_session: str | None = None) -> list[Exchange]:
+        """The control: k exchanges of the same contact, drawn at random."""
+        rows = self._rows(
+            f"SELECT {_COLUMNS} FROM exchanges e WHERE contact = ? AND session != ? ORDER BY id",
+            (contact, exclude_session or ""),
+        )
+        return rng.sample(rows, min(k, len(rows)))
+
+    def _search(
+        self, query: str, k: int, scope: str, where: str, args: tuple, exclude_session: str | None
+    ) -> list[Exchange]:
+        """bm25 over the friend's and the owner's words; `scope` narrows the MATCH (FTS5 has no unary
+        NOT, so "every other contact" is the `where` filter instead)."""
+        expression = match_expression(query)
+        if expression is None:
+            return []
+        return self._rows(
+            f"SELECT {_COLUMNS} FROM exchange_terms t JOIN exchanges e ON e.id = t.rowid "
+            f"WHERE exchange_terms MATCH ? AND {where} AND e.session != ? "
+            "ORDER BY bm25(exchange_terms, 0, ?, ?), e.id LIMIT ?",
+            (f"{scope}{{friend owner}} : ({expression})", *args, exclude_session or "", FRIEND_WEIGHT, OWNER_WEIGHT, k),
+        )
+
+    def _rows(self, sql: str, args: tuple) -> list[Exchange]:
+        return [Exchange(*row) for row in self._conn.execute(sql, args)]

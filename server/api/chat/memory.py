@@ -1,0 +1,37 @@
+"""Per-contact memory in chat serving: which contact a request names, and the block its prompt gets.
+
+A request names the contact with OpenAI's `user` field, or with the `X-Twin-Contact` header for
+clients that cannot set it (percent-encoded UTF-8, since header values are Latin-1). Only a request
+that selects an adapter carrying memory and names a contact the memory knows changes: every other
+prompt is exactly what it was. Nothing retrieved is logged.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from fastapi import Request
+
+from wechat_twin.memory.block import with_memory
+from wechat_twin.memory.recall import recall
+from wechat_twin.server.adapters.registry import ModelTarget
+from wechat_twin.server.api.chat.protocol import ChatCompletionRequest
+from wechat_twin.server.prompting import ChatMessage
+
+CONTACT_HEADER = "X-Twin-Contact"
+
+
+def named_contact(request: Request, body: ChatCompletionRequest) -> str | None:
+    header = request.headers.get(CONTACT_HEADER)
+    contact = unquote(header) if header else body.user
+    return contact.strip() or None if contact else None
+
+
+def with_contact_memory(
+    chat: list[ChatMessage], target: ModelTarget, request: Request, body: ChatCompletionRequest
+) -> list[ChatMessage]:
+    store = target.adapter.memory if target.adapter else None
+    contact = named_contact(request, body) if store else None
+    if store is None or contact is None:
+        return chat
+    return with_memory(chat, recall(store, contact, chat))

@@ -1,0 +1,105 @@
+"""The weixin channel's receive and send paths that need no clone: media, failures, refusals, the owner."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+
+from tests.bridge.channels.weixin.conftest import FRIEND, wait_for
+from tests.support.server_process import free_port
+from wechat_twin.bridge.channels.weixin.channel import CURSOR_KEY
+from wechat_twin.bridge.channels.weixin.login import load_credentials
+
+
+def _dead_api() -> str:
+    return f"http://127.0.0.1:{free_port()}/v1"
+
+
+def _logged_in(fake, running) -> None:
+    wait_for(lambda: fake.calls_to("getupdates"), what="the first getupdates")
+
+
+MEDIA = {
+    "image": {"type": 2, "image_item": {"media": {"encrypt_query_param": "q1", "aes_key": "a2V5", "encrypt_type": 1}}},
+    "voice": {"type": 3, "voice_item": {"encode_type": 6, "playtime": 2100, "text": ""}},
+    "file": {"type": 4, "file_item": {"file_name": "menu.pdf", "len": "5120"}},
+    "video": {"type": 5, "video_item": {"video_size": 99000, "play_length": 4}},
+}
+
+
+def test_media_items_are_recorded_not_answered_and_counted(fake_ilink, run_weixin):
+    running = run_weixin(api_base=_dead_api())
+    for kind in ("image", "voice", "file", "video", "image"):
+        fake_ilink.push(fake_ilink.user_message(FRIEND, [MEDIA[kind]]))
+    wait_for(lambda: sum(running.bridge.store.skipped_counts().values()) == 5, what="five skipped messages")
+    assert running.bridge.store.skipped_counts() == {"file": 1, "image": 2, "video": 1, "voice": 1}
+    assert running.bridge.store.inbox_rows() == [], "nothing to answer"
+    assert fake_ilink.sent(FRIEND) == []
+
+
+def test_the_cursor_is_stored_with_the_messages_it_delivered(fake_ilink, run_weixin, tmp_path):
+    running = run_weixin(api_base=_dead_api())
+    first = fake_ilink.text(FRIEND, "are you there?", context_token="ctx-first")
+    wait_for(lambda: running.bridge.store.inbox_rows(), what="the message queued")
+    fake_ilink.push(first)  # the same message delivered again
+    wait_for(lambda: running.bridge.channel_state(CURSOR_KEY) == {CURSOR_KEY: "cur-2"}, what="the cursor past both")
+    rows = running.bridge.store.inbox_rows()
+    assert [(r["message_id"], r["chat_id"], r["text"], r["status"]) for r in rows] == [
+        (str(first["message_id"]), FRIEND, "are you there?", "pending")
+    ], "stored once, the uint64 id exact"
+    db = sqlite3.connect(tmp_path / "feedback.db")
+    assert dict(db.execute("SELECT key, value FROM channel_state")) == {
+        CURSOR_KEY: "cur-2",
+        f"weixin.context:{FRIEND}": "ctx-first",
+    }
+
+
+def test_failing_polls_back_off_and_never_end_the_bridge(fake_ilink, run_weixin):
+    fake_ilink.fail_updates = 7
+    fake_ilink.push(fake_ilink.user_message(FRIEND, [MEDIA["image"]]))
+    running = run_weixin(api_base=_dead_api())
+    wait_for(lambda: running.bridge.store.skipped_counts().get("image"), what="the message after the failures")
+    assert fake_ilink.fail_updates == 0 and running.error is None
+    polls = fake_ilink.calls_to("getupdates")[:8]  # seven failures, then the poll that delivered
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(polls)]
+    assert [g >= 0.15 for g in gaps] == [False, False, True, False, False, True, False], (
+        "every third failure in a row pauses longer (pause_s) than a retry (retry_s)"
+    )
+
+
+def test_a_refused_send_is_retried_with_the_same_client_id_until_taken(fake_ilink, run_weixin):
+    running = run_weixin(api_base=_dead_api())
+    _logged_in(fake_ilink, running)
+    fake_ilink.refuse_sends = 3
+    fake_ilink.text(fake_ilink.owner_id, "/pause")
+    wait_for(lambda: fake_ilink.sent(fake_ilink.owner_id), what="the owner's confirmation")
+    tries = fake_ilink.calls_to("sendmessage")
+    assert len(tries) == 4 and len({c.body["msg"]["client_id"] for c in tries}) == 1
+    assert fake_ilink.texts_to(fake_ilink.owner_id) == ["bridge paused"]
+    assert running.bridge.store.skipped_counts() == {"owner": 1}
+
+
+def test_long_text_is_split_under_the_limit(fake_ilink, run_weixin):
+    running = run_weixin(api_base=_dead_api(), weixin={"text_limit": 100})
+    _logged_in(fake_ilink, running)
+    fake_ilink.text(FRIEND, "hi")
+    wait_for(lambda: running.bridge.store.inbox_rows(), what="the friend's context token")
+    words = " ".join(f"word{i}" for i in range(60))
+    running.channel.send(FRIEND, words)
+    pieces = fake_ilink.texts_to(FRIEND)
+    assert len(pieces) > 1 and all(len(p) <= 100 for p in pieces)
+    assert " ".join(pieces) == words
+    assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-" + str(
+        running.bridge.store.inbox_rows()[0]["message_id"])}  # fmt: skip
+
+
+def test_without_a_known_owner_the_first_sender_is_confirmed_in_the_terminal(fake_ilink, run_weixin, tmp_path):
+    fake_ilink.owner_id = ""  # a login that did not name who scanned
+    running = run_weixin(api_base=_dead_api(), owner_answers=[False, True])
+    _logged_in(fake_ilink, running)
+    fake_ilink.text(FRIEND, "/pause")
+    fake_ilink.text("me-55@im.wechat", "/pause")
+    wait_for(lambda: fake_ilink.sent("me-55@im.wechat"), what="the new owner's confirmation")
+    assert running.bridge.store.skipped_counts() == {"owner": 1}
+    assert [r["chat_id"] for r in running.bridge.store.inbox_rows()] == [FRIEND], "the declined one is a friend"
+    assert load_credentials(tmp_path).user_id == "me-55@im.wechat", "kept for the next start"

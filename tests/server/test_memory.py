@@ -1,0 +1,109 @@
+"""Per-contact memory in serving: a request that names a contact gets that contact's past exchanges and the
+facts in its prompt; every other request's prompt is byte for byte what it was without memory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import ADAPTER_PERSONAS
+from tests.support.memory import EXCHANGES, JIE, MOM, served_with_memory, write_memory
+from wechat_twin.server.prompting import build_chat, render_chat_prompt
+
+MESSAGES = [{"role": "user", "content": "we had hotpot again today"}]
+NAME = "alice-memory"
+
+
+def plain_prompt(tokenizer) -> list[int]:
+    return render_chat_prompt(tokenizer, build_chat(MESSAGES, ADAPTER_PERSONAS["alice"]))
+
+
+@pytest.fixture(scope="module")
+def memory_adapter(twin_server, adapters_dir):
+    """Alice's weights and card, plus a memory file, loaded into the running server at run time."""
+    with served_with_memory(twin_server, adapters_dir, NAME) as name:
+        yield name
+
+
+def ask(http, model: str, headers: dict | None = None, **fields) -> dict:
+    body = {"model": model, "messages": MESSAGES, "max_tokens": 12, "temperature": 0, **fields}
+    response = http.post("/v1/chat/completions", json=body, headers=headers or {})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_without_a_contact_the_prompt_and_reply_are_those_of_the_same_adapter_without_memory(
+    http, memory_adapter, tokenizer
+):
+    plain, remembered = ask(http, "alice"), ask(http, memory_adapter)
+    assert remembered["usage"]["prompt_tokens"] == plain["usage"]["prompt_tokens"] == len(plain_prompt(tokenizer))
+    assert remembered["choices"][0]["message"]["content"] == plain["choices"][0]["message"]["content"]
+    unknown = ask(http, memory_adapter, user="someone the memory never saw")
+    assert unknown["usage"]["prompt_tokens"] == len(plain_prompt(tokenizer))
+    base = ask(http, "SmolLM2-135M-Instruct", user="妈妈")
+    assert base["usage"]["prompt_tokens"] == len(render_chat_prompt(tokenizer, build_chat(MESSAGES)))
+
+
+def test_a_named_contact_lengthens_the_prompt_by_their_memory(http, memory_adapter, tokenizer):
+    by_user = ask(http, memory_adapter, user="妈妈")
+    by_header = ask(http, memory_adapter, headers={"X-Twin-Contact": quote("妈妈")})
+    assert by_user["usage"]["prompt_tokens"] == by_header["usage"]["prompt_tokens"]
+    assert by_user["usage"]["prompt_tokens"] > len(plain_prompt(tokenizer)) + 40
+
+
+@pytest.fixture(scope="module")
+def spied_app(embedded_model: Path, adapters_dir: Path, tmp_path_factory):
+    """The real app and engine in process, the engine's `stream` wrapped to record the token ids it receives."""
+    from fastapi.testclient import TestClient
+
+    from wechat_twin.server.app import create_app
+    from wechat_twin.server.config import ServerSettings
+    from wechat_twin.server.engines.base import EngineOptions
+
+    folder = tmp_path_factory.mktemp("spied-adapters")
+    shutil.copytree(adapters_dir / "alice", folder / NAME)
+    write_memory(folder / NAME)
+    options = EngineOptions(max_model_len=1024, max_lora_rank=8, dtype="float32", enforce_eager=True)
+    settings = ServerSettings(model=str(embedded_model), served_name="SmolLM2-135M-Instruct", adapters_dir=folder,
+                              engine="transformers", engine_options=options)  # fmt: skip
+    received: list[list[int]] = []
+    with TestClient(create_app(settings)) as client:
+        engine = client.app.state.engine
+        stream = engine.stream
+
+        def recording(prompt_token_ids, *args, **kwargs):
+            received.append(list(prompt_token_ids))
+            return stream(prompt_token_ids, *args, **kwargs)
+
+        engine.stream = recording
+        yield client, received
+
+
+def engine_received(spied_app, headers: dict | None = None, **fields) -> list[int]:
+    client, received = spied_app
+    body = {"model": NAME, "messages": MESSAGES, "max_tokens": 2, "temperature": 0, **fields}
+    response = client.post("/v1/chat/completions", json=body, headers=headers or {})
+    assert response.status_code == 200, response.text
+    return received[-1]
+
+
+def test_the_engine_receives_todays_prompt_byte_for_byte_without_a_known_contact(spied_app, tokenizer):
+    today = plain_prompt(tokenizer)
+    assert engine_received(spied_app) == today
+    assert engine_received(spied_app, user="") == today
+    assert engine_received(spied_app, user="a stranger") == today
+
+
+def test_the_engine_receives_the_named_contacts_exchanges_and_facts(spied_app, tokenizer):
+    for fields, headers in (({"user": "妈妈"}, None), ({}, {"X-Twin-Contact": quote("妈妈")}), ({"user": MOM}, None)):
+        prompt = tokenizer.decode(engine_received(spied_app, headers, **fields))
+        assert ADAPTER_PERSONAS["alice"] in prompt
+        mom = [e for e in EXCHANGES if e.contact == MOM]
+        assert all(e.friend in prompt and e.owner in prompt for e in mom)
+        assert "I live in Shenzhen." in prompt and "Mom grows tomatoes on the balcony." in prompt
+        assert not any(e.friend in prompt for e in EXCHANGES if e.contact == JIE)
+        assert "Jie is my college roommate." not in prompt
+        assert prompt.index("Did you eat hotpot") < prompt.index("we had hotpot again today")

@@ -1,0 +1,56 @@
+"""A memory file with two friends' past exchanges and facts, for the serving and bridge tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from wechat_twin.memory.facts import read_facts
+from wechat_twin.memory.store import MEMORY_FILE, Exchange, build_memory, session_key
+
+MOM, JIE = "c0ffee000001", "c0ffee000002"
+ALIASES = {MOM: MOM, "妈妈": MOM, "wxid_mom": MOM, JIE: JIE, "阿杰": JIE}
+FACTS = "I live in Shenzhen.\n[妈妈]\nMom grows tomatoes on the balcony.\n[阿杰]\nJie is my college roommate.\n"
+
+
+def _exchange(contact: str, day: int, friend: str, owner: str) -> Exchange:
+    start = f"2024-01-{day:02d}T10:00:00+08:00"
+    return Exchange(contact, session_key(contact, start), start, friend, owner)
+
+
+EXCHANGES = [
+    _exchange(MOM, 1, "Did you eat hotpot with your friends?", "yes mom, hotpot was great [呲牙]"),
+    _exchange(MOM, 3, "Wear warm clothes, it is cold", "ok ok I know~"),
+    _exchange(MOM, 5, "Come home for dinner on Sunday?", "sure, I bring fruit"),
+    _exchange(JIE, 2, "hotpot tonight? the spicy one", "go go go, I book the table"),
+    _exchange(JIE, 4, "dota later?", "after 10 la"),
+]
+
+
+def write_memory(folder: Path) -> Path:
+    facts_path = folder / "facts.txt"
+    facts_path.write_text(FACTS, encoding="utf-8")
+    path = folder / MEMORY_FILE
+    path.write_bytes(build_memory(EXCHANGES, ALIASES, read_facts(facts_path)))
+    facts_path.unlink()
+    return path
+
+
+@contextmanager
+def served_with_memory(server, adapters_dir: Path, name: str, weights_of: str = "alice") -> Iterator[str]:
+    """A copy of an adapter (weights and card) plus the memory file, loaded into a running server."""
+    folder = adapters_dir / name
+    shutil.copytree(adapters_dir / weights_of, folder)
+    write_memory(folder)
+    admin = {"Authorization": f"Bearer {server.admin_key}"}
+    loaded = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": name}, headers=admin, timeout=120)
+    assert loaded.status_code == 200, loaded.text
+    try:
+        yield name
+    finally:
+        httpx.post(f"{server.base_url}/unload_lora_adapter", json={"lora_name": name}, headers=admin, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,53 @@
+"""`twin-train data` writes memory.sqlite: the train split's exchanges per contact, redacted, owner-only."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+from tests.training.formats.export_files import read_jsonl, run_data
+from wechat_twin.memory.store import MemoryStore
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE = REPO / "examples" / "memotrace_sample" / "messages.csv"
+
+
+def pairs(records: list[dict]) -> set[tuple[str, str]]:
+    out = set()
+    for record in records:
+        turns = [m["content"] for m in record["messages"] if m["role"] != "system"]
+        out |= set(zip(turns[::2], turns[1::2], strict=True))
+    return out
+
+
+def test_memory_holds_every_train_exchange_and_no_dev_one_owner_only(tmp_path):
+    facts = tmp_path / "facts.txt"
+    facts.write_text("我在深圳上班\n[小雨]\n小雨 is my badminton partner\n", encoding="utf-8")
+    result = run_data(SAMPLE, "--out", tmp_path / "data", "--facts", facts)
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "data" / "memory.sqlite"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    train, dev = read_jsonl(tmp_path / "data" / "train.jsonl"), read_jsonl(tmp_path / "data" / "dev.jsonl")
+    stored = set(sqlite3.connect(path).execute("SELECT friend, owner FROM exchanges").fetchall())
+    assert stored == pairs(train)
+    assert not stored & (pairs(dev) - pairs(train)) and pairs(dev) - pairs(train)
+    texts = " ".join(f + o for f, o in stored)
+    assert "<phone>" in texts and "13800138000" not in texts, "redacted exactly like the dataset"
+
+    store = MemoryStore(path)
+    xiaoyu = store.contact_of("小雨")
+    assert xiaoyu == store.contact_of("12") and xiaoyu in {r["chat"] for r in train}
+    assert store.facts(xiaoyu) == ["我在深圳上班", "小雨 is my badminton partner"]
+    assert {e.contact for e in store.similar(xiaoyu, "dinner", 5)} == {xiaoyu}
+
+
+def test_no_memory_writes_none_and_facts_then_are_a_usage_mistake(tmp_path):
+    result = run_data(SAMPLE, "--out", tmp_path / "data", "--no-memory")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "data" / "memory.sqlite").exists()
+    facts = tmp_path / "facts.txt"
+    facts.write_text("x\n", encoding="utf-8")
+    refused = run_data(SAMPLE, "--out", tmp_path / "other", "--no-memory", "--facts", facts)
+    assert refused.exit_code == 2 and "--facts needs the memory file" in refused.output

@@ -1,0 +1,59 @@
+"""`twin-train export ADAPTER --out DIR [--ollama]`: the clone merged into its base, for Ollama and friends."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wechat_twin.errors import TwinError, UsageError
+from wechat_twin.server.adapters.card import read_card
+from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+
+
+class ExportDtype(enum.Enum):
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+def export_command(
+    adapter: Annotated[Path, typer.Argument(help="Adapter folder (peft files + twin.json)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the merged model to")],
+    model: Annotated[str | None, typer.Option(help="Base model folder (default: the one twin.json names)")] = None,
+    dtype: Annotated[ExportDtype, typer.Option(help="Weights' precision; auto keeps the base's")] = ExportDtype.auto,
+    ollama: Annotated[bool, typer.Option(help="Also write an Ollama Modelfile into the folder")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing, non-empty --out folder")] = False,
+) -> None:
+    """Merge a LoRA into its base model (peft) and write an ordinary Hugging Face model folder."""
+    from wechat_twin.training.export.merge import merge_adapter
+
+    adapter = adapter.expanduser().resolve()
+    if not (adapter / "adapter_config.json").is_file():
+        raise UsageError(f"{adapter}: no adapter_config.json, not a LoRA adapter folder")
+    card = read_card(adapter)
+    if card is None:
+        raise UsageError(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
+    out = out.expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise UsageError(f"{out}: already exists and is not an empty folder (pass --overwrite to replace it)")
+    try:
+        base = resolve_base_model(model or card.base_model)
+    except BaseModelError as exc:
+        raise TwinError(str(exc)) from exc
+    for source in (adapter, base.path):
+        if source.is_relative_to(out):
+            raise UsageError(f"--out {out}: replacing it would delete {source}, which the export reads")
+    typer.echo(f"merging {adapter.name} into {base.served_name}")
+    try:
+        result = merge_adapter(adapter, base.path, card, out, dtype.value, ollama)
+    except ValueError as exc:
+        raise TwinError(f"{adapter}: {exc}") from exc
+    typer.echo(f"wrote {result.folder}: load it with `twin-server serve --model {result.folder}`")
+    if result.modelfile is not None:
+        if not result.template_written:
+            typer.echo("note: the chat template is not ChatML, so the Modelfile leaves TEMPLATE to Ollama's detection")
+        typer.echo(f"then: ollama create {adapter.name} -f {result.modelfile}")
