@@ -38,7 +38,8 @@ VALID_OPTIONS = st.fixed_dictionaries(
               "presence_penalty": st.floats(min_value=-2, max_value=2), "user": TEXT},
 )  # fmt: skip
 INVALID_OPTIONS = st.one_of(
-    st.fixed_dictionaries({"temperature": st.one_of(st.floats(max_value=-0.01), st.just("hot"))}),
+    st.fixed_dictionaries({"temperature": st.one_of(st.floats(max_value=-0.01, allow_infinity=False),
+                                                    st.just("hot"))}),
     st.fixed_dictionaries({"n": st.integers(max_value=0)}),
     st.fixed_dictionaries({"max_tokens": st.one_of(st.integers(max_value=0), st.just([]))}),
     st.fixed_dictionaries({"model": st.one_of(st.none(), st.text(max_size=5), st.just(7))}),
