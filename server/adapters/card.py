@@ -39,6 +39,12 @@ class TwinCard(BaseModel):
         default_factory=dict,
         description="Tuned sampling (`twin-train eval --tune-sampling`): used where a request leaves a field unset",
     )
+    reply_tokens_p99: int | None = Field(
+        default=None,
+        ge=1,
+        description="The owner's long replies: the 99th percentile of their turns in base-model tokens. The server "
+        "gives a request without max_tokens this much room, plus a margin",
+    )
     memory: str | None = Field(
         default=None, description="Memory file (relative to the folder, or absolute); default: memory.sqlite there"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,10 +21,17 @@ from starlette.types import Receive, Scope, Send
 
 from wechat_twin.server.adapters.registry import ModelTarget
 from wechat_twin.server.api.sampling import SamplingFields, Usage
+from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.engines.base import ChoiceDelta, EngineRequestError, SamplingOptions, collect
 from wechat_twin.server.errors import OpenAIError, error_body
 
 logger = logging.getLogger("wechat_twin.server.requests")
+
+# A request without max_tokens to an adapter whose twin.json records the owner's p99 reply length gets
+# that times the margin plus the slack; without either, the fallback.
+REPLY_BUDGET_MARGIN = 1.5
+REPLY_BUDGET_SLACK = 16
+FALLBACK_MAX_TOKENS = 512
 
 # What a client is told to wait while the engine restarts (vLLM on a CPU comes back in ~20 s).
 ENGINE_RETRY_AFTER_S = 10
@@ -41,8 +49,23 @@ class PreparedRequest:
     started: float = field(default_factory=time.perf_counter)
 
 
-def completion_budget(request: Request, fields: SamplingFields, requested: int | None, prompt_len: int) -> int:
-    """Max new tokens: what was asked, clamped to the context left; 400 if no room at all."""
+def reply_budget(settings: ServerSettings, target: ModelTarget, requested: int | None) -> int:
+    """Max new tokens before the context is considered: what was asked, else the server's or adapter's default.
+
+    Never "until the context is full": an adapter that does not emit EOS would run for minutes.
+    """
+    if requested:
+        return requested
+    if settings.default_max_tokens:
+        return settings.default_max_tokens
+    card = target.adapter.card if target.adapter else None
+    if card is not None and card.reply_tokens_p99:
+        return math.ceil(card.reply_tokens_p99 * REPLY_BUDGET_MARGIN) + REPLY_BUDGET_SLACK
+    return FALLBACK_MAX_TOKENS
+
+
+def completion_budget(request: Request, budget: int, prompt_len: int) -> int:
+    """The reply budget clamped to the context left; 400 if no room at all."""
     state = request.app.state
     room = state.engine.max_model_len - prompt_len
     if room <= 0:
@@ -53,20 +76,16 @@ def completion_budget(request: Request, fields: SamplingFields, requested: int |
             param="messages",
             code="context_length_exceeded",
         )
-    return min(requested or state.settings.default_max_tokens, room)
+    return min(budget, room)
 
 
 def prepare(
-    request: Request,
-    target: ModelTarget,
-    fields: SamplingFields,
-    prompt_token_ids: list[int],
-    requested_max_tokens: int | None,
+    request: Request, target: ModelTarget, fields: SamplingFields, prompt_token_ids: list[int], budget: int
 ) -> PreparedRequest:
-    budget = completion_budget(request, fields, requested_max_tokens, len(prompt_token_ids))
+    clamped = completion_budget(request, budget, len(prompt_token_ids))
     card = target.adapter.card if target.adapter else None
     tuned = card.sampling if card else None
-    options = fields.sampling(budget, tuned, request.app.state.settings.sampling_overrides_client)
+    options = fields.sampling(clamped, tuned, request.app.state.settings.sampling_overrides_client)
     return PreparedRequest(target, prompt_token_ids, options)
 
 
@@ -143,6 +162,7 @@ class Generation:
     async def deltas(self) -> AsyncIterator[list[ChoiceDelta]]:
         adapter = self.prepared.target.adapter
         options = self.prepared.options
+        # Greedy choices are all the same reply: generate it once and copy it (vLLM refuses n > 1 when greedy).
         copies = options.n if options.temperature == 0 else 1
         stream = self.state.engine.stream(
             self.prepared.prompt_token_ids,

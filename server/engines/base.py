@@ -7,6 +7,7 @@ server can count and length-check them itself and every engine sees identical in
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +53,29 @@ class ChoiceDelta:
     finish_reason: str | None = None
 
 
+class EngineKind(enum.Enum):
+    """`--engine`: auto prefers vLLM when it imports."""
+
+    AUTO = "auto"
+    VLLM = "vllm"
+    TRANSFORMERS = "transformers"
+
+
+class DType(enum.Enum):
+    """`--dtype`: auto is the model's own on a GPU and float32 on a CPU (vLLM-CPU needs it for LoRA)."""
+
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+
+
 @dataclass
 class EngineOptions:
     """Pass-through settings; each engine uses those that mean something to it."""
 
     max_model_len: int | None = None
-    dtype: str = "auto"
+    dtype: DType | str = DType.AUTO
     device: str = "auto"
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import importlib.util
 
-from wechat_twin.server.engines.base import Engine, EngineOptions
+from wechat_twin.server.engines.base import Engine, EngineKind, EngineOptions
 
 
 def engine_names() -> list[str]:
-    return ["auto", "vllm", "transformers"]
+    return [kind.value for kind in EngineKind]
 
 
-def create_engine(kind: str, model_path: str, options: EngineOptions) -> Engine:
-    if kind == "auto":
-        kind = "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
-    if kind == "vllm":
+def resolve_engine_kind(kind: EngineKind | str) -> EngineKind:
+    """The engine `auto` stands for on this machine; an unknown name is a ValueError naming the choices."""
+    try:
+        kind = EngineKind(kind)
+    except ValueError:
+        raise ValueError(f"unknown engine '{kind}': choose one of {', '.join(engine_names())}") from None
+    if kind is EngineKind.AUTO:
+        return EngineKind.VLLM if importlib.util.find_spec("vllm") is not None else EngineKind.TRANSFORMERS
+    return kind
+
+
+def create_engine(kind: EngineKind | str, model_path: str, options: EngineOptions) -> Engine:
+    if resolve_engine_kind(kind) is EngineKind.VLLM:
         from wechat_twin.server.engines.vllm_engine import VLLMEngine
 
         return VLLMEngine(model_path, options)
-    if kind == "transformers":
-        from wechat_twin.server.engines.transformers_engine import TransformersEngine
+    from wechat_twin.server.engines.transformers_engine import TransformersEngine
 
-        return TransformersEngine(model_path, options)
-    raise ValueError(f"unknown engine '{kind}': choose one of {', '.join(engine_names())}")
+    return TransformersEngine(model_path, options)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wechat_twin.server.engines import batch_cache
-from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, DType, Engine, EngineOptions, SamplingOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe, serving_dtype
 
 _BASE = "__base__"
@@ -57,7 +57,8 @@ class TransformersEngine(Engine):
 
         found = probe()
         device = pick_device(Device(options.device), found)
-        dtype_name = serving_dtype(device, found) if options.dtype == "auto" else options.dtype
+        wanted = DType(options.dtype)
+        dtype_name = serving_dtype(device, found) if wanted is DType.AUTO else wanted.value
         self._device = device.value
         self._tokenizer = AutoTokenizer.from_pretrained(model_path)
         self._base = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype_name))

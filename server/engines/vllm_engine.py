@@ -15,6 +15,7 @@ from typing import Any
 from wechat_twin.server.engines.base import (
     AdapterRef,
     ChoiceDelta,
+    DType,
     Engine,
     EngineOptions,
     EngineRequestError,
@@ -51,7 +52,7 @@ class VLLMEngine(Engine):
             "enable_lora": True,
             "max_lora_rank": options.max_lora_rank,
             "max_loras": options.max_loras,
-            "dtype": options.dtype,
+            "dtype": DType(options.dtype).value,
             "tensor_parallel_size": options.tensor_parallel_size,
             "gpu_memory_utilization": options.gpu_memory_utilization,
             "enforce_eager": options.enforce_eager,

@@ -65,9 +65,10 @@ def test_server_runs_twin_server_on_a_gpu_with_health_probes() -> None:
     port = int(option_value(args, "--port"))
     assert named_port(server, "http") == port
     assert int(server["resources"]["limits"]["nvidia.com/gpu"]) >= 1
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    paths = {"startupProbe": "/health", "readinessProbe": "/health", "livenessProbe": "/health/live"}
+    for probe, path in paths.items():
         check = server[probe]["httpGet"]
-        assert check["path"] == "/health", f"{probe} probes {check['path']}"
+        assert check["path"] == path, f"{probe} probes {check['path']}"
         assert check["port"] in {"http", port}
     startup = server["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, "a 7B model needs minutes to load"

@@ -65,5 +65,3 @@ def test_empty_system_message_counts_as_none(http):
                                                 "temperature": 0}).json()  # fmt: skip
     assert a["usage"] == b["usage"]
     assert a["choices"][0]["message"] == b["choices"][0]["message"]
-
-

@@ -39,6 +39,7 @@ from wechat_twin.training.sft.model_loading import (
     load_tokenizer,
     training_dtype,
 )
+from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
 from wechat_twin.training.sft.samples import Messages, SampleFile, read_report, read_sample_file
 
 console = Console(stderr=True, soft_wrap=True)
@@ -251,7 +252,7 @@ def _metrics(trainer: Any, result: Any, seconds: float, has_dev: bool) -> dict[s
     return metrics
 
 
-def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], processes: int) -> TwinCard:
+def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], processes: int, tokenizer: Any) -> TwinCard:
     import torch
 
     precision = "bf16" if training_dtype() == torch.bfloat16 else "fp32"
@@ -272,6 +273,7 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         data={k: v for k, v in report.items() if k not in ("malformed_rows", "system_prompt")},
         training_args={**options.card_args(), "precision": precision, "processes": processes},
         metrics=metrics,
+        reply_tokens_p99=owner_reply_tokens_p99(tokenizer, inputs.train.samples),
     )
 
 
@@ -337,7 +339,7 @@ def run_sft(options: SFTOptions) -> Path:
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=True if inputs.resume else None)
     metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
-    _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes))
+    _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes, tokenizer))
     if process.is_main_process:
         console.print(
             f"[green]adapter written[/] {inputs.out}  train loss {metrics['train_loss']:.3f}"

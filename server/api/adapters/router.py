@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from wechat_twin.server.adapters.card import ADAPTER_NAME_PATTERN
+from wechat_twin.server.api.openapi import ADMIN_ERRORS
 from wechat_twin.server.auth import require_admin_key
 
 router = APIRouter(dependencies=[Depends(require_admin_key)])
@@ -14,7 +16,7 @@ router = APIRouter(dependencies=[Depends(require_admin_key)])
 class LoadLoRAAdapterRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    lora_name: str
+    lora_name: str = Field(pattern=ADAPTER_NAME_PATTERN.pattern)
     lora_path: str | None = None
 
 
@@ -24,13 +26,13 @@ class UnloadLoRAAdapterRequest(BaseModel):
     lora_name: str
 
 
-@router.post("/load_lora_adapter")
+@router.post("/load_lora_adapter", responses=ADMIN_ERRORS)
 async def load_lora_adapter(request: Request, body: LoadLoRAAdapterRequest) -> PlainTextResponse:
     await request.app.state.registry.load(body.lora_name, body.lora_path)
     return PlainTextResponse(f"Success: LoRA adapter '{body.lora_name}' added successfully.")
 
 
-@router.post("/unload_lora_adapter")
+@router.post("/unload_lora_adapter", responses=ADMIN_ERRORS)
 async def unload_lora_adapter(request: Request, body: UnloadLoRAAdapterRequest) -> PlainTextResponse:
     await request.app.state.registry.unload(body.lora_name)
     return PlainTextResponse(f"Success: LoRA adapter '{body.lora_name}' removed successfully.")

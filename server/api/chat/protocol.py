@@ -12,7 +12,7 @@ from wechat_twin.server.api.sampling import SamplingFields, StreamOptions, Usage
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    role: str
+    role: Literal["system", "developer", "user", "assistant"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
 

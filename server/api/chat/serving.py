@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from wechat_twin.server.api.chat.memory import with_contact_memory
 from wechat_twin.server.api.chat.protocol import (
@@ -15,10 +15,14 @@ from wechat_twin.server.api.chat.protocol import (
     ChatMessageIn,
     ChatMessageOut,
 )
-from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, sse_stream
+from wechat_twin.server.api.chat.trimming import FittedPrompt, fit_history
+from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, reply_budget, sse_stream
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
 from wechat_twin.server.prompting import ChatMessage, build_chat, render_chat_prompt
+
+# How many of the client's messages were left out to fit the context (0 when all were sent).
+DROPPED_HEADER = "X-Twin-Dropped-Messages"
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -85,19 +89,32 @@ def chat_messages(body: ChatCompletionRequest) -> list[ChatMessage]:
     return messages
 
 
-async def create_chat_completion(request: Request, body: ChatCompletionRequest):
+async def create_chat_completion(request: Request, body: ChatCompletionRequest, response: Response):
     state = request.app.state
     _check_tools(body)
     _check_response_format(body)
     target = state.registry.resolve(body.model)
     persona = target.adapter.persona if target.adapter else None
-    chat = build_chat(chat_messages(body), persona, state.settings.persona_overrides_client)
-    chat = with_contact_memory(chat, target, request, body)
-    prompt_ids = render_chat_prompt(state.engine.tokenizer, chat)
-    prepared = prepare(request, target, body, prompt_ids, body.max_completion_tokens or body.max_tokens)
+    settings = state.settings
+    tokenizer = state.engine.tokenizer
+    budget = reply_budget(settings, target, body.max_completion_tokens or body.max_tokens)
+
+    def render(messages: list[ChatMessage]) -> list[int]:
+        chat = build_chat(messages, persona, settings.persona_overrides_client)
+        return render_chat_prompt(tokenizer, with_contact_memory(chat, target, request, body))
+
+    messages = chat_messages(body)
+    if settings.trim_history:
+        # Room for the reply, but never more than half the context: a huge max_tokens must not erase the history.
+        reply_room = min(budget, state.engine.max_model_len // 2)
+        fitted = fit_history(messages, render, state.engine.max_model_len - reply_room)
+    else:
+        fitted = FittedPrompt(render(messages), 0)
+    prepared = prepare(request, target, body, fitted.prompt_token_ids, budget)
     generation = Generation(request, prepared, "chat")
-    if state.settings.log_message_text:
-        state.text_logger.info("request %s messages=%r", prepared.request_id, chat)
+    response.headers[DROPPED_HEADER] = str(fitted.dropped)
+    if settings.log_message_text:
+        state.text_logger.info("request %s messages=%r", prepared.request_id, messages)
 
     def header(**fields) -> dict:
         return {"id": f"chatcmpl-{prepared.request_id}", "created": prepared.created, "model": body.model, **fields}
@@ -142,5 +159,5 @@ async def create_chat_completion(request: Request, body: ChatCompletionRequest):
     return GenerationStream(
         generation,
         sse_stream(generation, chunks, usage_chunk if include_usage else None),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", DROPPED_HEADER: str(fitted.dropped)},
     )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wechat_twin.server.api.sampling import SamplingFields, StreamOptions, Usage
 
 
 class CompletionRequest(SamplingFields):
-    prompt: str | list[str]
+    prompt: (
+        Annotated[str, Field(min_length=1)]
+        | Annotated[
+            list[Annotated[str, Field(min_length=1)]],
+            Field(min_length=1, max_length=1, description="One prompt per request"),
+        ]
+    )
     stream_options: StreamOptions | None = None
     echo: bool = False
 

@@ -9,6 +9,9 @@ from wechat_twin.server.api.generation import Generation, GenerationStream, prep
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
 
+# OpenAI's default for the legacy completions API.
+COMPLETIONS_DEFAULT_MAX_TOKENS = 16
+
 
 async def create_completion(request: Request, body: CompletionRequest):
     state = request.app.state
@@ -22,7 +25,7 @@ async def create_completion(request: Request, body: CompletionRequest):
         raise OpenAIError(400, "prompt must not be empty", param="prompt")
     target = state.registry.resolve(body.model)
     prompt_ids = state.engine.tokenizer(prompt, add_special_tokens=True)["input_ids"]
-    prepared = prepare(request, target, body, list(prompt_ids), body.max_tokens or 16)
+    prepared = prepare(request, target, body, list(prompt_ids), body.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS)
     generation = Generation(request, prepared, "completions")
     echo = prompt if body.echo else ""
 

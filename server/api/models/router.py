@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from wechat_twin.server.api.openapi import READ_ERRORS
 from wechat_twin.server.auth import require_api_key
 from wechat_twin.server.errors import OpenAIError
 
@@ -43,12 +44,12 @@ def _cards(request: Request) -> list[ModelCard]:
     return cards
 
 
-@router.get("/models")
+@router.get("/models", responses=READ_ERRORS)
 async def list_models(request: Request) -> ModelList:
     return ModelList(data=_cards(request))
 
 
-@router.get("/models/{model_id:path}")
+@router.get("/models/{model_id:path}", responses=READ_ERRORS)
 async def get_model(request: Request, model_id: str) -> ModelCard:
     for card in _cards(request):
         if card.id == model_id:

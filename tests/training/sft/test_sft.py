@@ -160,6 +160,7 @@ def test_the_adapter_folder_has_the_contract_shape(trained, dataset):
     assert card["kind"] == "sft" and card["base_model"] == "SmolLM2-135M-Instruct"
     assert card["system_prompt"] == PERSONA and card["owner_name"] == "Jay"
     assert card["data"]["samples_train"] == 8 and card["training_args"]["rank"] == 8
+    assert isinstance(card["reply_tokens_p99"], int) and card["reply_tokens_p99"] >= 1
     metrics = card["metrics"]
     assert metrics["steps"] == 3 and metrics["train_loss"] > 0
     assert metrics["dev_loss"] < metrics["dev_loss_before"], "three steps at lr 0.01 lower the dev loss"

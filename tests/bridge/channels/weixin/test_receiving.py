@@ -45,10 +45,13 @@ def test_the_cursor_is_stored_with_the_messages_it_delivered(fake_ilink, run_wei
     wait_for(lambda: running.bridge.channel_state(CURSOR_KEY) == {CURSOR_KEY: "cur-2"}, what="the cursor past both")
     rows = running.bridge.store.inbox_rows()
     assert [(r["message_id"], r["chat_id"], r["text"], r["status"]) for r in rows] == [
-        (str(first["message_id"]), FRIEND, "are you there?", "pending")], "stored once, the uint64 id exact"
+        (str(first["message_id"]), FRIEND, "are you there?", "pending")
+    ], "stored once, the uint64 id exact"
     db = sqlite3.connect(tmp_path / "feedback.db")
     assert dict(db.execute("SELECT key, value FROM channel_state")) == {
-        CURSOR_KEY: "cur-2", f"weixin.context:{FRIEND}": "ctx-first"}
+        CURSOR_KEY: "cur-2",
+        f"weixin.context:{FRIEND}": "ctx-first",
+    }
 
 
 def test_failing_polls_back_off_and_never_end_the_bridge(fake_ilink, run_weixin):
@@ -60,7 +63,8 @@ def test_failing_polls_back_off_and_never_end_the_bridge(fake_ilink, run_weixin)
     polls = fake_ilink.calls_to("getupdates")[:8]  # seven failures, then the poll that delivered
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(polls)]
     assert [g >= 0.15 for g in gaps] == [False, False, True, False, False, True, False], (
-        "every third failure in a row pauses longer (pause_s) than a retry (retry_s)")
+        "every third failure in a row pauses longer (pause_s) than a retry (retry_s)"
+    )
 
 
 def test_a_refused_send_is_retried_with_the_same_client_id_until_taken(fake_ilink, run_weixin):
