@@ -12,6 +12,7 @@ from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
 from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
 from wechat_twin.server.adapters.memory import open_memory
 from wechat_twin.server.basemodel import resolve_base_model
+from wechat_twin.server.engines.base import EngineKind
 from wechat_twin.training.evaluate import memory as memory_rows
 from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
@@ -75,7 +76,9 @@ def eval_command(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: ADAPTER/eval)")] = None,
     model: Annotated[str | None, typer.Option(help="Base model folder (default: the one twin.json names)")] = None,
-    engine: Annotated[str, typer.Option(help="transformers or vllm (the server's engines)")] = "transformers",
+    engine: Annotated[
+        EngineKind, typer.Option(help="The server's engines; auto prefers vllm")
+    ] = EngineKind.TRANSFORMERS,
     max_prompts: Annotated[int, typer.Option(help="Dev conversations to reply to (bounds the time)")] = 20,
     max_tokens: Annotated[int, typer.Option(help="Tokens per generated reply")] = 64,
     memory: Annotated[
@@ -108,8 +111,8 @@ def eval_command(
         finally:
             store.close()
     generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}
-    typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} ({engine} engine)"
-               + (f", and {len(generated)} memory rows" if memory else ""))  # fmt: skip
+    typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} "
+               f"({engine.value} engine)" + (f", and {len(generated)} memory rows" if memory else ""))  # fmt: skip
     points = grid() if tune_sampling else None
     replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens,
                                generated, points)  # fmt: skip

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wechat_twin.memory.block import with_memory
 from wechat_twin.server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
-from wechat_twin.server.engines.base import Engine
+from wechat_twin.server.engines.base import Engine, EngineKind
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 from wechat_twin.training.sft.lora import VLLM_LORA_RANKS
 
@@ -54,7 +54,7 @@ async def _replies(
 
 
 def generate_replies(
-    engine_name: str,
+    engine_name: EngineKind | str,
     base_path: Path,
     adapter_path: Path,
     persona: str | None,
