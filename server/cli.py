@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from wechat_twin.server.basemodel.embedded import EmbeddedModelError, ensure_embedded_model
-from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.config import ServerSettings, parse_chat_keys
 from wechat_twin.server.engines.base import EngineOptions
 
 app = typer.Typer(help="Serve chat clones over an OpenAI-compatible API.", no_args_is_help=True)
@@ -32,6 +32,13 @@ def _aliases(values: list[str] | None) -> dict[str, str]:
     return aliases
 
 
+def _chat_keys(values: list[str] | None) -> dict[str, str]:
+    try:
+        return parse_chat_keys(_keys(values, "TWIN_CHAT_KEYS"))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--chat-key") from exc
+
+
 @app.command()
 def serve(
     model: Annotated[
@@ -45,6 +52,15 @@ def serve(
     api_key: Annotated[list[str] | None, typer.Option(help="API key (repeatable; also TWIN_API_KEYS=a,b)")] = None,
     admin_key: Annotated[
         list[str] | None, typer.Option(help="Key for adapter management (also TWIN_ADMIN_KEYS)")
+    ] = None,
+    chat_key: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=KEY: a key that can chat and give feedback but not manage adapters, for friends "
+                     "(repeatable; also TWIN_CHAT_KEYS=name=key,...)"),
+    ] = None,
+    feedback_db: Annotated[
+        Path | None,
+        typer.Option(help="SQLite file for the chat page's feedback (default: feedback.db beside --adapters)"),
     ] = None,
     alias: Annotated[list[str] | None, typer.Option(help="NAME=SERVED_MODEL, e.g. gpt-3.5-turbo=alice")] = None,
     engine: Annotated[str, typer.Option(help="auto, vllm or transformers")] = "auto",
@@ -86,6 +102,8 @@ def serve(
         port=port,
         api_keys=_keys(api_key, "TWIN_API_KEYS"),
         admin_keys=_keys(admin_key, "TWIN_ADMIN_KEYS"),
+        chat_keys=_chat_keys(chat_key),
+        feedback_db=feedback_db,
         aliases=_aliases(alias),
         engine=engine,
         engine_options=EngineOptions(
