@@ -175,6 +175,7 @@ function showWho() {
 const contextOf = (chat) => chat.messages.map(({ role, content }) => ({ role, content }));
 
 async function generate() {
+  state.pair = null;
   const chat = conversation();
   const reply = { role: "assistant", content: "" };
   const messages = contextOf(chat);
