@@ -180,6 +180,7 @@ async function generate() {
   const reply = { role: "assistant", content: "" };
   const messages = contextOf(chat);
   chat.messages.push(reply);
+  saveConversation(chat);
   state.controller = new AbortController();
   setBusy(true);
   setStatus("");
