@@ -185,6 +185,13 @@ class FeedbackStore:
         row = self._db.execute("SELECT * FROM exchanges WHERE id=?", (exchange_id,)).fetchone()
         return dict(row)
 
+    def find_exchange(self, exchange_id: int) -> dict[str, Any] | None:
+        """The exchange with its choice (None when not chosen yet), or None when there is no such id."""
+        row = self._db.execute("SELECT e.*, (SELECT chosen FROM labels l WHERE l.exchange_id=e.id AND "
+                               "l.kind='choice' LIMIT 1) AS chosen FROM exchanges e WHERE e.id=?",
+                               (exchange_id,)).fetchone()  # fmt: skip
+        return dict(row) if row else None
+
     def open_choice(self) -> sqlite3.Row | None:
         """The newest A/B exchange still waiting for a choice."""
         return self._db.execute(

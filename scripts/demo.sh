@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the embedded model: build a clone from the sample export (once), then serve base and clone.
+# The main job on the embedded model: build a clone from the sample export (once), serve base and clone,
+# and print the chat page's address once the server answers. PORT=8001 bash scripts/demo.sh picks another port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -12,5 +13,5 @@ for arg in "$@"; do
     case "$arg" in --host=*) host=${arg#--host=} ;; --port=*) port=${arg#--port=} ;; esac
     previous=$arg
 done
-echo "== serving on http://$host:$port/v1 (Ctrl-C to stop)"
+echo "== serving on http://$host:$port/v1 (Ctrl-C to stop); chat with the demo clone: http://$host:$port/chat"
 exec twin-server serve --adapters runs/demo/adapters "$@"

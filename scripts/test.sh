@@ -2,7 +2,8 @@
 # The test command: lint, then the whole suite on the vLLM engine and the server suite on transformers.
 # Without vLLM installed, the whole suite runs on the transformers engine instead. TWIN_TRANSFORMERS_VENV=DIR
 # (CI sets it) runs the transformers pass in a venv made by `TWIN_ENGINE=transformers VENV=DIR scripts/setup.sh`,
-# after checking that vLLM really cannot be imported there.
+# after checking that vLLM really cannot be imported there. The chat page's browser tests run once, with the vLLM
+# pass: the page does not depend on the engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -10,6 +11,16 @@ cd "$(dirname "$0")/.."
 export VLLM_NO_USAGE_STATS=1
 # chatgpt-on-wechat 1.x talks through openai==0.27.8: kept apart from the venv's openai.
 [ -f .cache/openai-0.27.8/openai/__init__.py ] || python -m pip install -q --target .cache/openai-0.27.8 openai==0.27.8
+# The chat page's browser tests drive the system's Chromium through Playwright (never `playwright install`,
+# which downloads a browser). Installed once, where chromium is missing and apt is there.
+if [ "$(uname -s)" = Linux ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium (apt) for the chat page's browser tests"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q chromium
+fi
+
 ruff check .
 if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"; then
     echo "== no vLLM in .venv: the whole suite runs on the transformers engine"
@@ -23,7 +34,7 @@ if [ -n "${TWIN_TRANSFORMERS_VENV:-}" ]; then
         exit 1
     fi
     echo "== server suite on the transformers engine in $TWIN_TRANSFORMERS_VENV (no vLLM there)"
-    "$TWIN_TRANSFORMERS_VENV/bin/python" -m pytest -q -p no:cacheprovider --engine transformers tests/server "$@"
+    "$TWIN_TRANSFORMERS_VENV/bin/python" -m pytest -q -p no:cacheprovider --engine transformers tests/server --ignore=tests/server/web "$@"
 else
-    python -m pytest -q -p no:cacheprovider --engine transformers tests/server "$@"
+    python -m pytest -q -p no:cacheprovider --engine transformers tests/server --ignore=tests/server/web "$@"
 fi

@@ -13,6 +13,8 @@ from wechat_twin.server.adapters.registry import AdapterRegistry
 from wechat_twin.server.api.adapters.router import router as adapters_router
 from wechat_twin.server.api.chat.router import router as chat_router
 from wechat_twin.server.api.completions.router import router as completions_router
+from wechat_twin.server.api.feedback.router import router as feedback_router
+from wechat_twin.server.api.feedback.serving import open_store
 from wechat_twin.server.api.generation import Admission
 from wechat_twin.server.api.health import router as health_router
 from wechat_twin.server.api.models.router import router as models_router
@@ -25,6 +27,7 @@ from wechat_twin.server.engines.base import Engine, EngineOptions
 from wechat_twin.server.engines.supervisor import EngineSupervisor
 from wechat_twin.server.errors import install_error_handlers
 from wechat_twin.server.metrics import ServerMetrics
+from wechat_twin.server.web.router import install_page
 
 logger = logging.getLogger("wechat_twin.server")
 
@@ -68,6 +71,8 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
             yield
         finally:
             await supervisor.shutdown()
+            if app.state.feedback is not None:
+                app.state.feedback.close()
 
     app = FastAPI(title="wechat-twin", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -75,11 +80,14 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app.state.metrics = ServerMetrics()
     app.state.admission = Admission(settings.max_pending_requests)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
+    app.state.feedback = open_store(settings)
     install_error_handlers(app)
     install_openapi(app)
     for prefix in ("/v1", ""):
         for router in (chat_router, completions_router, models_router, adapters_router):
             app.include_router(router, prefix=prefix)
     app.include_router(health_router)
+    app.include_router(feedback_router)
+    install_page(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -19,7 +19,7 @@ from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 from wechat_twin.server.basemodel.embedded import ensure_embedded_model
-from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.config import ServerSettings, parse_chat_keys
 from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
@@ -63,6 +63,13 @@ def _dtype(dtype: DType, engine: EngineKind) -> DType:
     return DType.AUTO if torch.cuda.is_available() else DType.FLOAT32
 
 
+def _chat_keys(values: list[str] | None) -> dict[str, str]:
+    try:
+        return parse_chat_keys(_keys(values, "TWIN_CHAT_KEYS"))
+    except ValueError as exc:
+        raise UsageError(f"--chat-key: {exc}") from exc
+
+
 @app.command()
 def serve(
     model: Annotated[
@@ -78,6 +85,17 @@ def serve(
     api_key: Annotated[list[str] | None, typer.Option(help="API key (repeatable; also TWIN_API_KEYS=a,b)")] = None,
     admin_key: Annotated[
         list[str] | None, typer.Option(help="Key for adapter management (also TWIN_ADMIN_KEYS)")
+    ] = None,
+    chat_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=KEY: a key that can chat and give feedback but not manage adapters, for friends "
+            "(repeatable; also TWIN_CHAT_KEYS=name=key,...)"
+        ),
+    ] = None,
+    feedback_db: Annotated[
+        Path | None,
+        typer.Option(help="SQLite file for the chat page's feedback (default: feedback.db beside --adapters)"),
     ] = None,
     alias: Annotated[list[str] | None, typer.Option(help="NAME=SERVED_MODEL, e.g. gpt-3.5-turbo=alice")] = None,
     engine: Annotated[EngineKind, typer.Option(help="auto prefers vllm when it is installed")] = _SERVER.engine,
@@ -144,6 +162,8 @@ def serve(
         port=port,
         api_keys=_keys(api_key, "TWIN_API_KEYS"),
         admin_keys=_keys(admin_key, "TWIN_ADMIN_KEYS"),
+        chat_keys=_chat_keys(chat_key),
+        feedback_db=feedback_db,
         aliases=_aliases(alias),
         engine=kind,
         engine_options=EngineOptions(

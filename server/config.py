@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from wechat_twin.errors import UsageError
 from wechat_twin.server.engines.base import EngineKind, EngineOptions
+
+KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+FEEDBACK_FILE = "feedback.db"
 
 
 class ServerSettings(BaseModel):
@@ -19,6 +23,12 @@ class ServerSettings(BaseModel):
     port: int = 8000
     api_keys: list[str] = Field(default_factory=list)
     admin_keys: list[str] = Field(default_factory=list)
+    chat_keys: dict[str, str] = Field(
+        default_factory=dict, description="name -> key; these keys chat and give feedback, never manage adapters"
+    )
+    feedback_db: Path | None = Field(
+        default=None, description=f"Where the chat page's feedback goes; None = {FEEDBACK_FILE} beside the adapters"
+    )
     aliases: dict[str, str] = Field(default_factory=dict)
     engine: EngineKind = EngineKind.AUTO
     engine_options: EngineOptions = Field(default_factory=EngineOptions)
@@ -37,6 +47,42 @@ class ServerSettings(BaseModel):
 
     model_config = {"arbitrary_types_allowed": True}
 
+    @field_validator("chat_keys")
+    @classmethod
+    def _named_plainly(cls, keys: dict[str, str]) -> dict[str, str]:
+        for name, key in keys.items():
+            check_chat_key(name, key)
+        return keys
+
+    def feedback_path(self) -> Path | None:
+        """The feedback database: as given, else beside the adapters folder (the page offers no feedback
+        when there is neither)."""
+        if self.feedback_db is not None:
+            return self.feedback_db
+        return self.adapters_dir.resolve().parent / FEEDBACK_FILE if self.adapters_dir else None
+
+
+def check_chat_key(name: str, key: str) -> None:
+    """A chat key's name ends up in logs and feedback rows: keep it a plain identifier."""
+    if not KEY_NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"chat key name {name!r} must match {KEY_NAME_PATTERN.pattern}")
+    if not key:
+        raise ValueError(f"chat key {name!r} is empty")
+
+
+def parse_chat_keys(values: list[str]) -> dict[str, str]:
+    """`NAME=KEY` items (the key may itself contain `=`) into name -> key."""
+    keys: dict[str, str] = {}
+    for value in values:
+        name, sep, key = value.partition("=")
+        if not sep:
+            raise ValueError(f"{value!r}: write a chat key as NAME=KEY")
+        check_chat_key(name, key)
+        if name in keys:
+            raise ValueError(f"chat key name {name!r} is given twice")
+        keys[name] = key
+    return keys
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -49,8 +95,8 @@ def is_loopback(host: str) -> bool:
 
 def check_exposure(settings: ServerSettings) -> None:
     """Chat clones must not be reachable by the network without a key."""
-    if not is_loopback(settings.host) and not settings.api_keys:
+    if not is_loopback(settings.host) and not (settings.api_keys or settings.chat_keys):
         raise UsageError(
-            f"refusing to listen on {settings.host} without an API key: pass --api-key (or set "
-            "TWIN_API_KEYS), or bind 127.0.0.1"
+            f"refusing to listen on {settings.host} without an API key: pass --api-key or --chat-key "
+            "(or set TWIN_API_KEYS), or bind 127.0.0.1"
         )

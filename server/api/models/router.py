@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wechat_twin.server.api.openapi import READ_ERRORS
 from wechat_twin.server.auth import require_api_key
@@ -20,6 +20,8 @@ class ModelCard(BaseModel):
     root: str
     parent: str | None = None
     max_model_len: int | None = None
+    owner_name: str | None = Field(default=None, description="Whose clone this is (the adapter's twin.json)")
+    base_model: str | None = Field(default=None, description="The base the adapter was trained on (twin.json)")
 
 
 class ModelList(BaseModel):
@@ -33,7 +35,13 @@ def _cards(request: Request) -> list[ModelCard]:
     cards = [ModelCard(id=registry.base_name, created=registry.created, root=registry.base_name, max_model_len=max_len)]
     cards += [
         ModelCard(
-            id=a.ref.name, created=a.created, root=str(a.ref.path), parent=registry.base_name, max_model_len=max_len
+            id=a.ref.name,
+            created=a.created,
+            root=str(a.ref.path),
+            parent=registry.base_name,
+            max_model_len=max_len,
+            owner_name=a.card.owner_name if a.card else None,
+            base_model=a.card.base_model if a.card else None,
         )
         for a in registry.adapters
     ]

@@ -1,0 +1,60 @@
+"""Wire schemas of the chat page's feedback API (importable without an engine)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONVERSATION_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class Turn(BaseModel):
+    """One message of the conversation as the page sent it to /v1/chat/completions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class FeedbackContext(BaseModel):
+    """What the clone was answering: `messages` ends with the friend's turn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    conversation: str = Field(pattern=CONVERSATION_PATTERN, description="The page's id for this conversation")
+    messages: list[Turn] = Field(min_length=1)
+
+
+class LabelRequest(FeedbackContext):
+    reply: str = Field(min_length=1)
+    good: bool
+
+
+class PairRequest(FeedbackContext):
+    temperature: float = Field(default=0.8, gt=0.0, le=2.0, description="Above 0, or both candidates are one")
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class ChoiceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chosen: Literal[0, 1]
+
+
+class Recorded(BaseModel):
+    exchange_id: int
+
+
+class Pair(BaseModel):
+    exchange_id: int
+    candidates: list[str]
+
+
+class Session(BaseModel):
+    """What the page needs to know about the key it holds."""
+
+    key_name: str
+    feedback: bool = Field(description="Whether this server records feedback (it has a feedback database)")

@@ -1,0 +1,36 @@
+"""Thin routes of the chat page's API under /chat/api: any accepted key, chat keys included."""
+
+from fastapi import APIRouter, Depends, Request
+
+from wechat_twin.server.api.feedback import serving
+from wechat_twin.server.api.feedback.protocol import (
+    ChoiceRequest,
+    LabelRequest,
+    Pair,
+    PairRequest,
+    Recorded,
+    Session,
+)
+from wechat_twin.server.auth import require_api_key
+
+router = APIRouter(prefix="/chat/api", dependencies=[Depends(require_api_key)])
+
+
+@router.get("/session")
+def session(request: Request) -> Session:
+    return serving.session(request)
+
+
+@router.post("/labels")
+def label(request: Request, body: LabelRequest) -> Recorded:
+    return serving.record_label(request, body)
+
+
+@router.post("/pairs")
+async def pair(request: Request, body: PairRequest) -> Pair:
+    return await serving.make_pair(request, body)
+
+
+@router.post("/pairs/{exchange_id}/choice")
+def choice(request: Request, exchange_id: int, body: ChoiceRequest) -> Recorded:
+    return serving.record_choice(request, exchange_id, body)

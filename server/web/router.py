@@ -1,0 +1,38 @@
+"""GET /chat (the page), /chat/static/* (its files), and / redirecting there.
+
+The page itself needs no key (it holds no data; it asks for a key when the API answers 401). Its
+Content-Security-Policy allows this origin only, so the browser refuses anything that would leave it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    return RedirectResponse("/chat")
+
+
+@router.get("/chat", include_in_schema=False)
+def chat_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=SECURITY_HEADERS)
+
+
+def install_page(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/chat/static", StaticFiles(directory=STATIC_DIR), name="chat-static")
