@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded model: build a clone from the sample export (once), serve base and clone,
-# and print the chat page's address once the server answers. PORT=8001 bash scripts/demo.sh picks another port.
+# and print the chat page's address. `bash scripts/demo.sh --port 8001` serves on another port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from wechat_twin.errors import UsageError
 from wechat_twin.server.cli import app
 from wechat_twin.server.config import ServerSettings, check_exposure, parse_chat_keys
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.server_process import ServerProcess
 from wechat_twin.server.prompting import build_chat, render_chat_text
 from wechat_twin.training.cli import app
 from wechat_twin.training.sft.chat_template import training_chat_template
@@ -95,6 +96,20 @@ def trained(tmp_path_factory, dataset, embedded_model) -> Path:
     assert result.exit_code == 0, result.output
     return out
 
+
+
+def _greedy_reply(server: ServerProcess, model: str) -> str:
+    """`model`'s temperature-0 reply to one fixed question with the training persona."""
+    body = {
+        "model": model,
+        "max_tokens": 16,
+        "temperature": 0,
+        "messages": [{"role": "system", "content": PERSONA}, {"role": "user", "content": "question 3?"}],
+    }
+    response = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=120,
+                          headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response.json()["choices"][0]["message"]["content"]
 
 def test_training_renders_what_the_server_renders_and_masks_only_the_owner(tokenizer):
     template = training_chat_template(tokenizer)
@@ -183,20 +198,7 @@ def test_the_server_loads_the_adapter_and_it_changes_replies(trained, twin_serve
         loaded = httpx.post(f"{twin_server.base_url}/load_lora_adapter", json={"lora_name": "sft-test",
                             "lora_path": str(served)}, headers=admin, timeout=120)  # fmt: skip
         assert loaded.status_code == 200, loaded.text
-
-        def reply(model: str) -> str:
-            body = {
-                "model": model,
-                "max_tokens": 16,
-                "temperature": 0,
-                "messages": [{"role": "system", "content": PERSONA}, {"role": "user", "content": "question 3?"}],
-            }
-            response = httpx.post(f"{twin_server.base_url}/chat/completions", json=body, timeout=120,
-                                  headers={"Authorization": f"Bearer {twin_server.api_key}"})  # fmt: skip
-            assert response.status_code == 200, response.text
-            return response.json()["choices"][0]["message"]["content"]
-
-        assert reply("sft-test") != reply(twin_server.base_name)
+        assert _greedy_reply(twin_server, "sft-test") != _greedy_reply(twin_server, twin_server.base_name)
     finally:
         httpx.post(f"{twin_server.base_url}/unload_lora_adapter", json={"lora_name": "sft-test"}, headers=admin,
                    timeout=60)  # fmt: skip
@@ -339,27 +341,12 @@ def test_gpu_training_writes_finite_lora_weights_in_a_servable_dtype(gpu_trained
 @pytest.mark.vllm
 def test_vllm_on_the_gpu_serves_the_gpu_trained_adapter(gpu_trained, embedded_model, tmp_path):
     pytest.importorskip("vllm", reason="the GPU machine has no vLLM installed")
-    from tests.support.server_process import ServerProcess
-
     adapters = tmp_path / "adapters"
     shutil.copytree(gpu_trained, adapters / "gpu")
     server = ServerProcess(embedded_model, adapters, "vllm", tmp_path / "server.log")
     server.start()
     try:
-
-        def reply(model: str) -> str:
-            body = {
-                "model": model,
-                "max_tokens": 16,
-                "temperature": 0,
-                "messages": [{"role": "system", "content": PERSONA}, {"role": "user", "content": "question 3?"}],
-            }
-            response = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=120,
-                                  headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
-            assert response.status_code == 200, response.text
-            return response.json()["choices"][0]["message"]["content"]
-
-        assert reply("gpu") != reply(server.base_name)
+        assert _greedy_reply(server, "gpu") != _greedy_reply(server, server.base_name)
     finally:
         server.stop()
 
