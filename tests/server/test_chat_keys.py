@@ -44,5 +44,5 @@ def test_feedback_goes_beside_the_adapters_unless_told_and_nowhere_without_eithe
 
 def test_chat_keys_alone_are_enough_to_listen_beyond_loopback():
     check_exposure(ServerSettings(host="0.0.0.0", chat_keys={"lin": "k"}))
-    with pytest.raises(ValueError, match="without an API key"):
+    with pytest.raises(UsageError, match="without an API key"):
         check_exposure(ServerSettings(host="0.0.0.0"))
