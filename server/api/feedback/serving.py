@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from wechat_twin.feedback.store import FeedbackStore
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest, ChatMessageIn
@@ -89,6 +89,7 @@ async def make_pair(request: Request, body: PairRequest) -> Pair:
             temperature=body.temperature,
             max_tokens=body.max_tokens,
         ),
+        Response(),  # the pair is answered in this route's own body: the chat route's headers are not sent
     )
     candidates = [choice.message.content for choice in sorted(completion.choices, key=lambda c: c.index)]
     exchange_id = store.record_exchange(**fields, candidates=candidates)
