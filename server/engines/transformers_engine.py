@@ -239,7 +239,8 @@ class TransformersEngine(Engine):
             logits = logits - options.frequency_penalty * counts - options.presence_penalty * (counts > 0)
         if options.temperature <= 0:
             return int(logits.argmax())
-        probs = torch.softmax(logits / options.temperature, dim=-1)
+        # Shifted so the best logit is 0 first: a tiny temperature then gives -inf, never inf/inf (NaN).
+        probs = torch.softmax((logits - logits.max()) / options.temperature, dim=-1)
         if options.top_p < 1.0:
             ordered, order = probs.sort(descending=True)
             outside = ordered.cumsum(-1) - ordered > options.top_p
