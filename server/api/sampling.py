@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wechat_twin.server.engines.base import SamplingOptions
 
-TUNABLE = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+TUNABLE = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 
 
 class SamplingFields(BaseModel):
@@ -27,6 +27,7 @@ class SamplingFields(BaseModel):
     seed: int | None = None
     presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    repetition_penalty: float = Field(default=1.0, gt=0.0, le=2.0, description="vLLM's extension to OpenAI's API")
     user: str | None = None
 
     def stop_sequences(self) -> tuple[str, ...]:
@@ -54,6 +55,7 @@ class SamplingFields(BaseModel):
             seed=self.seed,
             presence_penalty=self.presence_penalty,
             frequency_penalty=self.frequency_penalty,
+            repetition_penalty=self.repetition_penalty,
         )
 
 

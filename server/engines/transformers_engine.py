@@ -23,6 +23,9 @@ from wechat_twin.server.engines.device import Device, pick_device, probe, servin
 
 _BASE = "__base__"
 DEFAULT_MAX_BATCH = 32
+# Temperatures below this sample greedily, as in vLLM: dividing float32 logits by a smaller one (the API allows
+# 5e-324) gives 0/0 at the best token, and so NaN probabilities.
+GREEDY_BELOW = 1e-5
 
 
 @dataclass
@@ -220,27 +223,49 @@ class TransformersEngine(Engine):
     def _advance(self, rows: list[_Row], logits: Any) -> None:
         """Sample each row's next token, then send every request its choices' new text in one message."""
         by_request: dict[int, list[ChoiceDelta]] = {}
+        failed: set[int] = set()
         for row, row_logits in zip(rows, logits, strict=True):
-            delta = self._step(row, self._sample(row, row_logits))
+            if id(row.request) in failed:
+                continue
+            try:
+                token = self._sample(row, row_logits)
+            except RuntimeError as exc:
+                failed.add(id(row.request))
+                self._end_with_error(row.request, exc)
+                continue
+            delta = self._step(row, token)
             if delta is not None:
                 by_request.setdefault(id(row.request), []).append(delta)
         for row in rows:
             deltas = by_request.pop(id(row.request), None)
-            if deltas:
+            if deltas and id(row.request) not in failed:
                 row.request.loop.call_soon_threadsafe(row.request.queue.put_nowait, deltas)
+
+    def _end_with_error(self, request: _Request, exc: Exception) -> None:
+        """A request that cannot be sampled (NaN logits from a broken adapter) fails alone; its batch goes on."""
+        request.loop.call_soon_threadsafe(request.queue.put_nowait, exc)
+        with self._wake:
+            self._cancelled.add(request.request_id)
 
     def _sample(self, row: _Row, logits: Any) -> int:
         import torch
 
         options = row.request.options
+        if torch.isnan(logits).any():
+            raise RuntimeError(f"the model gave NaN logits for request {row.request.request_id} (a broken adapter?)")
         if (options.presence_penalty or options.frequency_penalty) and row.tokens:
             counts = torch.bincount(torch.tensor(row.tokens, device=logits.device), minlength=logits.shape[-1])
             counts = counts[: logits.shape[-1]].to(logits.dtype)
             logits = logits - options.frequency_penalty * counts - options.presence_penalty * (counts > 0)
-        if options.temperature <= 0:
+        if options.repetition_penalty != 1.0:
+            from transformers import RepetitionPenaltyLogitsProcessor
+
+            # As in vLLM: the prompt's tokens count as seen, not only the reply's.
+            seen = torch.tensor([row.request.prompt + row.tokens], device=logits.device)
+            logits = RepetitionPenaltyLogitsProcessor(options.repetition_penalty)(seen, logits[None])[0]
+        if options.temperature < GREEDY_BELOW:
             return int(logits.argmax())
-        # Shifted so the best logit is 0 first: a tiny temperature then gives -inf, never inf/inf (NaN).
-        probs = torch.softmax((logits - logits.max()) / options.temperature, dim=-1)
+        probs = torch.softmax(logits / options.temperature, dim=-1)
         if options.top_p < 1.0:
             ordered, order = probs.sort(descending=True)
             outside = ordered.cumsum(-1) - ordered > options.top_p

@@ -102,6 +102,7 @@ class VLLMEngine(Engine):
                 seed=options.seed,
                 presence_penalty=options.presence_penalty,
                 frequency_penalty=options.frequency_penalty,
+                repetition_penalty=options.repetition_penalty,
                 output_kind=RequestOutputKind.DELTA,
             )
         except (VLLMClientError, ValueError) as exc:

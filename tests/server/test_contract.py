@@ -116,6 +116,7 @@ def test_unknown_model_404_lists_served_names(http):
     [
         ({"temperature": -0.5}, "temperature"),
         ({"top_p": 0}, "top_p"),
+        ({"repetition_penalty": 0}, "repetition_penalty"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"n": 0}, "n"),
         ({"messages": []}, "messages"),

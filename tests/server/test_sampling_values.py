@@ -27,3 +27,21 @@ def test_greedy_with_n_2_streams_both_choices_to_done(http):
         for choice in httpx.Response(200, content=event).json()["choices"]:
             texts[choice["index"]] += choice["delta"].get("content", "")
     assert texts[0] and texts[0] == texts[1]
+
+
+def test_a_vanishing_temperature_answers_as_greedy(client):
+    """OpenAI allows any temperature above 0; the smallest a client can send must not break sampling."""
+    greedy = client.chat.completions.create(model="alice", messages=STORY, max_tokens=8, temperature=0)
+    tiny = client.chat.completions.create(model="alice", messages=STORY, max_tokens=8, temperature=5e-324)
+    assert tiny.choices[0].message.content == greedy.choices[0].message.content
+
+
+def test_repetition_penalty_changes_a_repetitive_reply(client):
+    """vLLM's extension field reaches the engine: a counting prompt, greedy, with and without the penalty."""
+    counting = [{"role": "user", "content": "Repeat after me: " + "ha " * 30}]
+    kwargs = dict(model="SmolLM2-135M-Instruct", messages=counting, max_tokens=12, temperature=0)
+    plain = client.chat.completions.create(**kwargs)
+    penalised = client.chat.completions.create(**kwargs, extra_body={"repetition_penalty": 1.8})
+    neutral = client.chat.completions.create(**kwargs, extra_body={"repetition_penalty": 1.0})
+    assert neutral.choices[0].message.content == plain.choices[0].message.content
+    assert penalised.choices[0].message.content != plain.choices[0].message.content

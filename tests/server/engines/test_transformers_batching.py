@@ -7,6 +7,7 @@ of the suite (`--engine transformers`); the vLLM engine's batching is vLLM's own
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 import pytest
 
@@ -108,3 +109,46 @@ def test_leaving_a_stream_early_frees_its_rows(engine):
         return engine.queue_depth()
 
     assert asyncio.run(run()) == 0
+
+
+def test_a_vanishing_temperature_samples_greedily(engine):
+    """The API allows any temperature above 0, down to 5e-324: float32 logits cannot be divided by it."""
+    prompt = _prompt(engine, QUESTIONS[0])
+
+    async def run() -> tuple[list[str], list[str]]:
+        greedy = await _text(engine, prompt, GREEDY, "greedy", None)
+        tiny = await _text(engine, prompt, SamplingOptions(max_tokens=24, temperature=5e-324, top_p=0.5), "tiny", None)
+        return greedy, tiny
+
+    greedy, tiny = asyncio.run(run())
+    assert tiny == greedy
+
+
+def test_a_broken_adapter_fails_its_own_request_only(engine, adapters_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "broken"
+    shutil.copytree(adapters_dir / "alice", broken)
+    weights = load_file(broken / "adapter_model.safetensors")
+    save_file({k: v.fill_(float("nan")) if "lora_B" in k else v for k, v in weights.items()},
+              broken / "adapter_model.safetensors")  # fmt: skip
+    ref = AdapterRef("broken", broken, 3)
+    prompt = _prompt(engine, QUESTIONS[0])
+
+    async def run() -> tuple[list[str], BaseException | list[str], list[str]]:
+        await engine.load_adapter(ref)
+        try:
+            alone = await _text(engine, prompt, GREEDY, "before", None)
+            outcomes = await asyncio.gather(
+                _text(engine, prompt, GREEDY, "neighbour", None),
+                _text(engine, prompt, SamplingOptions(max_tokens=24), "broken", ref, 0.05),
+                return_exceptions=True,
+            )
+        finally:
+            await engine.unload_adapter(ref)
+        return alone, outcomes[1], outcomes[0]
+
+    alone, broken_outcome, neighbour = asyncio.run(run())
+    assert isinstance(broken_outcome, RuntimeError) and "NaN logits" in str(broken_outcome)
+    assert neighbour == alone
+    assert engine.queue_depth() == 0
