@@ -222,12 +222,17 @@ class TransformersEngine(Engine):
 
     def _advance(self, rows: list[_Row], logits: Any) -> None:
         """Sample each row's next token, then send every request its choices' new text in one message."""
+        import torch
+
         by_request: dict[int, list[ChoiceDelta]] = {}
         failed: set[int] = set()
-        for row, row_logits in zip(rows, logits, strict=True):
+        nan_rows = torch.isnan(logits).any(dim=-1).tolist()  # one check for the whole batch, not one per row
+        for row, row_logits, is_nan in zip(rows, logits, nan_rows, strict=True):
             if id(row.request) in failed:
                 continue
             try:
+                if is_nan:
+                    raise RuntimeError(f"the model gave NaN logits for {row.request.request_id} (a broken adapter?)")
                 token = self._sample(row, row_logits)
             except RuntimeError as exc:
                 failed.add(id(row.request))
@@ -251,8 +256,6 @@ class TransformersEngine(Engine):
         import torch
 
         options = row.request.options
-        if torch.isnan(logits).any():
-            raise RuntimeError(f"the model gave NaN logits for request {row.request.request_id} (a broken adapter?)")
         if (options.presence_penalty or options.frequency_penalty) and row.tokens:
             counts = torch.bincount(torch.tensor(row.tokens, device=logits.device), minlength=logits.shape[-1])
             counts = counts[: logits.shape[-1]].to(logits.dtype)
