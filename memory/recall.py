@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from wechat_twin.memory.block import Message, latest_query, memory_block
 from wechat_twin.memory.store import MemoryStore
@@ -16,6 +17,7 @@ from wechat_twin.memory.store import MemoryStore
 @dataclass(frozen=True)
 class RecallSettings:
     k: int = 3  # past exchanges per reply: enough to show a habit or a topic, short enough for small contexts
+    MAX_K: ClassVar[int] = 20  # beyond this the block crowds out the conversation in a 2k-token context
 
 
 def recall(

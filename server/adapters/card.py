@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wechat_twin.memory.recall import RecallSettings
+
 CARD_FILE = "twin.json"
 ADAPTER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -48,6 +50,16 @@ class TwinCard(BaseModel):
     memory: str | None = Field(
         default=None, description="Memory file (relative to the folder, or absolute); default: memory.sqlite there"
     )
+    memory_k: int = Field(
+        default=RecallSettings.k,
+        ge=1,
+        le=RecallSettings.MAX_K,
+        description="Past exchanges retrieved per reply: what `twin-train sft --memory-k` trained with",
+    )
+
+    @property
+    def recall_settings(self) -> RecallSettings:
+        return RecallSettings(k=self.memory_k)
 
 
 def is_valid_adapter_name(name: str) -> bool:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MemoryStore
 from wechat_twin.server.adapters.card import TwinCard, is_valid_adapter_name, read_card
 from wechat_twin.server.adapters.memory import open_memory
@@ -32,6 +33,11 @@ class ServedAdapter:
     @property
     def persona(self) -> str | None:
         return self.card.system_prompt if self.card else None
+
+    @property
+    def recall_settings(self) -> RecallSettings:
+        """As the adapter was trained: its card's `memory_k`."""
+        return self.card.recall_settings if self.card else RecallSettings()
 
 
 @dataclass

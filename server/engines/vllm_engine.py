@@ -146,11 +146,15 @@ class VLLMEngine(Engine):
         await self._engine.remove_lora(adapter.int_id)
 
     def is_dead(self) -> bool:
-        return self._engine.errored
+        return self._engine is None or self._engine.errored
 
     def queue_depth(self) -> int:
-        """Unfinished requests as the engine counts them, so an abort shows up here at once."""
-        return self._engine.output_processor.get_num_unfinished_requests()
+        """Unfinished requests as the engine counts them, so an abort shows up here at once (none once shut down:
+        /health still asks while a new engine starts)."""
+        return self._engine.output_processor.get_num_unfinished_requests() if self._engine else 0
 
     async def shutdown(self) -> None:
-        self._engine.shutdown()
+        """Let go of the engine as well: something in vLLM's start-up keeps this object alive until exit, and
+        AsyncLLM's `__del__` then runs on a half torn-down interpreter and prints a TypeError traceback."""
+        engine, self._engine = self._engine, None
+        engine.shutdown()

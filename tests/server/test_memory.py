@@ -17,6 +17,7 @@ from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
 MESSAGES = [{"role": "user", "content": "we had hotpot again today"}]
 NAME = "alice-memory"
+ONE_EXCHANGE = "alice-memory-k1"
 TUNED = {"temperature": 0.3, "top_p": 0.7, "frequency_penalty": 0.4}
 
 
@@ -71,6 +72,8 @@ def spied_app(embedded_model: Path, adapters_dir: Path, tmp_path_factory):
     write_memory(folder / NAME)
     card = read_card(folder / NAME)
     write_card(folder / NAME, card.model_copy(update={"sampling": TUNED}))
+    shutil.copytree(folder / NAME, folder / ONE_EXCHANGE)
+    write_card(folder / ONE_EXCHANGE, card.model_copy(update={"memory_k": 1}))
     options = EngineOptions(max_model_len=1024, max_lora_rank=8, dtype="float32", enforce_eager=True)
     settings = ServerSettings(model=str(embedded_model), served_name="SmolLM2-135M-Instruct", adapters_dir=folder,
                               engine="transformers", engine_options=options)  # fmt: skip
@@ -93,7 +96,7 @@ def engine_received(spied_app, headers: dict | None = None, **fields) -> list[in
 
 def engine_request(spied_app, headers: dict | None = None, **fields) -> tuple[list[int], SamplingOptions]:
     client, received = spied_app
-    body = {"model": NAME, "messages": MESSAGES, "max_tokens": 2, **fields}
+    body = {"model": NAME, "messages": MESSAGES, "max_tokens": 2, **fields}  # `model` in fields wins
     response = client.post("/v1/chat/completions", json=body, headers=headers or {})
     assert response.status_code == 200, response.text
     return received[-1]
@@ -116,6 +119,13 @@ def test_the_engine_receives_the_named_contacts_exchanges_and_facts(spied_app, t
         assert not any(e.friend in prompt for e in EXCHANGES if e.contact == JIE)
         assert "Jie is my college roommate." not in prompt
         assert prompt.index("Did you eat hotpot") < prompt.index("we had hotpot again today")
+
+
+def test_the_engine_receives_as_many_exchanges_as_the_adapter_was_trained_with(spied_app, tokenizer):
+    prompt = tokenizer.decode(engine_received(spied_app, model=ONE_EXCHANGE, user="妈妈"))
+    shown = [e for e in EXCHANGES if e.friend in prompt]
+    assert [e.friend for e in shown] == ["Did you eat hotpot with your friends?"], "the one most like the message"
+    assert "I live in Shenzhen." in prompt, "the facts do not count against k"
 
 
 def test_the_adapters_tuned_sampling_fills_what_a_request_leaves_unset(spied_app):

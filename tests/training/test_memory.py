@@ -47,6 +47,16 @@ def test_no_sample_retrieves_its_own_session_or_any_dev_exchange(dataset, tmp_pa
             assert with_block[1:] == sample[1:] and with_block[0]["content"].startswith(sample[0]["content"])
 
 
+def test_memory_k_sets_the_exchanges_per_block_and_needs_memory(dataset, tmp_path):
+    inputs = check_inputs(SFTOptions(data_dir=dataset, out=tmp_path / "adapters" / "m", memory=True, memory_k=1))
+    assert all(len(block_tags(sample)) == 1 for sample in inputs.train_messages)
+    out = str(tmp_path / "x")
+    for args, problem in ((["--memory", "--memory-k", "0"], "--memory-k must be in [1, 20]"),
+                          (["--memory-k", "2"], "--memory-k needs --memory")):  # fmt: skip
+        refused = CliRunner().invoke(app, ["sft", str(dataset), "--out", out, *args])
+        assert refused.exit_code == 2 and problem in refused.output
+
+
 def test_without_memory_the_samples_are_unchanged(dataset, tmp_path):
     inputs = check_inputs(SFTOptions(data_dir=dataset, out=tmp_path / "adapters" / "m"))
     assert inputs.train_messages == inputs.train.samples and inputs.memory is None
@@ -56,7 +66,8 @@ def test_without_memory_the_samples_are_unchanged(dataset, tmp_path):
 def trained(dataset, tmp_path_factory):
     """One step of SFT with --memory: enough for the folder's contents and for eval's rows."""
     out = tmp_path_factory.mktemp("memory-adapters") / "with-memory"
-    args = ["--rank", "8", "--batch-size", "4", "--max-length", "640", "--max-steps", "1", "--evals", "1", "--memory"]
+    args = ["--rank", "8", "--batch-size", "4", "--max-length", "640", "--max-steps", "1", "--evals", "1", "--memory",
+            "--memory-k", "2"]
     result = CliRunner().invoke(app, ["sft", str(dataset), "--out", str(out), *args])
     assert result.exit_code == 0, result.output
     return out
@@ -74,7 +85,7 @@ def test_sft_carries_the_memory_into_the_adapter_with_the_plain_persona(dataset,
     assert (trained / "memory.sqlite").read_bytes() == (dataset / "memory.sqlite").read_bytes()
     assert stat.S_IMODE(os.stat(trained / "memory.sqlite").st_mode) == 0o600
     card = read_card(trained)
-    assert card.training_args["memory"] is True
+    assert card.training_args["memory"] is True and card.memory_k == 2, "the server retrieves as training did"
     assert EXCHANGES_HEADER not in card.system_prompt, "the persona the server prepends is the plain one"
 
 

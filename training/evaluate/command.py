@@ -107,7 +107,7 @@ def eval_command(
     if memory:
         store = _memory_of(adapter, card, data)
         try:
-            blocks = memory_rows.row_blocks(store, samples, origins)
+            blocks = memory_rows.row_blocks(store, samples, origins, card.recall_settings)
         finally:
             store.close()
     generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}

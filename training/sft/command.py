@@ -52,6 +52,9 @@ def sft_command(
     memory: Annotated[
         bool, typer.Option("--memory", help="Train with the memory block the server sends (needs memory.sqlite)")
     ] = DEFAULTS.memory,
+    memory_k: Annotated[
+        int, typer.Option("--memory-k", help="Past exchanges per memory block (the server then retrieves as many)")
+    ] = DEFAULTS.memory_k,
 ) -> None:
     """Fine-tune a LoRA adapter on the owner's replies (TRL SFT)."""
     options = SFTOptions(
@@ -61,6 +64,6 @@ def sft_command(
         warmup_ratio=warmup_ratio, epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
         max_length=max_length, packing=packing, gradient_checkpointing=gradient_checkpointing, seed=seed,
         evals=evals, assistant_only_loss=assistant_only_loss, qlora=qlora, resume=resume, overwrite=overwrite,
-        max_server_rank=max_server_rank, memory=memory,
+        max_server_rank=max_server_rank, memory=memory, memory_k=memory_k,
     )  # fmt: skip
     run_sft(options)

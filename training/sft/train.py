@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from wechat_twin.errors import TwinError, UsageError
+from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
@@ -80,6 +81,7 @@ class SFTOptions:
     overwrite: bool = False
     max_server_rank: int = EngineOptions().max_lora_rank
     memory: bool = False
+    memory_k: int = RecallSettings.k
     report_progress: bool = True
 
     def card_args(self) -> dict[str, Any]:
@@ -120,6 +122,8 @@ def _check_numbers(options: SFTOptions) -> None:
         (0 <= options.dropout < 1, "--dropout must be in [0, 1)"),
         (0 <= options.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
         (options.evals >= 1, "--evals must be at least 1"),
+        (1 <= options.memory_k <= RecallSettings.MAX_K, f"--memory-k must be in [1, {RecallSettings.MAX_K}]"),
+        (options.memory or options.memory_k == RecallSettings.k, "--memory-k needs --memory"),
     )
     for ok, problem in checks:
         if not ok:
@@ -171,8 +175,9 @@ def check_inputs(options: SFTOptions) -> SFTInputs:
     if options.memory:
         store = dataset_memory(data_dir)
         try:
-            train_messages = with_recalled(train.samples, train.origins, store)
-            dev_messages = with_recalled(dev.samples, dev.origins, store) if dev else None
+            settings = RecallSettings(k=options.memory_k)
+            train_messages = with_recalled(train.samples, train.origins, store, settings)
+            dev_messages = with_recalled(dev.samples, dev.origins, store, settings) if dev else None
         finally:
             store.close()
         memory = store.path
@@ -274,6 +279,7 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         training_args={**options.card_args(), "precision": precision, "processes": processes},
         metrics=metrics,
         reply_tokens_p99=owner_reply_tokens_p99(tokenizer, inputs.train.samples),
+        memory_k=options.memory_k,
     )
 
 

@@ -30,8 +30,9 @@ def named_contact(request: Request, body: ChatCompletionRequest) -> str | None:
 def with_contact_memory(
     chat: list[ChatMessage], target: ModelTarget, request: Request, body: ChatCompletionRequest
 ) -> list[ChatMessage]:
-    store = target.adapter.memory if target.adapter else None
+    adapter = target.adapter
+    store = adapter.memory if adapter else None
     contact = named_contact(request, body) if store else None
-    if store is None or contact is None:
+    if adapter is None or store is None or contact is None:
         return chat
-    return with_memory(chat, recall(store, contact, chat))
+    return with_memory(chat, recall(store, contact, chat, adapter.recall_settings))
