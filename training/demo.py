@@ -51,3 +51,4 @@ def demo_command(
         typer.echo(f"demo clone built in {time.monotonic() - started:.0f} s; loss curve: {adapter / 'loss.png'}")
     typer.echo(f"serve it:     twin-server serve --adapters {adapters}   (then call it with model={name!r})")
     typer.echo(f"evaluate it:  twin-train eval {adapter} --data {data_dir}")
+    typer.echo("  add --tune-sampling to pick the sampling that sounds most like the owner (the server then uses it)")
