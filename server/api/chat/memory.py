@@ -31,8 +31,9 @@ def with_contact_memory(
     chat: list[ChatMessage], target: ModelTarget, request: Request, body: ChatCompletionRequest
 ) -> list[ChatMessage]:
     adapter = target.adapter
-    store = adapter.memory if adapter else None
-    contact = named_contact(request, body) if store else None
-    if adapter is None or store is None or contact is None:
+    if adapter is None or adapter.memory is None:
         return chat
-    return with_memory(chat, recall(store, contact, chat, adapter.recall_settings))
+    contact = named_contact(request, body)
+    if contact is None:
+        return chat
+    return with_memory(chat, recall(adapter.memory, contact, chat, adapter.recall_settings))
