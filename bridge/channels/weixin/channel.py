@@ -170,8 +170,8 @@ class WeixinChannel(Channel):
                 if raw.get("context_token"):
                     contexts[sender] = str(raw["context_token"])
         state = {CURSOR_KEY: cursor, **{CONTEXT_PREFIX + user: token for user, token in contexts.items()}}
+        self._contexts.update(contexts)  # before the messages are queued, so no reply to them goes out without it
         inbox.receive(messages, state)
-        self._contexts.update(contexts)
         return cursor
 
     def _learn_owner(self, sender: str, raw: dict[str, Any]) -> None:
