@@ -52,7 +52,8 @@ def test_memory_k_sets_the_exchanges_per_block_and_needs_memory(dataset, tmp_pat
     assert all(len(block_tags(sample)) == 1 for sample in inputs.train_messages)
     out = str(tmp_path / "x")
     for args, problem in ((["--memory", "--memory-k", "0"], "--memory-k must be in [1, 20]"),
-                          (["--memory-k", "2"], "--memory-k needs --memory")):  # fmt: skip
+                          (["--memory-k", "2"], "--memory-k needs --memory"),
+                          (["--memory-k", "3"], "--memory-k needs --memory")):  # fmt: skip
         refused = CliRunner().invoke(app, ["sft", str(dataset), "--out", out, *args])
         assert refused.exit_code == 2 and problem in refused.output
 

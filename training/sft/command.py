@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.training.sft.train import SFTOptions, run_sft
 
 DEFAULTS = SFTOptions(data_dir=Path(), out=Path())
@@ -53,7 +54,11 @@ def sft_command(
         bool, typer.Option("--memory", help="Train with the memory block the server sends (needs memory.sqlite)")
     ] = DEFAULTS.memory,
     memory_k: Annotated[
-        int, typer.Option("--memory-k", help="Past exchanges per memory block (the server then retrieves as many)")
+        int | None,
+        typer.Option(
+            "--memory-k",
+            help=f"Past exchanges per memory block, default {RecallSettings.k} (the server then retrieves as many)",
+        ),
     ] = DEFAULTS.memory_k,
 ) -> None:
     """Fine-tune a LoRA adapter on the owner's replies (TRL SFT)."""

@@ -81,8 +81,12 @@ class SFTOptions:
     overwrite: bool = False
     max_server_rank: int = EngineOptions().max_lora_rank
     memory: bool = False
-    memory_k: int = RecallSettings.k
+    memory_k: int | None = None  # unset: RecallSettings.k; a run saved before the option existed resumes as unset
     report_progress: bool = True
+
+    @property
+    def recall_k(self) -> int:
+        return RecallSettings.k if self.memory_k is None else self.memory_k
 
     def card_args(self) -> dict[str, Any]:
         args = asdict(self)
@@ -122,8 +126,8 @@ def _check_numbers(options: SFTOptions) -> None:
         (0 <= options.dropout < 1, "--dropout must be in [0, 1)"),
         (0 <= options.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
         (options.evals >= 1, "--evals must be at least 1"),
-        (1 <= options.memory_k <= RecallSettings.MAX_K, f"--memory-k must be in [1, {RecallSettings.MAX_K}]"),
-        (options.memory or options.memory_k == RecallSettings.k, "--memory-k needs --memory"),
+        (1 <= options.recall_k <= RecallSettings.MAX_K, f"--memory-k must be in [1, {RecallSettings.MAX_K}]"),
+        (options.memory or options.memory_k is None, "--memory-k needs --memory"),
     )
     for ok, problem in checks:
         if not ok:
@@ -175,7 +179,7 @@ def check_inputs(options: SFTOptions) -> SFTInputs:
     if options.memory:
         store = dataset_memory(data_dir)
         try:
-            settings = RecallSettings(k=options.memory_k)
+            settings = RecallSettings(k=options.recall_k)
             train_messages = with_recalled(train.samples, train.origins, store, settings)
             dev_messages = with_recalled(dev.samples, dev.origins, store, settings) if dev else None
         finally:
@@ -279,7 +283,7 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         training_args={**options.card_args(), "precision": precision, "processes": processes},
         metrics=metrics,
         reply_tokens_p99=owner_reply_tokens_p99(tokenizer, inputs.train.samples),
-        memory_k=options.memory_k,
+        memory_k=options.recall_k,
     )
 
 

@@ -280,6 +280,9 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
     changed = sft(dataset, "--out", out, *args[:-2], "--dropout", "0.1", "--resume")
     assert changed.exit_code == 1 and "dropout differ" in changed.output
 
+    saved = checkpoint.parent / "sft_options.json"
+    before_memory_k = {k: v for k, v in json.loads(saved.read_text()).items() if k != "memory_k"}
+    saved.write_text(json.dumps(before_memory_k))  # as a run saved before --memory-k existed
     resumed = sft(dataset, "--out", out, *args, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert "resuming from" in resumed.output
