@@ -40,9 +40,11 @@ async function call(path, options = {}) {
   if (key) headers.Authorization = "Bearer " + key;
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) {
-    const refused = Boolean(key);
-    sessionStorage.removeItem(STORE + "key");
-    askForKey(refused ? "The server refused that key. Try again." : "This server needs a key.");
+    // Ask once, and only about the key in use: a late refusal of an older key must not wipe a newer one.
+    if (apiKey() === key && $("key-prompt").hidden) {
+      sessionStorage.removeItem(STORE + "key");
+      askForKey(key ? "The server refused that key. Try again." : "This server needs a key.");
+    }
     throw new AuthError("a key is needed");
   }
   if (!response.ok) {

@@ -80,6 +80,34 @@ def test_root_opens_the_page_which_asks_for_the_key_refuses_a_wrong_one_and_stay
     context.close()
 
 
+def test_a_late_refusal_of_a_wrong_key_does_not_undo_the_right_one(browser, twin_server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{twin_server.root_url}/chat")
+    expect(page.locator("#key-reason")).to_contain_text("needs a key")
+    held = []  # the wrong key's second request, answered only after the right key is in
+    page.route("**/chat/api/session", lambda route: held.append(route) if not held else route.continue_())
+    page.fill("#key", "not-the-key")
+    page.click("#key-form button")
+    expect(page.locator("#key-reason")).to_contain_text("refused")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1 and held[0].request.headers["authorization"] == "Bearer not-the-key"
+
+    page.fill("#key", twin_server.api_key)
+    page.click("#key-form button")
+    expect(page.locator("#clone option")).to_have_count(3)
+    with page.expect_response("**/chat/api/session") as late:
+        held[0].continue_()
+    assert late.value.status == 401
+    page.wait_for_timeout(500)  # the page has had the refusal; before the fix, the key prompt came back here
+    expect(page.locator("#key-prompt")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('wechat-twin:key')") == twin_server.api_key
+    context.close()
+
+
 def test_a_reply_streams_into_one_bubble_per_line_as_the_api_answers_it(open_chat, client, twin_server):
     page = open_chat()
     page.select_option("#clone", "SmolLM2-135M-Instruct")
