@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -93,7 +94,8 @@ def test_sft_carries_the_memory_into_the_adapter_with_the_plain_persona(dataset,
 def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the_card(trained, tmp_path):
     report_dir = tmp_path / "eval"
     result = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "4",
-                                      "--max-tokens", "6", "--memory", "--tune-sampling"])  # fmt: skip
+                                      "--max-tokens", "6", "--memory", "--tune-sampling",
+                                      "--tune-seeds", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads((report_dir / "eval.json").read_text())
     rows = report["memory"]["rows"]
@@ -112,4 +114,7 @@ def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the
     assert len(distances) == 17 and tuning["points"][0]["sampling"]["temperature"] == 1.0
     assert tuning["style_distance_to_owner"]["tuned"] == min(distances)
     assert read_card(trained).sampling == tuning["tuned"]
-    assert "## Sampling" in table
+    assert all(len(p["per_seed"]) == 2 for p in tuning["points"]) and tuning["recheck"]["seeds"] == [2, 3]
+    rechecked = tuning["recheck"]["style_distance_to_owner"]
+    assert len(rechecked["defaults"]) == len(rechecked["tuned"]) == 2 and 0 <= tuning["recheck"]["tuned_closer"] <= 2
+    assert "## Sampling" in table and re.search(r"On 2 fresh seeds .* closer on [0-2] of 2\.", table)

@@ -18,7 +18,7 @@ from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
 from wechat_twin.training.evaluate.style import style_distance, style_of
-from wechat_twin.training.evaluate.tuning import grid, tuning_report
+from wechat_twin.training.evaluate.tuning import SEEDS, SamplingSearch, tuning_report
 from wechat_twin.training.sft.samples import Messages, read_sample_file
 
 
@@ -87,6 +87,9 @@ def eval_command(
     tune_sampling: Annotated[
         bool, typer.Option("--tune-sampling", help="Grid-search sampling for the owner's style; write it to twin.json")
     ] = False,
+    tune_seeds: Annotated[
+        int, typer.Option(help="With --tune-sampling: seeds to score each point on (as many fresh ones recheck it)")
+    ] = SEEDS,
 ) -> None:
     """Compare base and adapter with the owner on the dev set: perplexity and style, as JSON, markdown and PNG."""
     adapter = adapter.resolve()
@@ -95,8 +98,8 @@ def eval_command(
     card = read_card(adapter)
     if card is None:
         raise TwinError(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
-    if max_prompts < 1 or max_tokens < 1:
-        raise UsageError("--max-prompts and --max-tokens must be at least 1")
+    if max_prompts < 1 or max_tokens < 1 or tune_seeds < 1:
+        raise UsageError("--max-prompts, --max-tokens and --tune-seeds must be at least 1")
     data = data or _trained_on(card)
     if data is None:
         raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
@@ -111,20 +114,21 @@ def eval_command(
         finally:
             store.close()
     generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}
+    search = SamplingSearch([s[-1]["content"] for s in samples], tune_seeds) if tune_sampling else None
     typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} "
-               f"({engine.value} engine)" + (f", and {len(generated)} memory rows" if memory else ""))  # fmt: skip
-    points = grid() if tune_sampling else None
+               f"({engine.value} engine)" + (f", and {len(generated)} memory rows" if memory else "")
+               + (f", at {len(search.points)} sampling points on {search.seeds} seeds, then the defaults and the "
+                  f"best on {search.seeds} fresh seeds" if search else ""))  # fmt: skip
     replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens,
-                               generated, points)  # fmt: skip
+                               generated, search)  # fmt: skip
     typer.echo("scoring the perplexity of the owner's real replies")
     variants = {row: memory_rows.with_blocks(samples, b) for row, b in (blocks or {}).items()}
     perplexity, losses = base_and_adapter_perplexity(base.path, adapter, samples, variants)
     report = build_report(card, adapter, base.served_name, samples, replies, perplexity)
     if memory:
         report["memory"] = memory_report(samples, replies, losses)
-    if points:
-        sampled = [replies[f"sampling/{i}"] for i in range(len(points))]
-        report["sampling"] = tuning_report(points, sampled, [s[-1]["content"] for s in samples])
+    if search:
+        report["sampling"] = tuning_report(search, replies)
         write_card(adapter, card.model_copy(update={"sampling": report["sampling"]["tuned"]}))
         typer.echo(f"tuned sampling written to {adapter / 'twin.json'}: {report['sampling']['tuned']}")
     folder = out or adapter / "eval"

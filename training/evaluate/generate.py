@@ -11,15 +11,17 @@ import json
 import uuid
 from pathlib import Path
 
+from tqdm import tqdm
+
 from wechat_twin.memory.block import with_memory
 from wechat_twin.server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
 from wechat_twin.server.engines.base import Engine, EngineKind
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
+from wechat_twin.training.evaluate.tuning import SamplingSearch, replies_key
 from wechat_twin.training.sft.lora import VLLM_LORA_RANKS
 
 CONCURRENT_REQUESTS = 8
 EVAL_MAX_MODEL_LEN = 2048
-SAMPLING_SEED = 0  # one seed at every grid point: points then differ by their settings, not by their luck
 
 
 def _engine_options(adapter_path: Path) -> EngineOptions:
@@ -39,6 +41,7 @@ async def _replies(
     adapter: AdapterRef | None,
     persona: str | None,
     options: SamplingOptions,
+    progress: tqdm,
     blocks: list[str | None] | None = None,
 ) -> list[str]:
     slots = asyncio.Semaphore(CONCURRENT_REQUESTS)
@@ -47,6 +50,7 @@ async def _replies(
         async with slots:
             ids = render_chat_prompt(engine.tokenizer, with_memory(build_chat(prompt, persona), block))
             finals = await collect(engine.stream(ids, options, uuid.uuid4().hex, adapter), 1)
+            progress.update(1)
             return finals[0].text
 
     return list(await asyncio.gather(*(one(p, b) for p, b in zip(prompts, blocks or [None] * len(prompts),
@@ -61,33 +65,49 @@ def generate_replies(
     prompts: list[list[dict[str, str]]],
     max_tokens: int,
     memory_blocks: dict[str, list[str | None]] | None = None,
-    sampling_points: list[dict[str, float]] | None = None,
+    search: SamplingSearch | None = None,
 ) -> dict[str, list[str]]:
     """{"base": [...], "adapter": [...]} at temperature 0 from one engine, plus the adapter's replies with each
     of `memory_blocks`' per-prompt blocks (served as the server serves a request that names the contact), and
-    sampled at each of `sampling_points` (keys `sampling/0`, `sampling/1`, ...).
+    for `search`: sampled at each grid point on each grid seed, then the defaults and the winner on the fresh
+    seeds (keys from `replies_key`). One engine for all: the winner is known only after the grid.
 
     As served: a dev conversation's own system prompt is kept for both; where it has none, the
     adapter gets its twin.json persona and the base gets nothing.
     """
 
-    async def run() -> dict[str, list[str]]:
+    passes = 2 + len(memory_blocks or {}) + (len(search.points) * search.seeds + 2 * search.seeds if search else 0)
+
+    async def run(progress: tqdm) -> dict[str, list[str]]:
         engine = create_engine(engine_name, str(base_path), _engine_options(adapter_path))
         adapter = AdapterRef(adapter_path.name, adapter_path, 1)
         try:
             await engine.load_adapter(adapter)
             options = SamplingOptions(max_tokens=max_tokens, temperature=0.0)
             replies = {
-                "base": await _replies(engine, prompts, None, None, options),
-                "adapter": await _replies(engine, prompts, adapter, persona, options),
+                "base": await _replies(engine, prompts, None, None, options, progress),
+                "adapter": await _replies(engine, prompts, adapter, persona, options, progress),
             }
             for name, blocks in (memory_blocks or {}).items():
-                replies[name] = await _replies(engine, prompts, adapter, persona, options, blocks)
-            for index, point in enumerate(sampling_points or []):
-                sampled = SamplingOptions(max_tokens=max_tokens, seed=SAMPLING_SEED, **point)
-                replies[f"sampling/{index}"] = await _replies(engine, prompts, adapter, persona, sampled)
+                replies[name] = await _replies(engine, prompts, adapter, persona, options, progress, blocks)
+            if search is None:
+                return replies
+
+            async def sample(index: int, seed: int) -> None:
+                sampled = SamplingOptions(max_tokens=max_tokens, seed=seed, **search.points[index])
+                replies[replies_key(index, seed)] = await _replies(engine, prompts, adapter, persona, sampled, progress)
+
+            for index in range(len(search.points)):
+                for seed in search.grid_seeds:
+                    await sample(index, seed)
+            rechecked = search.rechecked(search.best(replies))
+            progress.total -= (2 - len(rechecked)) * search.seeds * len(prompts)
+            for index in rechecked:
+                for seed in search.recheck_seeds:
+                    await sample(index, seed)
             return replies
         finally:
             await engine.shutdown()
 
-    return asyncio.run(run())
+    with tqdm(total=passes * len(prompts), desc="replies", unit="reply", leave=False) as progress:
+        return asyncio.run(run(progress))

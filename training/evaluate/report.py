@@ -49,7 +49,22 @@ def sampling_table(report: dict[str, Any]) -> str:
              for k in STYLE_KEYS]  # fmt: skip
     rows.append(f"| **style distance to owner** | {distance['defaults']:.3f} | {distance['tuned']:.3f} | 0 |")
     settings = ", ".join(f"{k} {v}" for k, v in tuning["tuned"].items())
-    return f"\n## Sampling\n\ntuned on {len(tuning['points'])} grid points: {settings}\n\n" + "\n".join(rows) + "\n"
+    return (f"\n## Sampling\n\ntuned on {len(tuning['points'])} grid points, each scored by its mean over "
+            f"{len(tuning['seeds'])} seeds: {settings}\n\n" + "\n".join(rows)
+            + f"\n\n{_recheck_text(tuning['recheck'])}\n")  # fmt: skip
+
+
+def _recheck_text(recheck: dict[str, Any]) -> str:
+    """How the winner fares on seeds that played no part in choosing it."""
+    distances = recheck["style_distance_to_owner"]
+    seeds = len(recheck["seeds"])
+
+    def spread(values: list[float]) -> str:
+        return f"{sum(values) / len(values):.3f} ({min(values):.3f} to {max(values):.3f})"
+
+    return (f"On {seeds} fresh seeds the style distance to the owner is {spread(distances['defaults'])} at the "
+            f"defaults and {spread(distances['tuned'])} tuned (mean, lowest to highest): the tuned values are "
+            f"closer on {recheck['tuned_closer']} of {seeds}.")  # fmt: skip
 
 
 def _examples(report: dict[str, Any]) -> str:

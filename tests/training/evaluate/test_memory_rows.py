@@ -13,7 +13,8 @@ from wechat_twin.memory.block import EXCHANGES_HEADER
 from wechat_twin.memory.recall import recall
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
 from wechat_twin.training.evaluate.memory import MEMORY, NONE, OTHERS, RANDOM, ROWS, row_blocks, verdict, with_blocks
-from wechat_twin.training.evaluate.tuning import DEFAULTS, grid, tuning_report
+from wechat_twin.training.evaluate.report import sampling_table
+from wechat_twin.training.evaluate.tuning import DEFAULTS, SamplingSearch, replies_key, tuning_report
 from wechat_twin.training.sft.samples import read_sample_file
 
 
@@ -63,13 +64,35 @@ def test_the_verdict_reports_the_gain_with_an_interval_that_holds_it():
     assert "no clear effect" in noisy["text"] and not noisy["beats_controls"]
 
 
-def test_tuning_picks_the_point_closest_to_the_owner_and_keeps_the_defaults_row():
-    points = grid()
-    assert points[0] == DEFAULTS and len(points) == 17 and len({tuple(p.values()) for p in points}) == 17
+def test_tuning_picks_the_point_closest_to_the_owner_over_all_seeds_and_rechecks_it_on_fresh_ones():
     owner = ["ok la~\nsee you [旺柴]", "haha\nfine [捂脸]"]
-    replies = [["hmm"] * 2] * len(points)
-    replies[5] = ["ok la~\nbye [旺柴]", "haha\nsure [捂脸]"]
-    report = tuning_report(points, replies, owner)
-    assert report["tuned"] == points[5]
+    search = SamplingSearch(owner)
+    points = search.points
+    assert points[0] == DEFAULTS and len(points) == 17 and len({tuple(p.values()) for p in points}) == 17
+    assert list(search.grid_seeds) == [0, 1, 2] and list(search.recheck_seeds) == [3, 4, 5]
+    owner_like, bot_like = ["ok la~\nbye [旺柴]", "haha\nsure [捂脸]"], ["hmm"] * 2
+    plain = ["ok la~\nbye", "haha\nsure"]
+    replies = {replies_key(i, seed): bot_like for i in range(len(points)) for seed in search.grid_seeds}
+    replies[replies_key(5, 0)] = owner_like  # one lucky seed
+    replies |= {replies_key(7, seed): plain for seed in search.grid_seeds}  # never as close, but on every seed
+    assert search.best(replies) == 7, "the mean over seeds, not the luckiest draw, picks the winner"
+    assert search.rechecked(7) == [0, 7] and search.rechecked(0) == [0], "defaults as winner: sampled once"
+    for seed, tuned in zip(search.recheck_seeds, (owner_like, owner_like, bot_like), strict=True):
+        replies[replies_key(0, seed)] = bot_like
+        replies[replies_key(7, seed)] = tuned
+    report = tuning_report(search, replies)
+    assert report["tuned"] == points[7] and report["seeds"] == [0, 1, 2]
+    lucky = report["points"][5]
+    assert lucky["per_seed"][0] < report["style_distance_to_owner"]["tuned"] < lucky["style_distance_to_owner"]
     assert report["style_distance_to_owner"]["tuned"] < report["style_distance_to_owner"]["defaults"]
-    assert report["style"]["owner"]["wechat_emoji_rate"] == 1.0
+    assert report["style"]["owner"]["wechat_emoji_rate"] == 1.0 and report["style"]["tuned"]["wechat_emoji_rate"] == 0
+    recheck = report["recheck"]
+    assert recheck["seeds"] == [3, 4, 5] and recheck["tuned_closer"] == 2, "the third seed's tuned is no closer"
+    tuned, defaults = recheck["style_distance_to_owner"]["tuned"], recheck["style_distance_to_owner"]["defaults"]
+    assert tuned[0] == tuned[1] < tuned[2] == defaults[0]
+    text = sampling_table({"sampling": report})
+    assert "tuned on 17 grid points, each scored by its mean over 3 seeds: temperature 0.7" in text
+    bot = f"{defaults[0]:.3f}"
+    assert re.search(rf"On 3 fresh seeds .* is {bot} \({bot} to {bot}\) at the defaults and "
+                     rf"{sum(tuned) / 3:.3f} \({tuned[0]:.3f} to {tuned[2]:.3f}\) tuned", text)  # fmt: skip
+    assert text.endswith("closer on 2 of 3.\n")
