@@ -76,7 +76,7 @@ def generate_replies(
     adapter gets its twin.json persona and the base gets nothing.
     """
 
-    passes = 2 + len(memory_blocks or {}) + (len(search.points) * search.seeds + 2 * search.seeds if search else 0)
+    passes = 2 + len(memory_blocks or {}) + (search.most_passes if search else 0)
 
     async def run(progress: tqdm) -> dict[str, list[str]]:
         engine = create_engine(engine_name, str(base_path), _engine_options(adapter_path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from wechat_twin.training.evaluate.style import RATE_KEYS, STYLE_KEYS, lines_of
@@ -60,7 +61,7 @@ def _recheck_text(recheck: dict[str, Any]) -> str:
     seeds = len(recheck["seeds"])
 
     def spread(values: list[float]) -> str:
-        return f"{sum(values) / len(values):.3f} ({min(values):.3f} to {max(values):.3f})"
+        return f"{fmean(values):.3f} ({min(values):.3f} to {max(values):.3f})"
 
     return (f"On {seeds} fresh seeds the style distance to the owner is {spread(distances['defaults'])} at the "
             f"defaults and {spread(distances['tuned'])} tuned (mean, lowest to highest): the tuned values are "

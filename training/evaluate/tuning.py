@@ -16,6 +16,7 @@ sound closer to the owner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import product
 from statistics import fmean
 from typing import Any
@@ -44,6 +45,12 @@ def replies_key(index: int, seed: int) -> str:
     return f"sampling/{index}/seed/{seed}"
 
 
+def _lowest_mean(per_seed: list[list[float]]) -> int:
+    """The point with the lowest mean distance; ties go to the earlier."""
+    means = [fmean(distances) for distances in per_seed]
+    return min(range(len(means)), key=lambda i: (means[i], i))
+
+
 @dataclass(frozen=True)
 class SamplingSearch:
     """What the reply generator needs to run the search: the points, the seeds, and how to pick the winner."""
@@ -60,15 +67,26 @@ class SamplingSearch:
     def recheck_seeds(self) -> range:
         return range(self.seeds, 2 * self.seeds)
 
+    @property
+    def most_passes(self) -> int:
+        """Passes over the prompts: every point on the grid seeds, then at most two points on the fresh ones."""
+        return (len(self.points) + 2) * self.seeds
+
+    @cached_property
+    def owner_style(self) -> dict[str, float]:
+        return style_of(self.owner)
+
     def distance(self, replies: dict[str, list[str]], index: int, seeds: range) -> list[float]:
         """Point `index`'s style distance to the owner on each of `seeds`."""
-        owner_style = style_of(self.owner)
-        return [style_distance(style_of(replies[replies_key(index, seed)]), owner_style) for seed in seeds]
+        return [style_distance(style_of(replies[replies_key(index, seed)]), self.owner_style) for seed in seeds]
+
+    def grid_distances(self, replies: dict[str, list[str]]) -> list[list[float]]:
+        """Per point, its distance on each grid seed."""
+        return [self.distance(replies, index, self.grid_seeds) for index in range(len(self.points))]
 
     def best(self, replies: dict[str, list[str]]) -> int:
         """The point with the lowest mean distance over the grid seeds; ties go to the earlier."""
-        means = [fmean(self.distance(replies, i, self.grid_seeds)) for i in range(len(self.points))]
-        return min(range(len(means)), key=lambda i: (means[i], i))
+        return _lowest_mean(self.grid_distances(replies))
 
     def rechecked(self, best: int) -> list[int]:
         """The points sampled again on the fresh seeds: the defaults and the winner (once if they are the same)."""
@@ -83,11 +101,10 @@ def _mean_style(replies: dict[str, list[str]], index: int, seeds: range) -> dict
 def tuning_report(search: SamplingSearch, replies: dict[str, list[str]]) -> dict[str, Any]:
     """Every point's distance (mean and per seed), the winner, the mean style at the defaults and at the
     winner, and the recheck on fresh seeds."""
-    best = search.best(replies)
-    points = []
-    for index, point in enumerate(search.points):
-        distances = search.distance(replies, index, search.grid_seeds)
-        points.append({"sampling": point, "style_distance_to_owner": fmean(distances), "per_seed": distances})
+    per_seed = search.grid_distances(replies)
+    best = _lowest_mean(per_seed)
+    points = [{"sampling": point, "style_distance_to_owner": fmean(distances), "per_seed": distances}
+              for point, distances in zip(search.points, per_seed, strict=True)]  # fmt: skip
     recheck = {name: search.distance(replies, index, search.recheck_seeds)
                for name, index in (("defaults", 0), ("tuned", best))}  # fmt: skip
     return {
@@ -95,7 +112,7 @@ def tuning_report(search: SamplingSearch, replies: dict[str, list[str]]) -> dict
         "points": points,
         "tuned": search.points[best],
         "style": {"defaults": _mean_style(replies, 0, search.grid_seeds),
-                  "tuned": _mean_style(replies, best, search.grid_seeds), "owner": style_of(search.owner)},
+                  "tuned": _mean_style(replies, best, search.grid_seeds), "owner": search.owner_style},
         "style_distance_to_owner": {"defaults": points[0]["style_distance_to_owner"],
                                     "tuned": points[best]["style_distance_to_owner"]},
         "recheck": {
