@@ -22,7 +22,7 @@ def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typi
     wait_for(lambda: running.bridge.channel_state("weixin.cursor") == {"weixin.cursor": "cur-2"},
              what="the re-delivery")  # fmt: skip
 
-    exchange = running.bridge.store.last_reply(FRIEND)
+    exchange = running.bridge.feedback.last_reply(FRIEND)
     assert json.loads(exchange["context"]) == [{"role": "user", "content": "hey, dinner tonight?"}]
     assert fake_ilink.texts_to(FRIEND) == _lines(exchange["reply"]), "one sendmessage per line of the reply"
     sends = fake_ilink.sent(FRIEND)
@@ -48,13 +48,13 @@ def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, ru
 
     fake_ilink.text(owner, "2")
     wait_for(lambda: fake_ilink.texts_to(FRIEND), what="the chosen reply")
-    pair = running.bridge.store.preference_pairs()[0]
+    pair = running.bridge.feedback.preference_pairs()[0]
     assert pair["prompt"] == [{"role": "user", "content": "what should we eat"}]
     assert fake_ilink.texts_to(FRIEND) == _lines(pair["chosen"])
     fake_ilink.text(owner, "不好")
-    wait_for(lambda: running.bridge.store.unpaired_labels(), what="the label")
-    assert running.bridge.store.unpaired_labels()[0]["completion"] == pair["chosen"]
-    assert running.bridge.store.unpaired_labels()[0]["label"] is False
+    wait_for(lambda: running.bridge.feedback.unpaired_labels(), what="the label")
+    assert running.bridge.feedback.unpaired_labels()[0]["completion"] == pair["chosen"]
+    assert running.bridge.feedback.unpaired_labels()[0]["label"] is False
     assert running.statuses() == ["answered"]
 
 
@@ -87,5 +87,5 @@ def test_while_our_api_is_down_the_message_waits_then_is_answered(fake_ilink, ru
     assert running.statuses() == ["pending"] and fake_ilink.sent(FRIEND) == []
     with forwarding(port, twin_server.root_url):
         wait_for(lambda: running.statuses() == ["answered"], what="the answer once the API is up")
-    assert fake_ilink.texts_to(FRIEND) == _lines(running.bridge.store.last_reply(FRIEND)["reply"])
+    assert fake_ilink.texts_to(FRIEND) == _lines(running.bridge.feedback.last_reply(FRIEND)["reply"])
     assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-wait"}
