@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tests.support.server_process import ServerProcess
 from wechat_twin.server.prompting import build_chat, render_chat_text
 from wechat_twin.training.cli import app
-from wechat_twin.training.sft.chat_template import training_chat_template
+from wechat_twin.training.common.chat_template import training_chat_template
 
 PERSONA = "You are Jay. Reply like Jay."
 SAMPLES = [
@@ -97,7 +97,6 @@ def trained(tmp_path_factory, dataset, embedded_model) -> Path:
     return out
 
 
-
 def _greedy_reply(server: ServerProcess, model: str) -> str:
     """`model`'s temperature-0 reply to one fixed question with the training persona."""
     body = {
@@ -110,6 +109,7 @@ def _greedy_reply(server: ServerProcess, model: str) -> str:
                           headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
     assert response.status_code == 200, response.text
     return response.json()["choices"][0]["message"]["content"]
+
 
 def test_training_renders_what_the_server_renders_and_masks_only_the_owner(tokenizer):
     template = training_chat_template(tokenizer)
