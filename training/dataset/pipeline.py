@@ -26,7 +26,7 @@ from wechat_twin.errors import UsageError
 from wechat_twin.memory.facts import read_facts
 from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
-from wechat_twin.training.dataset.memory import memory_file
+from wechat_twin.training.dataset.memory_file import memory_file
 from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
 from wechat_twin.training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table

@@ -39,7 +39,7 @@ from wechat_twin.training.common.model_loading import (
     training_dtype,
 )
 from wechat_twin.training.common.samples import Messages, SampleFile, read_report, read_sample_file
-from wechat_twin.training.memory import dataset_memory, with_recalled
+from wechat_twin.training.memory_samples import dataset_memory, with_recalled
 from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
 

@@ -13,7 +13,16 @@ from wechat_twin.memory.block import EXCHANGES_HEADER
 from wechat_twin.memory.recall import recall
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
 from wechat_twin.training.common.samples import read_sample_file
-from wechat_twin.training.evaluate.memory import MEMORY, NONE, OTHERS, RANDOM, ROWS, row_blocks, verdict, with_blocks
+from wechat_twin.training.evaluate.memory_rows import (
+    MEMORY,
+    NONE,
+    OTHERS,
+    RANDOM,
+    ROWS,
+    row_blocks,
+    verdict,
+    with_blocks,
+)
 from wechat_twin.training.evaluate.report import sampling_table
 from wechat_twin.training.evaluate.tuning import DEFAULTS, SamplingSearch, replies_key, tuning_report
 
