@@ -37,8 +37,7 @@ from openai import AsyncOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.adapters import build_random_adapter
-from tests.support.server_process import free_port
+from bench.support import build_random_adapter, free_port
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME, ensure_embedded_model
 
 ADAPTERS = ("alice", "bob")

