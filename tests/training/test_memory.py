@@ -10,6 +10,7 @@ import stat
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.tiers import slow_fixture
 from tests.training.formats.export_files import read_jsonl, run_data
 from tests.training.memory_export import TAG, tagged_export
 from wechat_twin.memory.block import EXCHANGES_HEADER
@@ -65,6 +66,7 @@ def test_without_memory_the_samples_are_unchanged(dataset, tmp_path):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def trained(dataset, tmp_path_factory):
     """One step of SFT with --memory: enough for the folder's contents and for eval's rows."""
     out = tmp_path_factory.mktemp("memory-adapters") / "with-memory"

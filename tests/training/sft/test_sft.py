@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.server_process import ServerProcess
+from tests.support.tiers import slow_fixture
 from wechat_twin.server.prompting import build_chat, render_chat_text
 from wechat_twin.training.cli import app
 from wechat_twin.training.sft.chat_template import training_chat_template
@@ -89,6 +90,7 @@ def dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def trained(tmp_path_factory, dataset, embedded_model) -> Path:
     """One short real run (3 steps) that the serving and evaluation tests share."""
     out = tmp_path_factory.mktemp("sft-out") / "sft-test"
@@ -215,6 +217,7 @@ def test_the_trained_adapter_fits_the_owner_better_than_a_random_lora(trained, e
     assert trained_loss < base_loss and trained_loss < dev_loss(embedded_model, adapters_dir / "alice", SAMPLES[:2])
 
 
+@pytest.mark.slow
 def test_the_lowest_dev_loss_is_the_one_written(tmp_path, dataset, embedded_model):
     """--evals 3 at a learning rate far too high, so the dev loss jumps about: the best checkpoint is written."""
     out = tmp_path / "adapters" / "best"
@@ -294,6 +297,7 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
         assert (tensor - got[name]).abs().max() < 1e-4, name
 
 
+@pytest.mark.slow
 def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
     """What `accelerate launch` does on several GPUs, on CPU: torchrun starts two ranks of the same command (gloo)."""
     out = tmp_path / "adapters" / "ddp"
@@ -313,6 +317,7 @@ def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def gpu_trained(tmp_path_factory, dataset) -> Path:
     import torch
 
@@ -355,6 +360,7 @@ def test_vllm_on_the_gpu_serves_the_gpu_trained_adapter(gpu_trained, embedded_mo
 
 
 @pytest.mark.gpu
+@pytest.mark.slow
 def test_qlora_trains_on_a_4bit_base_and_the_adapter_loads_on_the_full_base(tmp_path, dataset, embedded_model):
     import torch
 
@@ -375,6 +381,7 @@ def test_qlora_trains_on_a_4bit_base_and_the_adapter_loads_on_the_full_base(tmp_
     assert sum("lora_B" in name for name, _ in model.named_parameters()) > 0
 
 
+@pytest.mark.slow
 def test_demo_builds_a_clone_from_an_export_once_and_says_how_to_serve_it(tmp_path):
     from wechat_twin.training.demo import SAMPLE_EXPORT
 
