@@ -25,7 +25,6 @@ from safetensors.numpy import load_file
 from tests.support.tiers import slow_fixture
 from wechat_twin.server.adapters.card import read_card
 
-
 TWIN_TRAIN = str(Path(sys.executable).with_name("twin-train"))
 QUESTIONS = ["free tonight?", "what are you eating", "saw the game?", "how was work", "coffee later?",
              "where are you", "you coming?", "what's up", "weekend plans?", "how is your mom", "call me later?",

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from tests.support.tiers import slow_fixture
 from wechat_twin.training.cli import app
 
-
 PHONE = "13800138000"
 POSTS = [f"Day {i} of the river walk: the dog ran ahead, then bubble tea with Mia at the night market, haiyo"
          for i in range(18)] + [f"New number, call me at {PHONE} for the night market meetup"]  # fmt: skip
