@@ -32,6 +32,8 @@ SAMPLES = [
 SHORT_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.01"]
 DIVERGING_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.05",
                  "--lr-scheduler", "constant", "--dropout", "0", "--max-steps", "6", "--evals", "3"]  # fmt: skip
+# The shared run: two evaluations, so a checkpoint at step 2 that the resume test interrupts it at.
+RESUMABLE_RUN = [*SHORT_RUN, "--max-steps", "4", "--evals", "2", "--dropout", "0"]
 
 
 def write_dataset(folder: Path, train: list, dev: list) -> Path:
@@ -92,9 +94,9 @@ def dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 @slow_fixture
 def trained(tmp_path_factory, dataset, embedded_model) -> Path:
-    """One short real run (3 steps) that the serving and evaluation tests share."""
+    """One short real run (4 steps) that the serving, evaluation and resume tests share."""
     out = tmp_path_factory.mktemp("sft-out") / "sft-test"
-    result = sft(dataset, "--out", out, *SHORT_RUN, "--max-steps", "3", "--evals", "1")
+    result = sft(dataset, "--out", out, *RESUMABLE_RUN)
     assert result.exit_code == 0, result.output
     return out
 
@@ -179,8 +181,8 @@ def test_the_adapter_folder_has_the_contract_shape(trained, dataset):
     assert card["data"]["samples_train"] == 8 and card["training_args"]["rank"] == 8
     assert isinstance(card["reply_tokens_p99"], int) and card["reply_tokens_p99"] >= 1
     metrics = card["metrics"]
-    assert metrics["steps"] == 3 and metrics["train_loss"] > 0
-    assert metrics["dev_loss"] < metrics["dev_loss_before"], "three steps at lr 0.01 lower the dev loss"
+    assert metrics["steps"] == 4 and metrics["train_loss"] > 0
+    assert metrics["dev_loss"] < metrics["dev_loss_before"], "four steps at lr 0.01 lower the dev loss"
     peft = json.loads((trained / "adapter_config.json").read_text())
     assert peft["r"] == 8
     assert set(peft["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
@@ -233,15 +235,12 @@ def test_the_lowest_dev_loss_is_the_one_written(tmp_path, dataset, embedded_mode
     assert dev_loss(embedded_model, out, SAMPLES[:2]) == pytest.approx(evals[best], abs=1e-3)
 
 
-def test_eval_reports_base_adapter_and_owner(trained, tmp_path, twin_server):
+def test_eval_reports_base_adapter_and_owner(trained, tmp_path):
+    """Eval starts its own (transformers) engine in this process, beside the shared server if it runs."""
     report_dir = tmp_path / "eval"
-    twin_server.stop()  # one model engine at a time on this machine: eval starts its own
-    try:
-        # no --data: the dev set of the dataset the adapter was trained on, as twin.json records it
-        evaluated = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "2",
-                                             "--max-tokens", "8"])  # fmt: skip
-    finally:
-        twin_server.start()
+    # no --data: the dev set of the dataset the adapter was trained on, as twin.json records it
+    evaluated = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "2",
+                                         "--max-tokens", "8"])  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads((report_dir / "eval.json").read_text())
     assert report["prompts"] == 2 and len(report["replies"]) == 2
@@ -256,13 +255,11 @@ def test_eval_reports_base_adapter_and_owner(trained, tmp_path, twin_server):
         assert stat.S_IMODE(os.stat(report_dir / name).st_mode) == 0o600, name
 
 
-def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
+def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset, trained):
+    """The `trained` fixture's run, killed after its first checkpoint and resumed, writes the same adapter."""
     from safetensors.torch import load_file
 
-    args = [*SHORT_RUN, "--max-steps", "4", "--evals", "2", "--dropout", "0"]
-    straight = tmp_path / "adapters" / "straight"
-    assert sft(dataset, "--out", straight, *args).exit_code == 0
-
+    args = RESUMABLE_RUN
     out = tmp_path / "adapters" / "resumed"
     checkpoint = tmp_path / "adapters" / ".resumed.checkpoints" / "checkpoint-2"
     command = [sys.executable, "-m", "wechat_twin.training.cli", "sft", str(dataset), "--out", str(out), *args]
@@ -291,7 +288,7 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
     assert "resuming from" in resumed.output
     history = json.loads((out / "log_history.json").read_text())
     assert [e["step"] for e in history if "eval_loss" in e] == [0, 2, 4]
-    expected, got = load_file(straight / "adapter_model.safetensors"), load_file(out / "adapter_model.safetensors")
+    expected, got = load_file(trained / "adapter_model.safetensors"), load_file(out / "adapter_model.safetensors")
     assert expected.keys() == got.keys()
     for name, tensor in expected.items():
         assert (tensor - got[name]).abs().max() < 1e-4, name
