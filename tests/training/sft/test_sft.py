@@ -101,7 +101,6 @@ def trained(tmp_path_factory, dataset, embedded_model) -> Path:
     return out
 
 
-
 def _greedy_reply(server: ServerProcess, model: str) -> str:
     """`model`'s temperature-0 reply to one fixed question with the training persona."""
     body = {
@@ -114,6 +113,7 @@ def _greedy_reply(server: ServerProcess, model: str) -> str:
                           headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
     assert response.status_code == 200, response.text
     return response.json()["choices"][0]["message"]["content"]
+
 
 def test_training_renders_what_the_server_renders_and_masks_only_the_owner(tokenizer):
     template = training_chat_template(tokenizer)
