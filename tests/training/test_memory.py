@@ -73,21 +73,8 @@ def test_without_memory_the_samples_are_unchanged(dataset, tmp_path):
 def trained(dataset, tmp_path_factory):
     """One step of SFT with --memory: enough for the folder's contents and for eval's rows."""
     out = tmp_path_factory.mktemp("memory-adapters") / "with-memory"
-    args = [
-        "--rank",
-        "8",
-        "--batch-size",
-        "4",
-        "--max-length",
-        "640",
-        "--max-steps",
-        "1",
-        "--evals",
-        "1",
-        "--memory",
-        "--memory-k",
-        "2",
-    ]
+    args = ["--rank", "8", "--batch-size", "4", "--max-length", "640", "--max-steps", "1", "--evals", "1", "--memory",
+            "--memory-k", "2"]  # fmt: skip
     result = CliRunner().invoke(app, ["sft", str(dataset), "--out", str(out), *args])
     assert result.exit_code == 0, result.output
     return out
