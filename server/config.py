@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
 from wechat_twin.errors import UsageError
+from wechat_twin.names import NAME_RULE, is_plain_name
 from wechat_twin.server.engines.base import EngineKind, EngineOptions
 
-KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 FEEDBACK_FILE = "feedback.db"
 
 
@@ -64,8 +63,8 @@ class ServerSettings(BaseModel):
 
 def check_chat_key(name: str, key: str) -> None:
     """A chat key's name ends up in logs and feedback rows: keep it a plain identifier."""
-    if not KEY_NAME_PATTERN.fullmatch(name):
-        raise ValueError(f"chat key name {name!r} must match {KEY_NAME_PATTERN.pattern}")
+    if not is_plain_name(name):
+        raise ValueError(f"chat key name {name!r} {NAME_RULE}")
     if not key:
         raise ValueError(f"chat key {name!r} is empty")
 
