@@ -13,6 +13,7 @@ from wechat_twin.bridge.channels.base import Channel, ChannelStopped
 from wechat_twin.bridge.config import BridgeConfig, ChannelName, WeixinConfig, load_config
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
+from wechat_twin.feedback import FEEDBACK_FILE
 from wechat_twin.feedback.export import export_feedback
 
 app = command_app("Put the clone into WeChat and collect feedback for preference training.")
@@ -63,7 +64,7 @@ def run(
                                                    f"(default: {_DEFAULTS.model})")] = None,
     api_base: Annotated[str | None, typer.Option(help=f"Server base URL (TWIN_API_BASE) "
                                                       f"(default: {_DEFAULTS.api_base})")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where feedback.db and the login live (TWIN_DATA_DIR) "
+    data_dir: Annotated[Path | None, typer.Option(help=f"Where {FEEDBACK_FILE} and the login live (TWIN_DATA_DIR) "
                                                        "(default: the working folder)")] = None,
     ilink_base: Annotated[str | None, typer.Option(help=f"weixin channel: the iLink API host "
                                                         f"(default: {WeixinConfig().base_url})")] = None,
@@ -108,7 +109,7 @@ def run(
 @app.command("export-feedback")
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for preference.jsonl and unpaired.jsonl")],
-    db: Annotated[Path, typer.Option(help="The bridge's feedback database")] = Path("feedback.db"),
+    db: Annotated[Path, typer.Option(help="The bridge's feedback database")] = Path(FEEDBACK_FILE),
 ) -> None:
     """Write TRL preference (prompt/chosen/rejected) and unpaired (prompt/completion/label) JSONL."""
     if not db.is_file():

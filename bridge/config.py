@@ -17,6 +17,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from wechat_twin.errors import TwinError, UsageError
+from wechat_twin.feedback import FEEDBACK_FILE
 
 
 class ChannelName(enum.Enum):
@@ -132,7 +133,7 @@ class BridgeConfig(BaseModel):
 
     @property
     def database(self) -> Path:
-        return self.data_dir / "feedback.db"
+        return self.data_dir / FEEDBACK_FILE
 
 
 _ENV = {"TWIN_API_BASE": "api_base", "TWIN_API_KEY": "api_key", "TWIN_MODEL": "model", "TWIN_DATA_DIR": "data_dir"}

@@ -17,9 +17,16 @@ import typer
 
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
+from wechat_twin.feedback import FEEDBACK_FILE
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 from wechat_twin.server.basemodel.embedded import ensure_embedded_model
-from wechat_twin.server.config import ServerSettings, parse_chat_keys
+from wechat_twin.server.config import (
+    FALLBACK_MAX_TOKENS,
+    REPLY_BUDGET_MARGIN,
+    REPLY_BUDGET_SLACK,
+    ServerSettings,
+    parse_chat_keys,
+)
 from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
@@ -95,7 +102,7 @@ def serve(
     ] = None,
     feedback_db: Annotated[
         Path | None,
-        typer.Option(help="SQLite file for the chat page's feedback (default: feedback.db beside --adapters)"),
+        typer.Option(help=f"SQLite file for the chat page's feedback (default: {FEEDBACK_FILE} beside --adapters)"),
     ] = None,
     alias: Annotated[list[str] | None, typer.Option(help="NAME=SERVED_MODEL, e.g. gpt-3.5-turbo=alice")] = None,
     engine: Annotated[EngineKind, typer.Option(help="auto prefers vllm when it is installed")] = _SERVER.engine,
@@ -128,8 +135,8 @@ def serve(
         int | None,
         typer.Option(
             min=1,
-            help="Reply budget for requests without max_tokens; default: 1.5x the adapter's recorded p99 reply "
-            "length + 16 (twin.json), else 512",
+            help=f"Reply budget for requests without max_tokens; default: {REPLY_BUDGET_MARGIN}x the adapter's "
+            f"recorded p99 reply length + {REPLY_BUDGET_SLACK} (twin.json), else {FALLBACK_MAX_TOKENS}",
         ),
     ] = _SERVER.default_max_tokens,
     trim_history: Annotated[

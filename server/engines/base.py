@@ -33,7 +33,7 @@ class AdapterRef:
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    max_tokens: int = 256
+    max_tokens: int  # no default: the server's reply budget (server/config.py) decides it, or the caller does
     temperature: float = 1.0
     top_p: float = 1.0
     n: int = 1

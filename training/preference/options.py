@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin.feedback import FEEDBACK_FILE
 from wechat_twin.training.preference.report import print_report
 from wechat_twin.training.preference.run import (
     PreferenceJob,
@@ -26,7 +27,7 @@ FeedbackOpt = Annotated[
         "--feedback",
         "-f",
         help="preference.jsonl / unpaired.jsonl from `twin-bridge export-feedback`, their folder, or the bridge's "
-        "feedback.db; repeat to combine",
+        f"{FEEDBACK_FILE}; repeat to combine",
     ),
 ]
 OutOpt = Annotated[
