@@ -40,7 +40,7 @@ def _answer_in_background(bridge, stop: threading.Event, interval: float) -> thr
 
 
 def _transport(settings: BridgeConfig) -> Channel:
-    if settings.channel is ChannelName.weixin:
+    if settings.channel is ChannelName.WEIXIN:
         from wechat_twin.bridge.channels.weixin.channel import WeixinChannel
 
         return WeixinChannel(
@@ -83,7 +83,7 @@ def run(
                            data_dir=data_dir, console_friend=friend, answer_poll_s=poll_seconds)  # fmt: skip
     if no_typing_delay:
         settings = settings.model_copy(update={"typing_seconds_per_char": 0.0})
-    if settings.channel is ChannelName.console:
+    if settings.channel is ChannelName.CONSOLE:
         from wechat_twin.bridge.channels.console import ConsoleChannel
 
         console = ConsoleChannel(settings.console_friend)

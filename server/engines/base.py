@@ -63,7 +63,10 @@ class EngineKind(enum.Enum):
 
 
 class DType(enum.Enum):
-    """`--dtype`: auto is the model's own on a GPU and float32 on a CPU (vLLM-CPU needs it for LoRA)."""
+    """Weights' precision, for `twin-server --dtype` and `twin-train export --dtype` alike.
+
+    What auto means is each command's own (its help says): the model's own, or float32 on a CPU for serving.
+    """
 
     AUTO = "auto"
     FLOAT32 = "float32"

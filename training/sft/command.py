@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wechat_twin.memory.recall import RecallSettings
-from wechat_twin.training.sft.train import SFTOptions, run_sft
+from wechat_twin.training.sft.train import LrScheduler, SFTOptions, run_sft
 
 DEFAULTS = SFTOptions(data_dir=Path(), out=Path())
 
@@ -24,9 +24,7 @@ def sft_command(
         list[str] | None, typer.Option(help="Repeatable; default: every linear layer of the decoder")
     ] = None,
     learning_rate: float = DEFAULTS.learning_rate,
-    lr_scheduler: Annotated[
-        str, typer.Option(help="cosine, linear, constant, constant_with_warmup, ...")
-    ] = DEFAULTS.lr_scheduler,
+    lr_scheduler: Annotated[LrScheduler, typer.Option(help="Learning-rate schedule")] = DEFAULTS.lr_scheduler,
     warmup_ratio: float = DEFAULTS.warmup_ratio,
     epochs: float = DEFAULTS.epochs,
     max_steps: Annotated[
