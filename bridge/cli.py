@@ -70,7 +70,8 @@ def run(
                                                         f"(default: {WeixinConfig().base_url})")] = None,
     friend: Annotated[str | None, typer.Option(help=f"console channel: the friend you play "
                                                     f"(default: {_DEFAULTS.console_friend})")] = None,
-    no_typing_delay: Annotated[bool, typer.Option(help="Send replies at once (console tries)")] = False,
+    no_typing_delay: Annotated[bool, typer.Option("--no-typing-delay",
+                                                  help="Send replies at once (console tries)")] = False,
     poll_seconds: Annotated[float | None, typer.Option(help=f"How often queued messages are looked at "
                                                             f"(default: {_DEFAULTS.answer_poll_s})")] = None,
 ) -> None:  # fmt: skip

@@ -42,7 +42,7 @@ FeedbackAdapterOpt = Annotated[
     typer.Option(help="Use feedback given to this served adapter; repeatable [default: the parent's name]"),
 ]
 BetaOpt = Annotated[float, typer.Option(help="How far the new adapter may move from the parent (higher: less)")]
-LearningRateOpt = Annotated[float, typer.Option("--learning-rate", "--lr")]
+LearningRateOpt = Annotated[float, typer.Option("--learning-rate", "--lr", help="Peak learning rate")]
 EpochsOpt = Annotated[float, typer.Option(help="Passes over the training feedback")]
 MaxStepsOpt = Annotated[int, typer.Option(help="Stop after this many optimizer steps (-1: run all epochs)")]
 BatchSizeOpt = Annotated[int, typer.Option(min=1, help="Items per step (pairs for DPO, replies for KTO)")]
@@ -52,7 +52,7 @@ HeldoutOpt = Annotated[
     float, typer.Option("--heldout", min=0.0, max=0.9, help="Fraction of the feedback held out to measure on")
 ]
 MinFeedbackOpt = Annotated[int, typer.Option(min=1, help="Refuse to train on fewer items than this")]
-SeedOpt = Annotated[int, typer.Option()]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (held-out split, shuffling)")]
 PersonaOverrideOpt = Annotated[
     bool,
     typer.Option(help="Format prompts as a server started with --persona-override does (persona replaces a client's)"),

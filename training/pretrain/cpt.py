@@ -151,13 +151,17 @@ def cpt_command(
     model: Annotated[
         str | None, typer.Option(help="Base model folder [default: the embedded SmolLM2-135M-Instruct]")
     ] = None,
-    learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr")] = DEFAULTS.learning_rate,
+    learning_rate: Annotated[
+        float, typer.Option("--learning-rate", "--lr", help="Peak learning rate")
+    ] = DEFAULTS.learning_rate,
     epochs: Annotated[float, typer.Option(help="Passes over the texts")] = DEFAULTS.epochs,
     max_steps: Annotated[
         int, typer.Option(help="Stop after this many steps (-1: run all epochs)")
     ] = DEFAULTS.max_steps,
     batch_size: Annotated[int, typer.Option(min=1, help="Blocks per step")] = DEFAULTS.batch_size,
-    grad_accum: Annotated[int, typer.Option("--grad-accum", min=1)] = DEFAULTS.gradient_accumulation,
+    grad_accum: Annotated[
+        int, typer.Option("--grad-accum", min=1, help="Steps whose gradients are summed per update")
+    ] = DEFAULTS.gradient_accumulation,
     block_length: Annotated[
         int, typer.Option(min=16, help="Tokens per training block (texts are joined, then cut into blocks)")
     ] = DEFAULTS.block_length,
@@ -175,7 +179,7 @@ def cpt_command(
     min_texts: Annotated[
         int, typer.Option(min=1, help="Refuse to train on fewer texts than this")
     ] = DEFAULTS.min_texts,
-    seed: Annotated[int, typer.Option()] = DEFAULTS.seed,
+    seed: Annotated[int, typer.Option(help="Random seed (held-out split, shuffling)")] = DEFAULTS.seed,
     privacy: Annotated[
         bool, typer.Option(help="Redact phone numbers, e-mails, ID and card numbers first, as `twin-train data` does")
     ] = True,
