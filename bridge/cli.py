@@ -13,6 +13,7 @@ from wechat_twin.bridge.channels.base import Channel, ChannelStopped
 from wechat_twin.bridge.config import BridgeConfig, ChannelName, WeixinConfig, load_config
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
+from wechat_twin.feedback import FEEDBACK_FILE
 from wechat_twin.feedback.export import export_feedback
 
 app = command_app("Put the clone into WeChat and collect feedback for preference training.")
@@ -39,7 +40,7 @@ def _answer_in_background(bridge, stop: threading.Event, interval: float) -> thr
 
 
 def _transport(settings: BridgeConfig) -> Channel:
-    if settings.channel is ChannelName.weixin:
+    if settings.channel is ChannelName.WEIXIN:
         from wechat_twin.bridge.channels.weixin.channel import WeixinChannel
 
         return WeixinChannel(
@@ -63,13 +64,14 @@ def run(
                                                    f"(default: {_DEFAULTS.model})")] = None,
     api_base: Annotated[str | None, typer.Option(help=f"Server base URL (TWIN_API_BASE) "
                                                       f"(default: {_DEFAULTS.api_base})")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where feedback.db and the login live (TWIN_DATA_DIR) "
+    data_dir: Annotated[Path | None, typer.Option(help=f"Where {FEEDBACK_FILE} and the login live (TWIN_DATA_DIR) "
                                                        "(default: the working folder)")] = None,
     ilink_base: Annotated[str | None, typer.Option(help=f"weixin channel: the iLink API host "
                                                         f"(default: {WeixinConfig().base_url})")] = None,
     friend: Annotated[str | None, typer.Option(help=f"console channel: the friend you play "
                                                     f"(default: {_DEFAULTS.console_friend})")] = None,
-    no_typing_delay: Annotated[bool, typer.Option(help="Send replies at once (console tries)")] = False,
+    no_typing_delay: Annotated[bool, typer.Option("--no-typing-delay",
+                                                  help="Send replies at once (console tries)")] = False,
     poll_seconds: Annotated[float | None, typer.Option(help=f"How often queued messages are looked at "
                                                             f"(default: {_DEFAULTS.answer_poll_s})")] = None,
 ) -> None:  # fmt: skip
@@ -82,7 +84,7 @@ def run(
                            data_dir=data_dir, console_friend=friend, answer_poll_s=poll_seconds)  # fmt: skip
     if no_typing_delay:
         settings = settings.model_copy(update={"typing_seconds_per_char": 0.0})
-    if settings.channel is ChannelName.console:
+    if settings.channel is ChannelName.CONSOLE:
         from wechat_twin.bridge.channels.console import ConsoleChannel
 
         console = ConsoleChannel(settings.console_friend)
@@ -108,7 +110,7 @@ def run(
 @app.command("export-feedback")
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for preference.jsonl and unpaired.jsonl")],
-    db: Annotated[Path, typer.Option(help="The bridge's feedback database")] = Path("feedback.db"),
+    db: Annotated[Path, typer.Option(help="The bridge's feedback database")] = Path(FEEDBACK_FILE),
 ) -> None:
     """Write TRL preference (prompt/chosen/rejected) and unpaired (prompt/completion/label) JSONL."""
     if not db.is_file():

@@ -17,20 +17,21 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from wechat_twin.errors import TwinError, UsageError
+from wechat_twin.feedback import FEEDBACK_FILE
 
 
 class ChannelName(enum.Enum):
     """The transports `twin-bridge run --channel` offers."""
 
-    weixin = "weixin"
-    itchat = "itchat"
-    console = "console"
+    WEIXIN = "weixin"
+    ITCHAT = "itchat"
+    CONSOLE = "console"
 
 
 class FeedbackFrom(enum.Enum):
-    owner = "owner"
-    friends = "friends"
-    both = "both"
+    OWNER = "owner"
+    FRIENDS = "friends"
+    BOTH = "both"
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class WeixinConfig(BaseModel):
 
 
 class BridgeConfig(BaseModel):
-    channel: ChannelName = ChannelName.weixin
+    channel: ChannelName = ChannelName.WEIXIN
     api_base: str = "http://127.0.0.1:8000/v1"
     api_key: str = ""
     model: str = Field(default="demo-clone", description="The adapter name the server serves the clone under")
@@ -123,7 +124,7 @@ class BridgeConfig(BaseModel):
     ab_probability: float = 0.0
     ab_to_friends: bool = False
     review_replies: bool = False
-    feedback_from: FeedbackFrom = FeedbackFrom.owner
+    feedback_from: FeedbackFrom = FeedbackFrom.OWNER
     good_word: str = "不错"
     bad_word: str = "不好"
     console_friend: str = Field(default="friend", description="Console channel: the friend you play")
@@ -132,7 +133,7 @@ class BridgeConfig(BaseModel):
 
     @property
     def database(self) -> Path:
-        return self.data_dir / "feedback.db"
+        return self.data_dir / FEEDBACK_FILE
 
 
 _ENV = {"TWIN_API_BASE": "api_base", "TWIN_API_KEY": "api_key", "TWIN_MODEL": "model", "TWIN_DATA_DIR": "data_dir"}

@@ -19,7 +19,7 @@ from wechat_twin.bridge.api_client import ApiUnavailable, CloneApi
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
 from wechat_twin.bridge.config import BridgeConfig, FeedbackFrom
 from wechat_twin.bridge.policy import Decision, Policy
-from wechat_twin.bridge.store import BridgeStore
+from wechat_twin.bridge.store import BridgeStore, InboxStatus
 from wechat_twin.feedback.store import FeedbackStore
 
 logger = logging.getLogger("wechat_twin.bridge")
@@ -97,9 +97,9 @@ class Bridge:
             self._review(f"memory of {target} cleared")
         elif text == "/ab":
             self._ab_next = True
-        elif text in ("1", "2") and cfg.feedback_from is not FeedbackFrom.friends:
+        elif text in ("1", "2") and cfg.feedback_from is not FeedbackFrom.FRIENDS:
             self._choose(int(text) - 1, "owner")
-        elif text in (cfg.good_word, cfg.bad_word) and cfg.feedback_from is not FeedbackFrom.friends:
+        elif text in (cfg.good_word, cfg.bad_word) and cfg.feedback_from is not FeedbackFrom.FRIENDS:
             last = self.feedback.last_reply()
             if last is not None:
                 self.feedback.record_label(last["id"], text == cfg.good_word, "owner")
@@ -109,7 +109,7 @@ class Bridge:
     def _friend_feedback(self, message: IncomingMessage) -> bool:
         """A friend's `1`/`2` or good/bad word is feedback, not chat, where friends may give it."""
         cfg = self.config
-        if cfg.feedback_from is FeedbackFrom.owner:
+        if cfg.feedback_from is FeedbackFrom.OWNER:
             return False
         text = message.text.strip()
         if text in ("1", "2") and cfg.ab_to_friends:
@@ -145,7 +145,7 @@ class Bridge:
     def _remember(self, chat_id: str, inbox_ids: list[int], context: str | list, reply: str) -> None:
         messages = json.loads(context) if isinstance(context, str) else context
         now = time.time()
-        self.store.finish(inbox_ids, "answered", [(chat_id, "user", messages[-1]["content"], now),
+        self.store.finish(inbox_ids, InboxStatus.ANSWERED, [(chat_id, "user", messages[-1]["content"], now),
                                                   (chat_id, "assistant", reply, now)])  # fmt: skip
 
     def _deliver(self, chat_id: str, reply: str) -> None:
@@ -199,7 +199,7 @@ class Bridge:
                 return False
             if cfg.fallback_text:
                 self._deliver(chat_id, cfg.fallback_text)
-            self.store.finish(inbox_ids, "fallback", [])
+            self.store.finish(inbox_ids, InboxStatus.FALLBACK, [])
             logger.warning("past the deadline: %d message(s) answered with the fallback", len(rows))
             return True
         base = self.api.base_model_of(cfg.model)

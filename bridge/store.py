@@ -2,8 +2,7 @@
 
 Schema:
 - `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
-  incoming message to answer; `status` is pending, review (A/B candidates wait for a choice),
-  answered or fallback. The unique
+  incoming message to answer; `status` is an `InboxStatus` (pending, review, answered, fallback). The unique
   channel message id makes a re-delivered message after a restart a no-op.
 - `turns(id, chat_id, role, content, at)`: per-contact memory (user = friend, assistant = clone).
 - `skipped(id, message_id UNIQUE, chat_id, reason, received_at)`: messages received and deliberately
@@ -19,11 +18,22 @@ which writes the feedback store's `exchanges` row in the same transaction as the
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 import time
 from collections.abc import Sequence
 
 from wechat_twin.feedback.store import FeedbackStore
+
+
+class InboxStatus(str, enum.Enum):
+    """Where an incoming message stands: its `inbox.status` column."""
+
+    PENDING = "pending"  # to answer
+    REVIEW = "review"  # A/B candidates wait for the owner's choice
+    ANSWERED = "answered"
+    FALLBACK = "fallback"  # the API stayed down: the fallback text was sent instead
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -91,17 +101,19 @@ class BridgeStore:
         return {row["key"]: row["value"] for row in rows}
 
     def pending_chats(self) -> list[str]:
-        rows = self._db.execute("SELECT chat_id, MIN(id) AS first FROM inbox WHERE status='pending' "
-                                "GROUP BY chat_id ORDER BY first").fetchall()  # fmt: skip
+        rows = self._db.execute("SELECT chat_id, MIN(id) AS first FROM inbox WHERE status=? "
+                                "GROUP BY chat_id ORDER BY first", (InboxStatus.PENDING.value,)).fetchall()  # fmt: skip
         return [row["chat_id"] for row in rows]
 
     def pending(self, chat_id: str) -> list[sqlite3.Row]:
-        return self._db.execute("SELECT * FROM inbox WHERE status='pending' AND chat_id=? ORDER BY id",
-                                (chat_id,)).fetchall()  # fmt: skip
+        return self._db.execute("SELECT * FROM inbox WHERE status=? AND chat_id=? ORDER BY id",
+                                (InboxStatus.PENDING.value, chat_id)).fetchall()  # fmt: skip
 
     def in_review(self, chat_id: str) -> list[int]:
         """Messages whose A/B candidates wait for a choice (kept across restarts, never re-asked)."""
-        rows = self._db.execute("SELECT id FROM inbox WHERE status='review' AND chat_id=? ORDER BY id", (chat_id,))
+        rows = self._db.execute(
+            "SELECT id FROM inbox WHERE status=? AND chat_id=? ORDER BY id", (InboxStatus.REVIEW.value, chat_id)
+        )
         return [row["id"] for row in rows]
 
     def inbox_rows(self) -> list[sqlite3.Row]:
@@ -120,14 +132,15 @@ class BridgeStore:
     def forget(self, chat_id: str) -> None:
         self._write("DELETE FROM turns WHERE chat_id=?", (chat_id,))
 
-    def finish(self, inbox_ids: list[int], status: str, turns: list[tuple[str, str, str, float]]) -> None:
+    def finish(self, inbox_ids: list[int], status: InboxStatus, turns: list[tuple[str, str, str, float]]) -> None:
         """Mark messages done and remember the turns in one transaction: a crash repeats nothing."""
         with self._transaction():
             self._set_status(inbox_ids, status, time.time())
             self._db.executemany("INSERT INTO turns(chat_id, role, content, at) VALUES (?,?,?,?)", turns)
 
-    def _set_status(self, inbox_ids: Sequence[int], status: str, at: float) -> None:
-        self._db.executemany("UPDATE inbox SET status=?, done_at=? WHERE id=?", [(status, at, i) for i in inbox_ids])
+    def _set_status(self, inbox_ids: Sequence[int], status: InboxStatus, at: float) -> None:
+        value = InboxStatus(status).value  # a misspelt status is refused, never written
+        self._db.executemany("UPDATE inbox SET status=?, done_at=? WHERE id=?", [(value, at, i) for i in inbox_ids])
 
     def hold_for_review(
         self,
@@ -145,5 +158,5 @@ class BridgeStore:
             exchange_id = self._feedback.record_exchange(
                 chat_id, chat_name, adapter, base_model, context, candidates=candidates
             )
-            self._set_status(inbox_ids, "review", time.time())
+            self._set_status(inbox_ids, InboxStatus.REVIEW, time.time())
         return exchange_id

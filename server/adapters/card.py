@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from wechat_twin.memory.recall import RecallSettings
 
 CARD_FILE = "twin.json"
-ADAPTER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class TwinCard(BaseModel):
@@ -60,10 +58,6 @@ class TwinCard(BaseModel):
     @property
     def recall_settings(self) -> RecallSettings:
         return RecallSettings(k=self.memory_k)
-
-
-def is_valid_adapter_name(name: str) -> bool:
-    return bool(ADAPTER_NAME_PATTERN.fullmatch(name))
 
 
 def read_card(adapter_dir: Path) -> TwinCard | None:

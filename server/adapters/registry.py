@@ -16,8 +16,9 @@ from pathlib import Path
 
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MemoryStore
+from wechat_twin.names import NAME_RULE, is_plain_name
 from wechat_twin.server.adapters.adapter_memory import open_memory
-from wechat_twin.server.adapters.card import TwinCard, is_valid_adapter_name, read_card
+from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.adapters.validation import AdapterInvalid, validate_adapter_folder
 from wechat_twin.server.engines.base import AdapterRef, Engine
 from wechat_twin.server.errors import OpenAIError
@@ -83,10 +84,8 @@ class AdapterRegistry:
         )
 
     def _checked_path(self, name: str, path: str | None) -> Path:
-        if not is_valid_adapter_name(name):
-            raise OpenAIError(
-                400, f"adapter name {name!r} must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$", param="lora_name"
-            )
+        if not is_plain_name(name):
+            raise OpenAIError(400, f"adapter name {name!r} {NAME_RULE}", param="lora_name")
         if self.adapters_dir is None:
             raise OpenAIError(400, "this server has no --adapters folder: runtime loading is off", param="lora_path")
         folder = Path(path).expanduser() if path else self.adapters_dir / name

@@ -21,17 +21,11 @@ from starlette.types import Receive, Scope, Send
 
 from wechat_twin.server.adapters.registry import ModelTarget
 from wechat_twin.server.api.sampling import SamplingFields, Usage
-from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.config import FALLBACK_MAX_TOKENS, REPLY_BUDGET_MARGIN, REPLY_BUDGET_SLACK, ServerSettings
 from wechat_twin.server.engines.base import ChoiceDelta, EngineRequestError, SamplingOptions, collect
 from wechat_twin.server.errors import OpenAIError, error_body
 
 logger = logging.getLogger("wechat_twin.server.requests")
-
-# A request without max_tokens to an adapter whose twin.json records the owner's p99 reply length gets
-# that times the margin plus the slack; without either, the fallback.
-REPLY_BUDGET_MARGIN = 1.5
-REPLY_BUDGET_SLACK = 16
-FALLBACK_MAX_TOKENS = 512
 
 # What a client is told to wait while the engine restarts (vLLM on a CPU comes back in ~20 s).
 ENGINE_RETRY_AFTER_S = 10

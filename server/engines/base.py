@@ -33,7 +33,7 @@ class AdapterRef:
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    max_tokens: int = 256
+    max_tokens: int  # no default: the server's reply budget (server/config.py) decides it, or the caller does
     temperature: float = 1.0
     top_p: float = 1.0
     n: int = 1
@@ -63,7 +63,10 @@ class EngineKind(enum.Enum):
 
 
 class DType(enum.Enum):
-    """`--dtype`: auto is the model's own on a GPU and float32 on a CPU (vLLM-CPU needs it for LoRA)."""
+    """Weights' precision, for `twin-server --dtype` and `twin-train export --dtype` alike.
+
+    What auto means is each command's own (its help says): the model's own, or float32 on a CPU for serving.
+    """
 
     AUTO = "auto"
     FLOAT32 = "float32"

@@ -13,10 +13,10 @@ from wechat_twin.errors import UsageError
 
 
 class Device(enum.Enum):
-    auto = "auto"
-    cuda = "cuda"
-    mps = "mps"
-    cpu = "cpu"
+    AUTO = "auto"
+    CUDA = "cuda"
+    MPS = "mps"
+    CPU = "cpu"
 
 
 @dataclass(frozen=True)
@@ -42,26 +42,26 @@ def probe() -> Accelerators:
 
 def pick_device(requested: Device, found: Accelerators) -> Device:
     """`auto` takes the fastest device present; an explicit device that is absent is the user's mistake."""
-    if requested is Device.auto:
+    if requested is Device.AUTO:
         if found.cuda:
-            return Device.cuda
-        return Device.mps if found.mps else Device.cpu
-    if requested is Device.cuda and not found.cuda:
+            return Device.CUDA
+        return Device.MPS if found.mps else Device.CPU
+    if requested is Device.CUDA and not found.cuda:
         raise UsageError("--device cuda: torch sees no CUDA GPU on this machine")
-    if requested is Device.mps and not found.mps:
+    if requested is Device.MPS and not found.mps:
         raise UsageError("--device mps: torch has no Apple MPS backend here (it needs macOS on Apple silicon)")
     return requested
 
 
 def serving_dtype(device: Device, found: Accelerators) -> str:
     """Half precision on accelerators (bf16 where CUDA has it); fp32 on the CPU, where halves are slow and inexact."""
-    if device is Device.cuda:
+    if device is Device.CUDA:
         return "bfloat16" if found.cuda_bf16 else "float16"
-    if device is Device.mps:
+    if device is Device.MPS:
         return "float16"
     return "float32"
 
 
 def training_dtype_name(device: Device, found: Accelerators) -> str:
     """bf16 on a CUDA GPU that has it, fp32 elsewhere: fp16 training needs loss scaling, and MPS's bf16 is partial."""
-    return "bfloat16" if device is Device.cuda and found.cuda_bf16 else "float32"
+    return "bfloat16" if device is Device.CUDA and found.cuda_bf16 else "float32"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from tests.bridge.conftest import friend_message, group_message, owner_message
 from tests.support.server_process import free_port
 from wechat_twin.bridge.cli import app
-from wechat_twin.bridge.store import BridgeStore
+from wechat_twin.bridge.store import BridgeStore, InboxStatus
 from wechat_twin.feedback.store import FeedbackStore
 
 
@@ -255,8 +255,18 @@ def test_an_answered_message_and_its_memory_are_stored_together(tmp_path):
     db.execute("CREATE TRIGGER crash BEFORE INSERT ON turns BEGIN SELECT RAISE(ABORT, 'crash'); END")
     db.commit()
     with pytest.raises(sqlite3.IntegrityError, match="crash"):
-        store.finish(ids, "answered", [("@friend01", "user", "hi", time.time())])
+        store.finish(ids, InboxStatus.ANSWERED, [("@friend01", "user", "hi", time.time())])
     assert [row["status"] for row in store.inbox_rows()] == ["pending"], "still to answer, not marked done"
+
+
+def test_a_status_outside_the_enum_is_refused_and_nothing_is_written(tmp_path):
+    store = BridgeStore(FeedbackStore(tmp_path / "feedback.db"))
+    store.enqueue("m1", "@friend01", "Mia", "hi", time.time())
+    ids = [row["id"] for row in store.pending("@friend01")]
+    with pytest.raises(ValueError, match="answerd"):
+        store.finish(ids, "answerd", [("@friend01", "user", "hi", time.time())])
+    assert [row["status"] for row in store.inbox_rows()] == ["pending"]
+    assert store.history("@friend01", since=0, limit=10) == []
 
 
 def test_quiet_hours_defer_then_answer(make_bridge):

@@ -72,7 +72,7 @@ def test_the_command_line_wins_over_the_file_and_the_file_over_the_defaults(tmp_
     settings = tmp_path / "bridge.toml"
     settings.write_text('model = "from-file"\nmax_tokens = 7\n[weixin]\nbase_url = "http://file:1"\nretry_s = 0.5\n')
     config = load_config(settings, weixin={"base_url": "http://cli:2"}, model="from-cli")
-    assert (config.model, config.max_tokens, config.channel) == ("from-cli", 7, ChannelName.weixin)
+    assert (config.model, config.max_tokens, config.channel) == ("from-cli", 7, ChannelName.WEIXIN)
     assert (config.weixin.base_url, config.weixin.retry_s) == ("http://cli:2", 0.5)
 
 

@@ -23,7 +23,7 @@ def training_dtype() -> Any:
     import torch
 
     found = probe()
-    return getattr(torch, training_dtype_name(pick_device(Device.auto, found), found))
+    return getattr(torch, training_dtype_name(pick_device(Device.AUTO, found), found))
 
 
 def check_causal_lm(path: Path) -> None:

@@ -60,7 +60,7 @@ class PipelineOptions:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     redact_words: Path | None = None
-    redact_mode: RedactMode = RedactMode.redact
+    redact_mode: RedactMode = RedactMode.REDACT
     privacy: bool = True
     max_message_chars: int = 500
     dedupe_min_chars: int = 50

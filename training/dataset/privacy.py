@@ -35,8 +35,8 @@ PLACEHOLDERS = {
 class RedactMode(str, Enum):
     """What a word from `--redact-words` does to the message it is found in."""
 
-    redact = "redact"
-    drop = "drop"
+    REDACT = "redact"
+    DROP = "drop"
 
 
 CARD_MIN_DIGITS = 15  # UnionPay, Visa, Mastercard and Amex; shorter Luhn-valid runs are parcel numbers
@@ -111,11 +111,11 @@ class Redactor:
     """
 
     def __init__(
-        self, enabled: bool = True, words: re.Pattern[str] | None = None, mode: RedactMode = RedactMode.redact
+        self, enabled: bool = True, words: re.Pattern[str] | None = None, mode: RedactMode = RedactMode.REDACT
     ):
         self.enabled = enabled
         self.words = words
-        self.drop_matches = RedactMode(mode) is RedactMode.drop and words is not None
+        self.drop_matches = RedactMode(mode) is RedactMode.DROP and words is not None
         self.counts: dict[str, int] = dict.fromkeys(PLACEHOLDERS, 0)
 
     def screen(self, text: pl.Expr) -> pl.Expr:

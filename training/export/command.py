@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,20 +10,14 @@ import typer
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.server.adapters.card import read_card
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
-
-
-class ExportDtype(enum.Enum):
-    auto = "auto"
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
+from wechat_twin.server.engines.base import DType
 
 
 def export_command(
     adapter: Annotated[Path, typer.Argument(help="Adapter folder (peft files + twin.json)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the merged model to")],
     model: Annotated[str | None, typer.Option(help="Base model folder (default: the one twin.json names)")] = None,
-    dtype: Annotated[ExportDtype, typer.Option(help="Weights' precision; auto keeps the base's")] = ExportDtype.auto,
+    dtype: Annotated[DType, typer.Option(help="Weights' precision; auto keeps the base's")] = DType.AUTO,
     ollama: Annotated[bool, typer.Option(help="Also write an Ollama Modelfile into the folder")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing, non-empty --out folder")] = False,
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin.feedback import FEEDBACK_FILE
 from wechat_twin.training.preference.report import print_report
 from wechat_twin.training.preference.run import (
     PreferenceJob,
@@ -26,7 +27,7 @@ FeedbackOpt = Annotated[
         "--feedback",
         "-f",
         help="preference.jsonl / unpaired.jsonl from `twin-bridge export-feedback`, their folder, or the bridge's "
-        "feedback.db; repeat to combine",
+        f"{FEEDBACK_FILE}; repeat to combine",
     ),
 ]
 OutOpt = Annotated[
@@ -41,7 +42,7 @@ FeedbackAdapterOpt = Annotated[
     typer.Option(help="Use feedback given to this served adapter; repeatable [default: the parent's name]"),
 ]
 BetaOpt = Annotated[float, typer.Option(help="How far the new adapter may move from the parent (higher: less)")]
-LearningRateOpt = Annotated[float, typer.Option("--learning-rate", "--lr")]
+LearningRateOpt = Annotated[float, typer.Option("--learning-rate", "--lr", help="Peak learning rate")]
 EpochsOpt = Annotated[float, typer.Option(help="Passes over the training feedback")]
 MaxStepsOpt = Annotated[int, typer.Option(help="Stop after this many optimizer steps (-1: run all epochs)")]
 BatchSizeOpt = Annotated[int, typer.Option(min=1, help="Items per step (pairs for DPO, replies for KTO)")]
@@ -51,7 +52,7 @@ HeldoutOpt = Annotated[
     float, typer.Option("--heldout", min=0.0, max=0.9, help="Fraction of the feedback held out to measure on")
 ]
 MinFeedbackOpt = Annotated[int, typer.Option(min=1, help="Refuse to train on fewer items than this")]
-SeedOpt = Annotated[int, typer.Option()]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (held-out split, shuffling)")]
 PersonaOverrideOpt = Annotated[
     bool,
     typer.Option(help="Format prompts as a server started with --persona-override does (persona replaces a client's)"),

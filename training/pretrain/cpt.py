@@ -22,10 +22,12 @@ from rich.console import Console
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
+from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
 from wechat_twin.training.common.model_loading import training_dtype
 from wechat_twin.training.dataset.privacy import Redactor
 from wechat_twin.training.pretrain.texts import PretrainTextError, read_texts
+from wechat_twin.training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
 
 console = Console(stderr=True)
 
@@ -41,6 +43,7 @@ class CptSettings:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
+    max_server_rank: int = EngineOptions().max_lora_rank
     heldout_fraction: float = 0.05
     min_texts: int = 10
     seed: int = 42
@@ -71,10 +74,11 @@ def run_cpt(
 ) -> Path:
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    # The LoRA settings `sft` checks, checked the same way before anything is read or loaded.
+    check_servable(settings.lora_r, settings.max_server_rank, [ALL_LINEAR])
     texts = read_texts(texts_path, Redactor(enabled=privacy))
     if len(texts.texts) < settings.min_texts:
         raise PretrainTextError(
@@ -89,13 +93,7 @@ def run_cpt(
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     dtype = training_dtype()
     lm = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype)
-    lora = LoraConfig(
-        r=settings.lora_r,
-        lora_alpha=settings.lora_alpha,
-        lora_dropout=settings.lora_dropout,
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
+    lora = build_lora_config(lm, settings.lora_r, settings.lora_alpha, settings.lora_dropout, [ALL_LINEAR])
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="twin-cpt-") as scratch:
         config = SFTConfig(
@@ -153,28 +151,35 @@ def cpt_command(
     model: Annotated[
         str | None, typer.Option(help="Base model folder [default: the embedded SmolLM2-135M-Instruct]")
     ] = None,
-    learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr")] = DEFAULTS.learning_rate,
+    learning_rate: Annotated[
+        float, typer.Option("--learning-rate", "--lr", help="Peak learning rate")
+    ] = DEFAULTS.learning_rate,
     epochs: Annotated[float, typer.Option(help="Passes over the texts")] = DEFAULTS.epochs,
     max_steps: Annotated[
         int, typer.Option(help="Stop after this many steps (-1: run all epochs)")
     ] = DEFAULTS.max_steps,
     batch_size: Annotated[int, typer.Option(min=1, help="Blocks per step")] = DEFAULTS.batch_size,
-    grad_accum: Annotated[int, typer.Option("--grad-accum", min=1)] = DEFAULTS.gradient_accumulation,
+    grad_accum: Annotated[
+        int, typer.Option("--grad-accum", min=1, help="Steps whose gradients are summed per update")
+    ] = DEFAULTS.gradient_accumulation,
     block_length: Annotated[
         int, typer.Option(min=16, help="Tokens per training block (texts are joined, then cut into blocks)")
     ] = DEFAULTS.block_length,
     lora_r: Annotated[
-        int, typer.Option(help="LoRA rank (the server's --max-lora-rank must be at least this)")
+        int, typer.Option("--lora-r", "--rank", help="LoRA rank (1, 8, 16, 32, ...; at most --max-server-rank)")
     ] = DEFAULTS.lora_r,
-    lora_alpha: Annotated[int, typer.Option()] = DEFAULTS.lora_alpha,
-    lora_dropout: Annotated[float, typer.Option()] = DEFAULTS.lora_dropout,
+    lora_alpha: Annotated[
+        int, typer.Option(help="LoRA scaling (alpha / rank multiplies the update)")
+    ] = DEFAULTS.lora_alpha,
+    lora_dropout: Annotated[float, typer.Option(help="Dropout on the LoRA layers' input")] = DEFAULTS.lora_dropout,
+    max_server_rank: Annotated[int, typer.Option(help="The serving side's --max-lora-rank")] = DEFAULTS.max_server_rank,
     heldout: Annotated[
         float, typer.Option("--heldout", min=0.0, max=0.9, help="Fraction of texts held out to measure perplexity")
     ] = DEFAULTS.heldout_fraction,
     min_texts: Annotated[
         int, typer.Option(min=1, help="Refuse to train on fewer texts than this")
     ] = DEFAULTS.min_texts,
-    seed: Annotated[int, typer.Option()] = DEFAULTS.seed,
+    seed: Annotated[int, typer.Option(help="Random seed (held-out split, shuffling)")] = DEFAULTS.seed,
     privacy: Annotated[
         bool, typer.Option(help="Redact phone numbers, e-mails, ID and card numbers first, as `twin-train data` does")
     ] = True,
@@ -191,6 +196,7 @@ def cpt_command(
         lora_r=lora_r,
         lora_alpha=lora_alpha,
         lora_dropout=lora_dropout,
+        max_server_rank=max_server_rank,
         heldout_fraction=heldout,
         min_texts=min_texts,
         seed=seed,

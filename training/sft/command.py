@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wechat_twin.memory.recall import RecallSettings
-from wechat_twin.training.sft.train import SFTOptions, run_sft
+from wechat_twin.training.sft.train import LrScheduler, SFTOptions, run_sft
 
 DEFAULTS = SFTOptions(data_dir=Path(), out=Path())
 
@@ -18,26 +18,24 @@ def sft_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Adapter folder to write; its name is the served name")],
     model: Annotated[str | None, typer.Option(help="Base model folder (default: the embedded model)")] = None,
     rank: Annotated[int, typer.Option(help="LoRA rank (1, 8, 16, 32, ...; at most --max-server-rank)")] = DEFAULTS.rank,
-    alpha: int = DEFAULTS.alpha,
-    dropout: float = DEFAULTS.dropout,
+    alpha: Annotated[int, typer.Option(help="LoRA scaling (alpha / rank multiplies the update)")] = DEFAULTS.alpha,
+    dropout: Annotated[float, typer.Option(help="Dropout on the LoRA layers' input")] = DEFAULTS.dropout,
     target_modules: Annotated[
         list[str] | None, typer.Option(help="Repeatable; default: every linear layer of the decoder")
     ] = None,
-    learning_rate: float = DEFAULTS.learning_rate,
-    lr_scheduler: Annotated[
-        str, typer.Option(help="cosine, linear, constant, constant_with_warmup, ...")
-    ] = DEFAULTS.lr_scheduler,
-    warmup_ratio: float = DEFAULTS.warmup_ratio,
-    epochs: float = DEFAULTS.epochs,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate")] = DEFAULTS.learning_rate,
+    lr_scheduler: Annotated[LrScheduler, typer.Option(help="Learning-rate schedule")] = DEFAULTS.lr_scheduler,
+    warmup_ratio: Annotated[float, typer.Option(help="Share of steps spent warming up")] = DEFAULTS.warmup_ratio,
+    epochs: Annotated[float, typer.Option(help="Passes over the training samples")] = DEFAULTS.epochs,
     max_steps: Annotated[
         int, typer.Option(help="Stop after this many steps (overrides --epochs)")
     ] = DEFAULTS.max_steps,
     batch_size: Annotated[int, typer.Option(help="Per device")] = DEFAULTS.batch_size,
-    grad_accum: int = DEFAULTS.grad_accum,
+    grad_accum: Annotated[int, typer.Option(help="Steps whose gradients are summed per update")] = DEFAULTS.grad_accum,
     max_length: Annotated[int, typer.Option(help="Tokens per sample; longer ones are truncated")] = DEFAULTS.max_length,
-    packing: bool = DEFAULTS.packing,
+    packing: Annotated[bool, typer.Option(help="Pack samples into full blocks")] = DEFAULTS.packing,
     gradient_checkpointing: Annotated[bool | None, typer.Option(help="Default: on with a GPU")] = None,
-    seed: int = DEFAULTS.seed,
+    seed: Annotated[int, typer.Option(help="Random seed (shuffling, LoRA init)")] = DEFAULTS.seed,
     evals: Annotated[int, typer.Option(help="Dev evaluations (and checkpoints) during training")] = DEFAULTS.evals,
     assistant_only_loss: Annotated[
         bool, typer.Option(help="Loss on the owner's turns only")

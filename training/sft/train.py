@@ -8,6 +8,7 @@ exactly as the server's. Every input is checked before the model is loaded; unde
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import os
@@ -54,6 +55,18 @@ class SFTSetupError(TwinError):
     """Raised before training starts; the message names the input that is wrong."""
 
 
+class LrScheduler(str, enum.Enum):
+    """`--lr-scheduler`: transformers' schedules that need no arguments beyond the warm-up ratio."""
+
+    LINEAR = "linear"
+    COSINE = "cosine"
+    COSINE_WITH_RESTARTS = "cosine_with_restarts"
+    POLYNOMIAL = "polynomial"
+    CONSTANT = "constant"
+    CONSTANT_WITH_WARMUP = "constant_with_warmup"
+    INVERSE_SQRT = "inverse_sqrt"
+
+
 @dataclass
 class SFTOptions:
     data_dir: Path
@@ -64,7 +77,7 @@ class SFTOptions:
     dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: [ALL_LINEAR])
     learning_rate: float = 2e-4
-    lr_scheduler: str = "cosine"
+    lr_scheduler: LrScheduler = LrScheduler.COSINE
     warmup_ratio: float = 0.03
     epochs: float = 3.0
     max_steps: int = -1
@@ -92,6 +105,7 @@ class SFTOptions:
         args = asdict(self)
         for key in ("data_dir", "out"):
             args[key] = str(Path(args[key]).resolve())
+        args["lr_scheduler"] = LrScheduler(self.lr_scheduler).value
         return args
 
 
@@ -132,11 +146,6 @@ def _check_numbers(options: SFTOptions) -> None:
     for ok, problem in checks:
         if not ok:
             raise UsageError(problem)
-    from transformers.trainer_utils import SchedulerType
-
-    schedules = [s.value for s in SchedulerType]
-    if options.lr_scheduler not in schedules:
-        raise UsageError(f"--lr-scheduler {options.lr_scheduler!r}: choose one of {', '.join(schedules)}")
 
 
 def _check_resume(options: SFTOptions, checkpoints: Path) -> bool:
@@ -202,7 +211,7 @@ def _sft_config(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any
     from trl import SFTConfig
 
     on_gpu = torch.cuda.is_available()
-    on_accelerator = pick_device(Device.auto, probe()) is not Device.cpu  # CUDA or Apple MPS: the Trainer's pick
+    on_accelerator = pick_device(Device.AUTO, probe()) is not Device.CPU  # CUDA or Apple MPS: the Trainer's pick
     every = max(1, math.ceil(total_steps / options.evals))
     has_dev = inputs.dev is not None
     return SFTConfig(
@@ -213,7 +222,7 @@ def _sft_config(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any
         per_device_eval_batch_size=options.batch_size,
         gradient_accumulation_steps=options.grad_accum,
         learning_rate=options.learning_rate,
-        lr_scheduler_type=options.lr_scheduler,
+        lr_scheduler_type=LrScheduler(options.lr_scheduler).value,
         warmup_steps=options.warmup_ratio,
         max_length=options.max_length,
         packing=options.packing,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from wechat_twin.server.adapters.card import ADAPTER_NAME_PATTERN
+from wechat_twin.names import NAME_PATTERN
 from wechat_twin.server.api.openapi import ADMIN_ERRORS
 from wechat_twin.server.auth import require_admin_key
 
@@ -16,7 +16,7 @@ router = APIRouter(dependencies=[Depends(require_admin_key)])
 class LoadLoRAAdapterRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    lora_name: str = Field(pattern=ADAPTER_NAME_PATTERN.pattern)
+    lora_name: str = Field(pattern=NAME_PATTERN.pattern)
     lora_path: str | None = None
 
 

@@ -21,19 +21,19 @@ OLD_CUDA = Accelerators(cuda=True)
 
 @pytest.mark.parametrize(
     ("found", "expected"),
-    [(CPU_ONLY, Device.cpu), (MAC, Device.mps), (CUDA_BF16, Device.cuda),
-     (Accelerators(cuda=True, mps=True), Device.cuda)],
+    [(CPU_ONLY, Device.CPU), (MAC, Device.MPS), (CUDA_BF16, Device.CUDA),
+     (Accelerators(cuda=True, mps=True), Device.CUDA)],
 )  # fmt: skip
 def test_auto_prefers_cuda_then_mps_then_cpu(found, expected):
-    assert pick_device(Device.auto, found) is expected
+    assert pick_device(Device.AUTO, found) is expected
 
 
 def test_an_explicit_device_overrides_auto():
-    assert pick_device(Device.cpu, CUDA_BF16) is Device.cpu
-    assert pick_device(Device.mps, MAC) is Device.mps
+    assert pick_device(Device.CPU, CUDA_BF16) is Device.CPU
+    assert pick_device(Device.MPS, MAC) is Device.MPS
 
 
-@pytest.mark.parametrize(("device", "fragment"), [(Device.cuda, "no CUDA GPU"), (Device.mps, "no Apple MPS")])
+@pytest.mark.parametrize(("device", "fragment"), [(Device.CUDA, "no CUDA GPU"), (Device.MPS, "no Apple MPS")])
 def test_asking_for_a_missing_device_is_a_usage_error(device, fragment):
     with pytest.raises(UsageError, match=fragment) as raised:
         pick_device(device, CPU_ONLY)
@@ -42,8 +42,8 @@ def test_asking_for_a_missing_device_is_a_usage_error(device, fragment):
 
 @pytest.mark.parametrize(
     ("device", "found", "serving", "training"),
-    [(Device.cpu, CPU_ONLY, "float32", "float32"), (Device.mps, MAC, "float16", "float32"),
-     (Device.cuda, CUDA_BF16, "bfloat16", "bfloat16"), (Device.cuda, OLD_CUDA, "float16", "float32")],
+    [(Device.CPU, CPU_ONLY, "float32", "float32"), (Device.MPS, MAC, "float16", "float32"),
+     (Device.CUDA, CUDA_BF16, "bfloat16", "bfloat16"), (Device.CUDA, OLD_CUDA, "float16", "float32")],
 )  # fmt: skip
 def test_dtype_defaults_follow_the_device(device, found, serving, training):
     assert serving_dtype(device, found) == serving
