@@ -24,6 +24,7 @@ from wechat_twin.server.engines import create_engine
 from wechat_twin.server.engines.base import Engine, EngineOptions
 from wechat_twin.server.engines.supervisor import EngineSupervisor
 from wechat_twin.server.errors import install_error_handlers
+from wechat_twin.server.gate import Gate
 from wechat_twin.server.metrics import ServerMetrics
 from wechat_twin.server.web.api.router import router as feedback_router
 from wechat_twin.server.web.api.serving import open_store
@@ -78,7 +79,7 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app.state.settings = settings
     app.state.supervisor = supervisor
     app.state.metrics = ServerMetrics()
-    app.state.admission = Admission(settings.max_pending_requests)
+    app.state.admission = Admission(settings.max_pending_requests, settings.max_pending_per_key)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     app.state.feedback = open_store(settings)
     install_error_handlers(app)
@@ -90,4 +91,5 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app.include_router(feedback_router)
     install_page(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Gate, settings=settings)  # added last: runs first
     return app

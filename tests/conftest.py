@@ -22,7 +22,7 @@ from tests.support.tiers import tiers
 # it chats and gives feedback (into feedback.db beside the adapters), never manages adapters.
 CHAT_KEY_NAME, CHAT_KEY = "friend", "friend-key"
 SERVER_ARGS = ["--alias", "gpt-3.5-turbo=alice", "--max-pending", "6", "--max-loras", "2",
-               "--chat-key", f"{CHAT_KEY_NAME}={CHAT_KEY}"]  # fmt: skip
+               "--chat-key", f"{CHAT_KEY_NAME}={CHAT_KEY}:clone=*"]  # fmt: skip
 ADAPTER_PERSONAS = {
     "alice": "You are Alice. You answer like a pirate.",
     "bob": "You are Bob. You answer in short sentences.",

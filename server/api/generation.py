@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from wechat_twin.server.adapters.registry import ModelTarget
 from wechat_twin.server.api.sampling import SamplingFields, Usage
+from wechat_twin.server.auth import key_name
 from wechat_twin.server.config import FALLBACK_MAX_TOKENS, REPLY_BUDGET_MARGIN, REPLY_BUDGET_SLACK, ServerSettings
 from wechat_twin.server.engines.base import ChoiceDelta, EngineRequestError, SamplingOptions, collect
 from wechat_twin.server.errors import OpenAIError, error_body
@@ -29,6 +30,8 @@ logger = logging.getLogger("wechat_twin.server.requests")
 
 # What a client is told to wait while the engine restarts (vLLM on a CPU comes back in ~20 s).
 ENGINE_RETRY_AFTER_S = 10
+# How long a write may still take once a stream is past --request-timeout (its final error event).
+STALLED_WRITE_GRACE_S = 1.0
 
 
 @dataclass
@@ -93,13 +96,16 @@ def engine_unavailable() -> OpenAIError:
 
 
 class Admission:
-    """Bounds the requests in flight so an overloaded server answers 429 instead of hanging."""
+    """Bounds the requests in flight, in all and per key, so an overloaded server answers 429 instead of
+    hanging, and one key (a friend's) cannot take every slot."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per_key_limit: int) -> None:
         self.limit = limit
+        self.per_key_limit = per_key_limit
         self.in_flight = 0
+        self.by_key: dict[str, int] = {}
 
-    def enter(self) -> None:
+    def enter(self, key: str) -> None:
         if self.in_flight >= self.limit:
             raise OpenAIError(
                 429,
@@ -107,10 +113,21 @@ class Admission:
                 code="queue_full",
                 headers={"Retry-After": "1"},
             )
+        if self.by_key.get(key, 0) >= self.per_key_limit:
+            raise OpenAIError(
+                429,
+                f"this key has {self.per_key_limit} requests in flight (--max-pending-per-key); retry shortly",
+                code="key_queue_full",
+                headers={"Retry-After": "1"},
+            )
         self.in_flight += 1
+        self.by_key[key] = self.by_key.get(key, 0) + 1
 
-    def leave(self) -> None:
+    def leave(self, key: str) -> None:
         self.in_flight -= 1
+        self.by_key[key] -= 1
+        if not self.by_key[key]:
+            del self.by_key[key]
 
 
 async def _timed(stream: AsyncIterator[list[ChoiceDelta]], timeout_s: float) -> AsyncIterator[list[ChoiceDelta]]:
@@ -141,9 +158,10 @@ class Generation:
         self.completion_tokens = 0
         self.first_token_at: float | None = None
         self.status = "200"
+        self.key = key_name(request)
         if self.state.supervisor.check_dead():
             raise engine_unavailable()
-        self.state.admission.enter()
+        self.state.admission.enter(self.key)
         self.state.metrics.queue_depth.set(self.state.admission.in_flight)
 
     @property
@@ -216,7 +234,7 @@ class Generation:
         metrics.latency.labels(self.model).observe(time.perf_counter() - self.prepared.started)
         metrics.prompt_tokens.labels(self.model).inc(len(self.prepared.prompt_token_ids))
         metrics.completion_tokens.labels(self.model).inc(self.completion_tokens)
-        self.state.admission.leave()
+        self.state.admission.leave(self.key)
         metrics.queue_depth.set(self.state.admission.in_flight)
         logger.info(
             "request %s route=%s model=%s status=%s prompt_tokens=%d completion_tokens=%d latency=%.3fs",
@@ -268,14 +286,32 @@ async def sse_stream(
 
 
 class GenerationStream(StreamingResponse):
-    """An SSE response that gives the admission slot back however it ends, even if never iterated."""
+    """An SSE response that gives the admission slot back however it ends, even if never iterated.
+
+    Writes have the request's deadline too: a client that stops reading fills the socket's buffers and
+    blocks the next write, which would otherwise keep its slot (and the engine's work) forever.
+    """
 
     def __init__(self, generation: Generation, body: AsyncIterator[str], headers: dict[str, str]) -> None:
         super().__init__(body, media_type="text/event-stream", headers=headers)
         self.generation = generation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        timeout_s = self.generation.state.settings.request_timeout_s
+        deadline = loop.time() + timeout_s - (time.perf_counter() - self.generation.prepared.started)
+
+        async def send_by_deadline(message: Message) -> None:
+            # Past the deadline the last event (the 504) still gets a moment to leave.
+            await asyncio.wait_for(send(message), timeout=max(deadline - loop.time(), STALLED_WRITE_GRACE_S))
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_by_deadline)
+        except TimeoutError:
+            logger.warning("request %s: the client stopped reading; stream cut at --request-timeout (%g s)",
+                           self.generation.prepared.request_id, timeout_s)  # fmt: skip
+            self.generation.status = "504"
+            self.generation.finish()
+            await self.body_iterator.aclose()
         finally:
             self.generation.abandon()

@@ -1,5 +1,8 @@
 """GET /health (readiness), /health/live (liveness), /metrics (Prometheus); no auth: orchestrators probe them.
 
+On a public bind `/metrics` needs a key (`server.gate`) and `/health` leaves out the clones' names: a
+probe needs to know the server is up, not whose clones it serves.
+
 `/health` says whether requests can be served now: 503 while the engine starts again after dying,
 so a load balancer stops sending traffic. `/health/live` only says the process answers, so that an
 orchestrator does not kill a server in the middle of bringing its engine back.
@@ -23,11 +26,12 @@ async def health(request: Request) -> JSONResponse:
         "status": "ok" if supervisor.ready else supervisor.state.value,
         "engine": state.engine.name,
         "model": state.registry.base_name,
-        "adapters": [a.ref.name for a in state.registry.adapters],
         "in_flight": state.engine.queue_depth(),
         "admitted": state.admission.in_flight,
         "engine_restarts": supervisor.restarts,
     }
+    if not state.settings.public:
+        body["adapters"] = [a.ref.name for a in state.registry.adapters]
     if supervisor.ready:
         return JSONResponse(body)
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(ENGINE_RETRY_AFTER_S)})

@@ -30,8 +30,12 @@ class ErrorResponse(BaseModel):
 _MEANINGS = {
     400: "A value is invalid or unsupported (`param` names it), or the prompt does not fit the context",
     401: "Missing or wrong API key",
+    403: "The key may not do this (a chat key managing adapters)",
     404: "No such model or adapter",
+    408: "The request body did not arrive within --body-timeout",
     413: "The request body is larger than --max-body-bytes",
+    415: "The body is not sent as `Content-Type: application/json`",
+    421: "The Host header is not this server's address nor one of --allowed-hosts",
     429: "Too many requests in flight (--max-pending); retry after `Retry-After` seconds",
     500: "A bug of the server's",
     503: "The engine died and is being restarted; retry after `Retry-After` seconds",
@@ -44,9 +48,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse, "description": _MEANINGS[status]} for status in statuses}
 
 
-GENERATION_ERRORS = error_responses(400, 401, 404, 413, 429, 500, 503, 504)
-READ_ERRORS = error_responses(401, 404, 500)
-ADMIN_ERRORS = error_responses(400, 401, 404, 413, 500)
+GENERATION_ERRORS = error_responses(400, 401, 404, 408, 413, 415, 421, 429, 500, 503, 504)
+READ_ERRORS = error_responses(401, 404, 421, 500)
+ADMIN_ERRORS = error_responses(400, 401, 403, 404, 408, 413, 415, 421, 500)
 
 
 def install_openapi(app: FastAPI) -> None:

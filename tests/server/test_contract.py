@@ -144,13 +144,17 @@ def test_malformed_json_is_400(http):
 
 def test_oversized_body_is_413_with_and_without_content_length(http):
     body = json.dumps({"model": "alice", "messages": [{"role": "user", "content": "x" * (2 << 20)}]}).encode()
-    assert _error(http.post("/v1/chat/completions", content=body), 413)["code"] == "request_too_large"
+    json_type = {"content-type": "application/json"}
+    assert (
+        _error(http.post("/v1/chat/completions", content=body, headers=json_type), 413)["code"] == "request_too_large"
+    )
 
     def chunked():
         for start in range(0, len(body), 1 << 16):
             yield body[start : start + (1 << 16)]
 
-    assert _error(http.post("/v1/chat/completions", content=chunked()), 413)["code"] == "request_too_large"
+    chunked_reply = http.post("/v1/chat/completions", content=chunked(), headers=json_type)
+    assert _error(chunked_reply, 413)["code"] == "request_too_large"
 
 
 def test_a_stream_is_sse_chunks_then_done(http):

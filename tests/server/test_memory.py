@@ -80,7 +80,7 @@ def spied_app(embedded_model: Path, adapters_dir: Path, tmp_path_factory):
     settings = ServerSettings(model=str(embedded_model), served_name="SmolLM2-135M-Instruct", adapters_dir=folder,
                               engine="transformers", engine_options=options)  # fmt: skip
     received: list[tuple[list[int], SamplingOptions]] = []
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         engine = client.app.state.engine
         stream = engine.stream
 

@@ -23,7 +23,7 @@ expected-statuses = ["2xx", "400", "401", "404", "429"]
 
 @pytest.fixture(scope="module")
 def server(embedded_model, adapters_dir):
-    settings = ServerSettings(adapters_dir=adapters_dir, api_keys=[KEY], admin_keys=[KEY], max_pending_requests=64)
+    settings = ServerSettings(adapters_dir=adapters_dir, admin_keys=[KEY], max_pending_requests=64)  # one key: admin
     with serve_fake(settings) as running:
         yield running
 

@@ -74,7 +74,7 @@ def app(embedded_model, adapters, server_log):
             "--max-body-bytes", str(MAX_BODY_BYTES),
         ])  # fmt: skip
     assert result.exit_code == 0, result.output
-    with TestClient(started["app"]) as client:
+    with TestClient(started["app"], base_url="http://127.0.0.1") as client:
         yield client
 
 

@@ -35,6 +35,7 @@ class Knobs:
     token_delay_s: float = 0.0
     fail_to_start: bool = False
     start_delay_s: float = 0.0
+    reply_tokens: int | None = None  # a reply this long (REPLY repeated), for streams that must fill buffers
     built: list[FakeEngine] = field(default_factory=list)
 
 
@@ -72,7 +73,8 @@ class FakeEngine(Engine):
         self.seen.append(options)
         self.running.add(request_id)
         try:
-            steps = min(options.max_tokens, len(REPLY))
+            length = self.knobs.reply_tokens or len(REPLY)
+            steps = min(options.max_tokens, length)
             for step in range(steps):
                 if self.knobs.fail_after_deltas is not None and step >= self.knobs.fail_after_deltas:
                     raise RuntimeError("the fake engine failed mid-stream")
@@ -80,8 +82,8 @@ class FakeEngine(Engine):
                 if self.dead:
                     raise RuntimeError("engine core is gone")
                 last = step == steps - 1
-                reason = ("length" if options.max_tokens <= len(REPLY) else "stop") if last else None
-                yield [ChoiceDelta(index=i, text=REPLY[step], completion_tokens=1, finish_reason=reason)
+                reason = ("length" if options.max_tokens <= length else "stop") if last else None
+                yield [ChoiceDelta(index=i, text=REPLY[step % len(REPLY)], completion_tokens=1, finish_reason=reason)
                        for i in range(options.n)]  # fmt: skip
         finally:
             self.running.discard(request_id)

@@ -1,7 +1,8 @@
 """Per-contact memory in chat serving: which contact a request names, and the block its prompt gets.
 
 A request names the contact with OpenAI's `user` field, or with the `X-Twin-Contact` header for
-clients that cannot set it (percent-encoded UTF-8, since header values are Latin-1). Only a request
+clients that cannot set it (percent-encoded UTF-8, since header values are Latin-1); only API and admin
+keys choose it, a chat key speaks as its own contact or none (`server.auth.contact_for`). Only a request
 that selects an adapter carrying memory and names a contact the memory knows changes: every other
 prompt is exactly what it was. Nothing retrieved is logged.
 """
@@ -16,6 +17,7 @@ from wechat_twin.memory.block import with_memory
 from wechat_twin.memory.recall import recall
 from wechat_twin.server.adapters.registry import ModelTarget
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest
+from wechat_twin.server.auth import contact_for
 from wechat_twin.server.prompting import ChatMessage
 
 CONTACT_HEADER = "X-Twin-Contact"
@@ -33,7 +35,7 @@ def with_contact_memory(
     adapter = target.adapter
     if adapter is None or adapter.memory is None:
         return chat
-    contact = named_contact(request, body)
+    contact = contact_for(request, named_contact(request, body))
     if contact is None:
         return chat
     return with_memory(chat, recall(adapter.memory, contact, chat, adapter.recall_settings))

@@ -17,6 +17,7 @@ from wechat_twin.server.api.chat.protocol import (
 )
 from wechat_twin.server.api.chat.trimming import FittedPrompt, fit_history
 from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, reply_budget, sse_stream
+from wechat_twin.server.auth import resolve_model
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
 from wechat_twin.server.prompting import ChatMessage, build_chat, render_chat_prompt
@@ -93,7 +94,7 @@ async def create_chat_completion(request: Request, body: ChatCompletionRequest, 
     state = request.app.state
     _check_tools(body)
     _check_response_format(body)
-    target = state.registry.resolve(body.model)
+    target = resolve_model(request, body.model)
     persona = target.adapter.persona if target.adapter else None
     settings = state.settings
     tokenizer = state.engine.tokenizer

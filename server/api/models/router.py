@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from wechat_twin.server.api.openapi import READ_ERRORS
-from wechat_twin.server.auth import require_api_key
+from wechat_twin.server.auth import can_manage, identity, require_api_key, visible_names
 from wechat_twin.server.errors import OpenAIError
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
@@ -30,14 +30,16 @@ class ModelList(BaseModel):
 
 
 def _cards(request: Request) -> list[ModelCard]:
+    """What this key may use; adapter folders' paths (vLLM's `root`) only for keys that manage adapters."""
     registry = request.app.state.registry
     max_len = request.app.state.engine.max_model_len
+    show_paths = can_manage(request.app.state.settings, identity(request))
     cards = [ModelCard(id=registry.base_name, created=registry.created, root=registry.base_name, max_model_len=max_len)]
     cards += [
         ModelCard(
             id=a.ref.name,
             created=a.created,
-            root=str(a.ref.path),
+            root=str(a.ref.path) if show_paths else a.ref.name,
             parent=registry.base_name,
             max_model_len=max_len,
             owner_name=a.card.owner_name if a.card else None,
@@ -49,7 +51,8 @@ def _cards(request: Request) -> list[ModelCard]:
         target = registry.resolve(name)
         parent = registry.base_name if target.adapter else None
         cards.append(ModelCard(id=alias, created=registry.created, root=name, parent=parent, max_model_len=max_len))
-    return cards
+    visible = set(visible_names(request, [card.id for card in cards]))
+    return [card for card in cards if card.id in visible]
 
 
 @router.get("/models", responses=READ_ERRORS)

@@ -16,7 +16,7 @@ from fastapi import Request, Response
 from wechat_twin.feedback.store import FeedbackStore
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest, ChatMessageIn
 from wechat_twin.server.api.chat.serving import create_chat_completion
-from wechat_twin.server.auth import key_name
+from wechat_twin.server.auth import key_name, resolve_model
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.errors import OpenAIError
 from wechat_twin.server.web.api.protocol import (
@@ -52,7 +52,7 @@ def _source(request: Request) -> str:
 def _exchange_fields(request: Request, body: FeedbackContext) -> dict:
     """Where the exchange came from and what it answered; the model must be served and the last turn the friend's."""
     registry = request.app.state.registry
-    target = registry.resolve(body.model)
+    target = resolve_model(request, body.model)
     if body.messages[-1].role != "user":
         raise OpenAIError(400, "the last message must be the friend's (role user)", param="messages",
                           code="invalid_value")  # fmt: skip
