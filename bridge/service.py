@@ -35,7 +35,7 @@ class Bridge:
         self.policy = Policy(config)
         self.store = FeedbackStore(config.database)
         self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
-                            config.backoff_s)  # fmt: skip
+                            config.backoff_s, config.proxy)  # fmt: skip
         self._ab_next = False
         self._lock = threading.RLock()
 
