@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Inbox, IncomingMessage
+from wechat_twin.private_files import FILE_MODE, make_dirs, owner_only_umask
 
 LOGIN_FILE = "itchat.pkl"
 QR_FILE = "login-qr.png"
@@ -59,18 +59,7 @@ class ItchatChannel(Channel):
 
         self.itchat = itchat
         self.state_dir = state_dir
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-
-    @staticmethod
-    @contextmanager
-    def _owner_only_files() -> Iterator[None]:
-        """itchat writes its login (`itchat.pkl`, re-dumped at exit) and the QR image with plain `open()`:
-        under this umask every file it creates is readable by the owner only, from the first byte."""
-        previous = os.umask(0o077)
-        try:
-            yield
-        finally:
-            os.umask(previous)
+        make_dirs(self.state_dir)
 
     def _login(self) -> None:
         login_file = self.state_dir / LOGIN_FILE
@@ -84,7 +73,7 @@ class ItchatChannel(Channel):
         )
         for path in (login_file, qr_file):
             if path.exists():
-                os.chmod(path, 0o600)
+                os.chmod(path, FILE_MODE)
 
     def send(self, chat_id: str, text: str) -> None:
         result = self.itchat.send(text, toUserName=chat_id)
@@ -97,7 +86,7 @@ class ItchatChannel(Channel):
         return (friend or {}).get("RemarkName", "")
 
     def run(self, inbox: Inbox) -> None:
-        with self._owner_only_files():
+        with owner_only_umask():  # itchat writes its login (re-dumped at exit) and QR image with plain open()
             self._serve(inbox)
 
     def _serve(self, inbox: Inbox) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from wechat_twin.bridge.channels.weixin.api import IlinkClient
 from wechat_twin.bridge.channels.weixin.hosts import checked_base, redirect_base
 from wechat_twin.bridge.config import WeixinConfig
 from wechat_twin.errors import TwinError
+from wechat_twin.private_files import write_private
 
 logger = logging.getLogger("wechat_twin.bridge.weixin")
 
@@ -45,15 +45,6 @@ class Credentials(BaseModel):
     user_id: str = ""  # the WeChat user who scanned: the owner
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(partial, 0o600)
-    partial.replace(path)
-
-
 def load_credentials(data_dir: Path) -> Credentials | None:
     path = data_dir / CREDENTIALS_FILE
     if not path.is_file():
@@ -65,8 +56,7 @@ def load_credentials(data_dir: Path) -> Credentials | None:
 
 
 def save_credentials(data_dir: Path, credentials: Credentials) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    _write_private(data_dir / CREDENTIALS_FILE, json.dumps(credentials.model_dump(), indent=2).encode())
+    write_private(data_dir / CREDENTIALS_FILE, json.dumps(credentials.model_dump(), indent=2).encode())
 
 
 def show_qr(content: str, png: Path, say: Callable[[str], None]) -> None:
@@ -77,7 +67,7 @@ def show_qr(content: str, png: Path, say: Callable[[str], None]) -> None:
     code.print_ascii(out=text)
     image = io.BytesIO()
     code.make_image().save(image, format="PNG")
-    _write_private(png, image.getvalue())
+    write_private(png, image.getvalue())
     say(f"{text.getvalue()}Scan with the owner's WeChat (also in {png}): {content}")
 
 
