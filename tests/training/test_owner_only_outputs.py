@@ -49,10 +49,12 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
     try:
         _twin_train("data", export, "--out", data, "--memory", "--llamafactory")
         _twin_train("sft", data, "--out", adapters / "alice", "--memory", "--max-steps", "2", "--evals", "1",
-                    "--rank", "8", "--batch-size", "4", "--max-length", "96")  # fmt: skip
+                    "--rank", "8", "--batch-size", "4", "--max-length", "256")  # fmt: skip
         _twin_train("eval", adapters / "alice", "--max-prompts", "1", "--max-tokens", "4")
         feedback = _write_feedback(tmp_path / "feedback")
-        _twin_train("dpo", adapters / "alice", "-f", feedback, "--out", adapters / "alice-dpo", *FAST)
+        _twin_train(
+            "dpo", adapters / "alice", "-f", feedback, "--out", adapters / "alice-dpo", *FAST, "--max-length", "256"
+        )
         _twin_train("export", adapters / "alice-dpo", "--out", merged, "--ollama")
     finally:
         os.umask(previous)
