@@ -19,6 +19,7 @@ from wechat_twin.bridge.api_client import ApiUnavailable, CloneApi
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
 from wechat_twin.bridge.config import BridgeConfig, FeedbackFrom
 from wechat_twin.bridge.policy import Decision, Policy
+from wechat_twin.bridge.store import BridgeStore
 from wechat_twin.feedback.store import FeedbackStore
 
 logger = logging.getLogger("wechat_twin.bridge")
@@ -33,7 +34,8 @@ class Bridge:
         self.channel = channel
         self.sleep = sleep
         self.policy = Policy(config)
-        self.store = FeedbackStore(config.database)
+        self.feedback = FeedbackStore(config.database)
+        self.store = BridgeStore(self.feedback)
         self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
                             config.backoff_s, config.proxy)  # fmt: skip
         self._ab_next = False
@@ -41,7 +43,7 @@ class Bridge:
 
     def close(self) -> None:
         self.api.close()
-        self.store.close()
+        self.feedback.close()
 
     # incoming
     def receive(self, messages: Sequence[IncomingMessage], state: Mapping[str, str] | None = None) -> None:
@@ -98,9 +100,9 @@ class Bridge:
         elif text in ("1", "2") and cfg.feedback_from is not FeedbackFrom.friends:
             self._choose(int(text) - 1, "owner")
         elif text in (cfg.good_word, cfg.bad_word) and cfg.feedback_from is not FeedbackFrom.friends:
-            last = self.store.last_reply()
+            last = self.feedback.last_reply()
             if last is not None:
-                self.store.record_label(last["id"], text == cfg.good_word, "owner")
+                self.feedback.record_label(last["id"], text == cfg.good_word, "owner")
         elif text == "/help":
             self._review(HELP.format(good=cfg.good_word, bad=cfg.bad_word))
 
@@ -111,23 +113,23 @@ class Bridge:
             return False
         text = message.text.strip()
         if text in ("1", "2") and cfg.ab_to_friends:
-            open_choice = self.store.open_choice()
+            open_choice = self.feedback.open_choice()
             if open_choice is not None and open_choice["chat_id"] == message.chat_id:
                 self._choose(int(text) - 1, message.chat_id)
                 return True
         if text in (cfg.good_word, cfg.bad_word):
-            last = self.store.last_reply(message.chat_id)
+            last = self.feedback.last_reply(message.chat_id)
             if last is not None:
-                self.store.record_label(last["id"], text == cfg.good_word, message.chat_id)
+                self.feedback.record_label(last["id"], text == cfg.good_word, message.chat_id)
                 return True
         return False
 
     def _choose(self, index: int, labeler: str) -> None:
-        exchange = self.store.open_choice()
+        exchange = self.feedback.open_choice()
         if exchange is None:
             return
-        self.store.record_choice(exchange["id"], index, labeler)
-        chosen = self.store.exchange(exchange["id"])["reply"]
+        self.feedback.record_choice(exchange["id"], index, labeler)
+        chosen = self.feedback.exchange(exchange["id"])["reply"]
         inbox_ids = self.store.in_review(exchange["chat_id"])
         self._deliver(exchange["chat_id"], chosen)
         self._remember(exchange["chat_id"], inbox_ids, exchange["context"], chosen)
@@ -203,15 +205,13 @@ class Bridge:
         base = self.api.base_model_of(cfg.model)
         if ab:
             self._ab_next = False
-            self.store.record_exchange(
-                chat_id, chat_name, cfg.model, base, context, candidates=replies, reviewing=inbox_ids
-            )
+            self.store.hold_for_review(inbox_ids, chat_id, chat_name, cfg.model, base, context, replies)
             target = chat_id if cfg.ab_to_friends else OWNER_REVIEW_CHAT
             header = "" if cfg.ab_to_friends else f"[{chat_name}] {context[-1]['content']}\n"
             self.channel.send(target, f"{header}1: {replies[0]}\n2: {replies[1]}")
             return True
         reply = replies[0]
-        self.store.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
+        self.feedback.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
         self._deliver(chat_id, reply)
         self._remember(chat_id, inbox_ids, context, reply)
         if cfg.review_replies:

@@ -13,8 +13,6 @@ from wechat_twin.server.adapters.registry import AdapterRegistry
 from wechat_twin.server.api.adapters.router import router as adapters_router
 from wechat_twin.server.api.chat.router import router as chat_router
 from wechat_twin.server.api.completions.router import router as completions_router
-from wechat_twin.server.api.feedback.router import router as feedback_router
-from wechat_twin.server.api.feedback.serving import open_store
 from wechat_twin.server.api.generation import Admission
 from wechat_twin.server.api.health import router as health_router
 from wechat_twin.server.api.models.router import router as models_router
@@ -27,6 +25,8 @@ from wechat_twin.server.engines.base import Engine, EngineOptions
 from wechat_twin.server.engines.supervisor import EngineSupervisor
 from wechat_twin.server.errors import install_error_handlers
 from wechat_twin.server.metrics import ServerMetrics
+from wechat_twin.server.web.api.router import router as feedback_router
+from wechat_twin.server.web.api.serving import open_store
 from wechat_twin.server.web.router import install_page
 
 logger = logging.getLogger("wechat_twin.server")

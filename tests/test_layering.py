@@ -39,8 +39,12 @@ def test_the_server_loads_no_training_and_no_bridge(tmp_path):
 
 
 def test_the_bridge_loads_no_model_library_no_server_and_no_training(tmp_path):
-    entry_points = ["wechat_twin.bridge.cli", "wechat_twin.bridge.service", "wechat_twin.bridge.channels.console",
-                    "wechat_twin.bridge.channels.weixin.channel"]
+    entry_points = [
+        "wechat_twin.bridge.cli",
+        "wechat_twin.bridge.service",
+        "wechat_twin.bridge.channels.console",
+        "wechat_twin.bridge.channels.weixin.channel",
+    ]
     modules = _loaded_after(entry_points, tmp_path)
     assert "wechat_twin.bridge.service" in modules
     assert _within(modules, (*HEAVY, "wechat_twin.server", "wechat_twin.training")) == []
@@ -77,3 +81,17 @@ def test_another_projects_bridge_package_imports_beside_ours(tmp_path):
         pythonpath=str(tmp_path / "cow"),
     )
     assert {"bridge.context", "bridge.bridge", "wechat_twin.bridge.cli"} <= set(modules)
+
+
+def test_the_benches_import_nothing_from_the_tests():
+    """`bench/` runs from a checkout on its own; what it shares with the tests lives in `bench/support.py`."""
+    import ast
+
+    offenders = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "bench").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n == "tests" or n.startswith("tests.")]
+    assert offenders == []

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MemoryStore
+from wechat_twin.server.adapters.adapter_memory import open_memory
 from wechat_twin.server.adapters.card import TwinCard, is_valid_adapter_name, read_card
-from wechat_twin.server.adapters.memory import open_memory
 from wechat_twin.server.adapters.validation import AdapterInvalid, validate_adapter_folder
 from wechat_twin.server.engines.base import AdapterRef, Engine
 from wechat_twin.server.errors import OpenAIError

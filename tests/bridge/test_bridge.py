@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tests.bridge.conftest import friend_message, group_message, owner_message
 from tests.support.server_process import free_port
 from wechat_twin.bridge.cli import app
+from wechat_twin.bridge.store import BridgeStore
 from wechat_twin.feedback.store import FeedbackStore
 
 
@@ -33,7 +34,7 @@ def test_one_to_one_message_is_answered_and_recorded(make_bridge):
     assert h.bridge.process_pending() == 1
     sent = h.channel.to("@friend01")
     assert sent and all(line and "\n" not in line for line in sent)
-    exchange = h.bridge.store.last_reply("@friend01")
+    exchange = h.bridge.feedback.last_reply("@friend01")
     assert exchange["adapter"] == "alice"
     assert exchange["base_model"] == "SmolLM2-135M-Instruct"
     assert json.loads(exchange["context"])[-1] == {"role": "user", "content": "hey, dinner tonight?"}
@@ -48,14 +49,15 @@ def test_burst_becomes_one_turn_and_memory_carries_on(make_bridge):
     h.bridge.process_pending()
     h.receive(friend_message("ok cool"))
     h.bridge.process_pending()
-    context = json.loads(h.bridge.store.last_reply("@friend01")["context"])
+    context = json.loads(h.bridge.feedback.last_reply("@friend01")["context"])
     assert context[0] == {"role": "user", "content": "are you free\nthis weekend?"}
     assert context[1]["role"] == "assistant"
     assert context[2] == {"role": "user", "content": "ok cool"}
     h.receive(owner_message("/reset Mia"))
     h.receive(friend_message("new topic"))
     h.bridge.process_pending()
-    assert json.loads(h.bridge.store.last_reply("@friend01")["context"]) == [{"role": "user", "content": "new topic"}]
+    context = json.loads(h.bridge.feedback.last_reply("@friend01")["context"])
+    assert context == [{"role": "user", "content": "new topic"}]
 
 
 def test_groups_answer_only_when_mentioned(make_bridge):
@@ -65,7 +67,7 @@ def test_groups_answer_only_when_mentioned(make_bridge):
     assert h.channel.to("@@room01") == []
     h.receive(group_message("@Jay hotpot?", at=True))
     h.bridge.process_pending()
-    exchange = h.bridge.store.last_reply("@@room01")
+    exchange = h.bridge.feedback.last_reply("@@room01")
     assert json.loads(exchange["context"]) == [{"role": "user", "content": "@Jay hotpot?"}]
     assert h.channel.to("@@room01") == _lines(exchange["reply"]) != []
 
@@ -77,7 +79,7 @@ def test_group_override_answers_everything(make_bridge):
     h.bridge.process_pending()
     assert h.channel.to("@@renamed") == []
     h.bridge.process_pending()
-    assert h.channel.to("@@room01") == _lines(h.bridge.store.last_reply("@@room01")["reply"]) != []
+    assert h.channel.to("@@room01") == _lines(h.bridge.feedback.last_reply("@@room01")["reply"]) != []
 
 
 def test_never_answers_deny_list_self_official_or_filehelper(make_bridge):
@@ -133,7 +135,7 @@ def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
     review = h.channel.to("filehelper")[-1]
     assert "1: " in review and "2: " in review
     h.receive(owner_message("2"))
-    pairs = h.bridge.store.preference_pairs()
+    pairs = h.bridge.feedback.preference_pairs()
     assert len(pairs) == 1
     assert pairs[0]["prompt"] == [{"role": "user", "content": "what should we eat"}]
     chosen_lines = [line.strip() for line in pairs[0]["chosen"].split("\n") if line.strip()]
@@ -142,7 +144,7 @@ def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
     h.receive(friend_message("ok!"))
     h.bridge.process_pending()
     h.receive(owner_message("不好"))
-    labels = h.bridge.store.unpaired_labels()
+    labels = h.bridge.feedback.unpaired_labels()
     assert len(labels) == 1 and labels[0]["label"] is False
     out = tmp_path / "export"
     result = CliRunner().invoke(app, ["export-feedback", "--db", str(h.config.database), "--out", str(out)])
@@ -151,7 +153,7 @@ def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
     unpaired = [json.loads(line) for line in (out / "unpaired.jsonl").read_text().splitlines()]
     assert preference[0]["prompt"] == [{"role": "user", "content": "what should we eat"}]
     assert preference[0]["chosen"] == pairs[0]["chosen"] and preference[0]["rejected"] == pairs[0]["rejected"]
-    later = json.loads(h.bridge.store.last_reply("@friend01")["context"])
+    later = json.loads(h.bridge.feedback.last_reply("@friend01")["context"])
     assert later[0]["content"] == "what should we eat" and later[-1] == {"role": "user", "content": "ok!"}
     assert unpaired[0]["prompt"] == later, "the exact messages sent for the labelled reply"
     assert unpaired[0]["completion"] == labels[0]["completion"] and unpaired[0]["label"] is False
@@ -168,7 +170,7 @@ def test_a_pending_ab_choice_survives_a_bridge_restart(make_bridge):
     restarted = make_bridge(data_dir=h.config.data_dir)
     assert restarted.bridge.process_pending() == 0, "the message waits for the owner's choice, it is not re-asked"
     restarted.receive(owner_message("1"))
-    chosen = restarted.bridge.store.preference_pairs()[0]["chosen"]
+    chosen = restarted.bridge.feedback.preference_pairs()[0]["chosen"]
     assert restarted.channel.to("@friend01") == [line.strip() for line in chosen.split("\n") if line.strip()]
     assert [r["status"] for r in restarted.bridge.store.inbox_rows()] == ["answered"]
 
@@ -181,7 +183,7 @@ def test_friend_feedback_words_are_not_answered_when_friends_may_label(make_brid
     h.receive(friend_message("不错"))
     h.bridge.process_pending()
     assert len(h.channel.sent) == before
-    assert h.bridge.store.unpaired_labels()[0]["label"] is True
+    assert h.bridge.feedback.unpaired_labels()[0]["label"] is True
 
 
 def test_api_down_then_back_loses_nothing_keeps_order_no_duplicates(make_bridge):
@@ -200,7 +202,7 @@ def test_api_down_then_back_loses_nothing_keeps_order_no_duplicates(make_bridge)
     assert [r["status"] for r in server.bridge.store.inbox_rows()] == ["answered", "answered"]
     assert server.channel.sent[0][0] == "@a", "answered in arrival order"
     assert server.bridge.process_pending() == 0, "nothing is answered twice"
-    assert server.bridge.store.last_reply("@a")["id"] < server.bridge.store.last_reply("@b")["id"]
+    assert server.bridge.feedback.last_reply("@a")["id"] < server.bridge.feedback.last_reply("@b")["id"]
 
 
 def test_past_the_deadline_the_fallback_is_sent(make_bridge):
@@ -249,7 +251,7 @@ def test_an_ab_exchange_and_its_waiting_messages_are_stored_together(make_bridge
 
 
 def test_an_answered_message_and_its_memory_are_stored_together(tmp_path):
-    store = FeedbackStore(tmp_path / "feedback.db")
+    store = BridgeStore(FeedbackStore(tmp_path / "feedback.db"))
     store.enqueue("m1", "@friend01", "Mia", "hi", time.time())
     ids = [row["id"] for row in store.pending("@friend01")]
     db = sqlite3.connect(tmp_path / "feedback.db")
@@ -268,7 +270,7 @@ def test_quiet_hours_defer_then_answer(make_bridge):
     assert [r["status"] for r in h.bridge.store.inbox_rows()] == ["pending"] and h.channel.sent == []
     assert h.bridge.process_pending(now=_today_at(6, 0)) == 1
     assert [r["status"] for r in h.bridge.store.inbox_rows()] == ["answered"]
-    assert h.channel.to("@friend01") == _lines(h.bridge.store.last_reply("@friend01")["reply"]) != []
+    assert h.channel.to("@friend01") == _lines(h.bridge.feedback.last_reply("@friend01")["reply"]) != []
 
 
 def test_only_the_allow_list_is_answered(make_bridge):
@@ -286,10 +288,10 @@ def test_review_replies_sends_the_owner_a_copy_to_label(make_bridge):
     h = make_bridge(review_replies=True)
     h.receive(friend_message("lunch?"))
     h.bridge.process_pending()
-    reply = h.bridge.store.last_reply("@friend01")["reply"]
+    reply = h.bridge.feedback.last_reply("@friend01")["reply"]
     assert h.channel.to("filehelper") == [f"[Mia] lunch?\n→ {reply}\n(不错/不好)"]
     h.receive(owner_message("不错"))
-    assert h.bridge.store.unpaired_labels()[0]["completion"] == reply
+    assert h.bridge.feedback.unpaired_labels()[0]["completion"] == reply
 
 
 def test_ab_to_friends_lets_the_friend_pick(make_bridge):
@@ -300,7 +302,7 @@ def test_ab_to_friends_lets_the_friend_pick(make_bridge):
     assert len(offer) == 1 and offer[0].startswith("1: ") and "\n2: " in offer[0]
     assert h.channel.to("filehelper") == [], "the owner is not asked"
     h.receive(friend_message("2"))
-    pair = h.bridge.store.preference_pairs()[0]
+    pair = h.bridge.feedback.preference_pairs()[0]
     assert offer[0] == f"1: {pair['rejected']}\n2: {pair['chosen']}"
     assert h.channel.to("@friend01")[1:] == _lines(pair["chosen"])
     labeler = sqlite3.connect(h.config.database).execute("SELECT labeler FROM labels").fetchall()

@@ -29,7 +29,7 @@ def test_a_friend_is_answered_with_their_own_memory(make_bridge, memory_model, t
     h = make_bridge(model=memory_model)
     h.receive(friend_message("we had hotpot again today", user="@mom01", nick="Mama", remark="妈妈"))
     assert h.bridge.process_pending() == 1
-    exchange = h.bridge.store.last_reply("@mom01")
+    exchange = h.bridge.feedback.last_reply("@mom01")
     context = json.loads(exchange["context"])
     with_memory = direct_reply(twin_server, memory_model, context, user="妈妈")
     assert exchange["reply"] == with_memory

@@ -6,7 +6,7 @@ and Unicode emoji are a person's style and stay; the exporters' media placeholde
 before (forwarded spam) and, per chat once sorted, exact duplicates (the same message exported
 twice) are dropped.
 
-The rules run as polars expressions over the whole message table (`wechat_twin.training.formats.table`).
+The rules run as polars expressions over the whole message table (`wechat_twin.training.formats.support.table`).
 The patterns are written for polars' regex engine (Rust's), which needs no change from Python's
 for these, except whitespace: Python's `str.strip` and `\\s` mean `str.isspace`, which is spelled
 out here so that tidying means exactly what it means in Python.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from wechat_twin.training.formats.message import Kind
+from wechat_twin.training.formats.support.message import Kind
 
 LINK_TOKEN = "<link>"
 KEPT = ""  # the `reason` of a message that is kept

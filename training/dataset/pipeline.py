@@ -1,7 +1,7 @@
 """Wire the steps: exports → message table → cleaned, per-chat decisions → turns → samples → files.
 
 Everything is read before anything is written, so a bad input stops the run with nothing on
-disk. Messages are one polars table from reading to turns (`wechat_twin.training.formats.table`): cleaning,
+disk. Messages are one polars table from reading to turns (`wechat_twin.training.formats.support.table`): cleaning,
 the per-chat decisions (is it a group? allowed? duplicates?), sorting and cutting into sessions
 and turns run natively over all of them at once, and Python walks turns, not messages. Privacy
 redaction runs last, on the text that is actually written, so its counts are exact.
@@ -26,7 +26,7 @@ from wechat_twin.errors import UsageError
 from wechat_twin.memory.facts import read_facts
 from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
-from wechat_twin.training.dataset.memory import memory_file
+from wechat_twin.training.dataset.memory_file import memory_file
 from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
 from wechat_twin.training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table
@@ -40,8 +40,9 @@ from wechat_twin.training.dataset.writer import (
     sharegpt,
     write_files,
 )
-from wechat_twin.training.formats import registry, table
-from wechat_twin.training.formats.message import DEFAULT_TIMEZONE, Diagnostics, ExportFormatError, ParseOptions
+from wechat_twin.training.formats import registry
+from wechat_twin.training.formats.support import table
+from wechat_twin.training.formats.support.message import DEFAULT_TIMEZONE, Diagnostics, ExportFormatError, ParseOptions
 
 OWNER_PLACEHOLDER_NAMES = ("", "我", "me", "Me")
 KEPT_COLUMNS = ("chat_id", "sender_id", "sender_name", "is_me", "timestamp", "text", "order")

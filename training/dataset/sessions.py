@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from wechat_twin.training.formats.table import display_name
+from wechat_twin.training.formats.support.table import display_name
 
 USER = "user"
 ASSISTANT = "assistant"

@@ -9,17 +9,17 @@ import typer
 
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
+from wechat_twin.server.adapters.adapter_memory import open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
-from wechat_twin.server.adapters.memory import open_memory
 from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.engines.base import EngineKind
-from wechat_twin.training.evaluate import memory as memory_rows
+from wechat_twin.training.common.samples import Messages, read_sample_file
+from wechat_twin.training.evaluate import memory_rows
 from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
 from wechat_twin.training.evaluate.style import style_distance, style_of
 from wechat_twin.training.evaluate.tuning import SEEDS, SamplingSearch, tuning_report
-from wechat_twin.training.sft.samples import Messages, read_sample_file
 
 
 def build_report(

@@ -17,8 +17,8 @@ from wechat_twin.memory.block import with_memory
 from wechat_twin.server.engines import AdapterRef, EngineOptions, SamplingOptions, collect, create_engine
 from wechat_twin.server.engines.base import Engine, EngineKind
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
+from wechat_twin.training.common.lora import VLLM_LORA_RANKS
 from wechat_twin.training.evaluate.tuning import SamplingSearch, replies_key
-from wechat_twin.training.sft.lora import VLLM_LORA_RANKS
 
 CONCURRENT_REQUESTS = 8
 EVAL_MAX_MODEL_LEN = 2048

@@ -10,9 +10,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from wechat_twin.training.sft.chat_template import training_chat_template
-from wechat_twin.training.sft.model_loading import load_tokenizer
-from wechat_twin.training.sft.samples import Messages
+from wechat_twin.training.common.chat_template import training_chat_template
+from wechat_twin.training.common.model_loading import load_tokenizer
+from wechat_twin.training.common.samples import Messages
 
 
 def owner_losses(model: Any, tokenizer: Any, chat_template: str, samples: list[Messages]) -> list[tuple[float, int]]:

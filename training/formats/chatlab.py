@@ -17,12 +17,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from wechat_twin.training.formats import jsonfile
-from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.notices import notice_kind
-from wechat_twin.training.formats.owner import owner_names
-from wechat_twin.training.formats.textio import head
-from wechat_twin.training.formats.weflow_text import kind_and_text, reply_text
+from wechat_twin.training.formats.support import jsonfile
+from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.notices import notice_kind
+from wechat_twin.training.formats.support.owner import owner_names
+from wechat_twin.training.formats.support.textio import head
+from wechat_twin.training.formats.support.weflow_text import kind_and_text, reply_text
 
 NAME = "chatlab"
 DESCRIPTION = "ChatLab JSON / JSONL (WeFlow, miyu): chatlab + meta + members + messages"

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from wechat_twin.errors import UsageError
 from wechat_twin.training.formats.chatlog_json import message_of
-from wechat_twin.training.formats.message import ExportFormatError, Message, ParseOptions
+from wechat_twin.training.formats.support.message import ExportFormatError, Message, ParseOptions
 
 NAME = "chatlog-api"
 DESCRIPTION = "a running chatlog's HTTP API (http://127.0.0.1:5030), read live"

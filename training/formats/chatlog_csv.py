@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from wechat_twin.training.formats.csvfile import header_match, named_rows
-from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.notices import is_notice_line, notice_kind
-from wechat_twin.training.formats.times import parse_time
+from wechat_twin.training.formats.support.csvfile import header_match, named_rows
+from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.notices import is_notice_line, notice_kind
+from wechat_twin.training.formats.support.times import parse_time
 
 NAME = "chatlog-csv"
 DESCRIPTION = "chatlog CSV (Time,SenderName,Sender,TalkerName,Talker,Content); needs --me and --timezone"

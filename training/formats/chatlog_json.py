@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wechat_twin.training.formats import jsonfile, wechat_types
-from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.textio import head
-from wechat_twin.training.formats.times import parse_time
+from wechat_twin.training.formats.support import jsonfile, wechat_types
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.textio import head
+from wechat_twin.training.formats.support.times import parse_time
 
 NAME = "chatlog-json"
 DESCRIPTION = "chatlog JSON (a saved /api/v1/chatlog?format=json response)"

@@ -11,10 +11,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from wechat_twin.training.formats import jsonfile
-from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.textio import head
-from wechat_twin.training.formats.times import parse_time
+from wechat_twin.training.formats.support import jsonfile
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.textio import head
+from wechat_twin.training.formats.support.times import parse_time
 
 NAME = "jsonl"
 DESCRIPTION = "JSONL of messages: {chat, sender, is_me, time, text}"

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import polars as pl
 
-from wechat_twin.training.formats import csvfile, wechat_types
-from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.table import SCHEMA
-from wechat_twin.training.formats.textio import decode_error, open_text, sniff_encoding
+from wechat_twin.training.formats.support import csvfile, wechat_types
+from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.table import SCHEMA
+from wechat_twin.training.formats.support.textio import decode_error, open_text, sniff_encoding
 
 NAME = "memotrace"
 DESCRIPTION = "MemoTrace / 留痕 CSV (messages.csv, <name>_utf8.csv), versions 0.2.6 to 2.x"

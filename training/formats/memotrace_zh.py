@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from wechat_twin.training.formats.csvfile import header_match, named_rows
-from wechat_twin.training.formats.message import Diagnostics, Kind, Message, ParseOptions
-from wechat_twin.training.formats.notices import notice_kind
-from wechat_twin.training.formats.owner import owner_names
-from wechat_twin.training.formats.times import parse_time
+from wechat_twin.training.formats.support.csvfile import header_match, named_rows
+from wechat_twin.training.formats.support.message import Diagnostics, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.notices import notice_kind
+from wechat_twin.training.formats.support.owner import owner_names
+from wechat_twin.training.formats.support.times import parse_time
 
 NAME = "memotrace-zh"
 DESCRIPTION = "MemoTrace 2025 CSV for WeChat 4.0 (消息ID,类型,发送人,时间,内容,...)"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from wechat_twin.training.formats.csvfile import header_match, named_rows
-from wechat_twin.training.formats.message import Kind, Message, ParseOptions
-from wechat_twin.training.formats.notices import notice_kind
-from wechat_twin.training.formats.times import parse_time
+from wechat_twin.training.formats.support.csvfile import header_match, named_rows
+from wechat_twin.training.formats.support.message import Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.notices import notice_kind
+from wechat_twin.training.formats.support.times import parse_time
 
 NAME = "pywxdump"
 DESCRIPTION = "PyWxDump CSV (id,MsgSvrID,type_name,is_sender,talker,room_name,msg,src,CreateTime)"

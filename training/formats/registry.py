@@ -33,9 +33,9 @@ from wechat_twin.training.formats import (
     weflow_csv,
     weflow_json,
 )
-from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Message, ParseOptions
-from wechat_twin.training.formats.table import from_messages
-from wechat_twin.training.formats.textio import sniff_encoding
+from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError, Message, ParseOptions
+from wechat_twin.training.formats.support.table import from_messages
+from wechat_twin.training.formats.support.textio import sniff_encoding
 
 EXPORT_SUFFIXES = (".csv", ".txt", ".json", ".jsonl")
 SURE = 0.6  # below this a format only says "this looks like me, but damaged"
@@ -117,7 +117,7 @@ def resolve(inputs: Sequence[Source], name: str, diagnostics: Diagnostics) -> li
 
 
 def read_table(path: Source, export_format: ExportFormat, options: ParseOptions) -> pl.DataFrame:
-    """One file's messages as the message table (`wechat_twin.training.formats.table`)."""
+    """One file's messages as the message table (`wechat_twin.training.formats.support.table`)."""
     native = getattr(export_format, "read_table", None)
     table = native(path, options) if native is not None else None
     return table if table is not None else from_messages(export_format.parse(path, options))

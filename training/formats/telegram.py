@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wechat_twin.training.formats import jsonfile
-from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.owner import owner_names
-from wechat_twin.training.formats.textio import head
-from wechat_twin.training.formats.times import parse_time
+from wechat_twin.training.formats.support import jsonfile
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.owner import owner_names
+from wechat_twin.training.formats.support.textio import head
+from wechat_twin.training.formats.support.times import parse_time
 
 NAME = "telegram"
 DESCRIPTION = "Telegram Desktop JSON export (result.json)"

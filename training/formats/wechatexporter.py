@@ -2,7 +2,7 @@
 
 Only lines with that prefix start a message; everything else is a continuation line, a system
 notice, a quoted-reply block or a forwarded-chat block, told apart by wording and layout:
-- notices are recognised by their wording (`wechat_twin.training.formats.notices`) and end the message before;
+- notices are recognised by their wording (`wechat_twin.training.formats.support.notices`) and end the message before;
   one before the first message (a group invitation) takes that message's time;
 - `「name：quoted」` + a dashed rule + the reply is a quoted reply without speaker or time: in a
   one-to-one chat the replier is the participant who was not quoted, timed like the message
@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from wechat_twin.training.formats.message import Kind, Message, ParseOptions
-from wechat_twin.training.formats.notices import is_notice_line, notice_kind
-from wechat_twin.training.formats.owner import owner_names
-from wechat_twin.training.formats.textio import decode_error, head, open_text
-from wechat_twin.training.formats.times import parse_time
+from wechat_twin.training.formats.support.message import Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.notices import is_notice_line, notice_kind
+from wechat_twin.training.formats.support.owner import owner_names
+from wechat_twin.training.formats.support.textio import decode_error, head, open_text
+from wechat_twin.training.formats.support.times import parse_time
 
 NAME = "wechatexporter"
 DESCRIPTION = "WechatExporter TXT (a folder of <chat>.txt files, NAME (TIME):MESSAGE)"

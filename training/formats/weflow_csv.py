@@ -5,7 +5,8 @@ The header is `id,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime`: PyWxD
 `公众号_<name>.csv`), and a group only from its `群聊_` prefix. `talker` is the speaker's display
 name (`我` for the owner in one-to-one chats), `is_sender` marks the owner, `CreateTime` is ISO
 8601 in UTC. Every kind but media and files is typed `text`; links, notices, transfers, red
-packets, recalls and quoted replies are told apart by WeFlow's markers (`wechat_twin.training.formats.weflow_text`).
+packets, recalls and quoted replies are told apart by WeFlow's markers
+(`wechat_twin.training.formats.support.weflow_text`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from wechat_twin.training.formats.csvfile import header_match, named_rows
-from wechat_twin.training.formats.message import Kind, Message, ParseOptions
-from wechat_twin.training.formats.times import parse_time
-from wechat_twin.training.formats.weflow_text import kind_and_text
+from wechat_twin.training.formats.support.csvfile import header_match, named_rows
+from wechat_twin.training.formats.support.message import Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.times import parse_time
+from wechat_twin.training.formats.support.weflow_text import kind_and_text
 
 NAME = "weflow-csv"
 DESCRIPTION = 'WeFlow "weclone" CSV (id,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime)'

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wechat_twin.training.formats import jsonfile, wechat_types
-from wechat_twin.training.formats.message import ExportFormatError, Kind, Message, ParseOptions
-from wechat_twin.training.formats.textio import head
-from wechat_twin.training.formats.weflow_text import reply_text
+from wechat_twin.training.formats.support import jsonfile, wechat_types
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind, Message, ParseOptions
+from wechat_twin.training.formats.support.textio import head
+from wechat_twin.training.formats.support.weflow_text import reply_text
 
 NAME = "weflow-json"
 DESCRIPTION = "WeFlow / echotrace / miyu detailed JSON (session + messages with isSend, localType)"

@@ -1,7 +1,7 @@
 """Read the bridge's feedback: exported JSONL files, an export folder, or the SQLite database itself.
 
 The bridge records a choice between two candidates as a preference pair and a thumbs
-up/down on one reply as a label (`bridge/feedback/store.py`). Both arrive here as
+up/down on one reply as a label (`feedback/store.py`). Both arrive here as
 records of one shape whatever the source, each remembering where it came from, so that
 a bad record is reported by file, line and field instead of failing deep inside TRL.
 """

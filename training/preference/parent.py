@@ -14,7 +14,7 @@ from typing import Any
 from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
-from wechat_twin.training.sft.model_loading import training_dtype
+from wechat_twin.training.common.model_loading import training_dtype
 
 
 class ParentAdapterError(TwinError):

@@ -23,8 +23,8 @@ from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
+from wechat_twin.training.common.model_loading import training_dtype
 from wechat_twin.training.dataset.privacy import Redactor
-from wechat_twin.training.preference.parent import training_dtype
 from wechat_twin.training.pretrain.texts import PretrainTextError, read_texts
 
 console = Console(stderr=True)

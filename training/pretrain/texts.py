@@ -11,7 +11,7 @@ from pathlib import Path
 
 from wechat_twin.errors import TwinError
 from wechat_twin.training.dataset.privacy import Redactor
-from wechat_twin.training.formats.textio import sniff_encoding
+from wechat_twin.training.formats.support.textio import sniff_encoding
 
 
 class PretrainTextError(TwinError):

@@ -29,19 +29,19 @@ from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
-from wechat_twin.training.memory import dataset_memory, with_recalled
-from wechat_twin.training.plots import plot_losses
-from wechat_twin.training.sft.chat_template import training_chat_template
-from wechat_twin.training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
-from wechat_twin.training.sft.model_loading import (
+from wechat_twin.training.common.chat_template import training_chat_template
+from wechat_twin.training.common.lora import ALL_LINEAR, build_lora_config, check_servable
+from wechat_twin.training.common.model_loading import (
     check_causal_lm,
     check_qlora_possible,
     load_base_model,
     load_tokenizer,
     training_dtype,
 )
+from wechat_twin.training.common.samples import Messages, SampleFile, read_report, read_sample_file
+from wechat_twin.training.memory_samples import dataset_memory, with_recalled
+from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
-from wechat_twin.training.sft.samples import Messages, SampleFile, read_report, read_sample_file
 
 console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from wechat_twin.server.api.chat.memory import with_contact_memory
+from wechat_twin.server.api.chat.contact_memory import with_contact_memory
 from wechat_twin.server.api.chat.protocol import (
     ChatChoice,
     ChatChunkChoice,

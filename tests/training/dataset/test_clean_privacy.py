@@ -11,8 +11,8 @@ import pytest
 
 from wechat_twin.training.dataset.clean import PYTHON_SPACE, clean, drop_duplicates
 from wechat_twin.training.dataset.privacy import Redactor, compile_words, id_checksum_ok, load_word_list, luhn_ok
-from wechat_twin.training.formats.message import Kind, Message
-from wechat_twin.training.formats.table import concat, from_messages
+from wechat_twin.training.formats.support.message import Kind, Message
+from wechat_twin.training.formats.support.table import concat, from_messages
 
 
 def msg(text: str, kind: Kind = Kind.TEXT, ts: float = 0, is_me: bool = False, chat: str = "c") -> Message:

@@ -9,8 +9,8 @@ import polars as pl
 from wechat_twin.training.dataset.sessions import ASSISTANT, USER, Limits, Turn, samples_of, turn_objects, turn_table
 from wechat_twin.training.dataset.split import split_by_time
 from wechat_twin.training.dataset.tokens import estimate
-from wechat_twin.training.formats.message import Message
-from wechat_twin.training.formats.table import from_messages
+from wechat_twin.training.formats.support.message import Message
+from wechat_twin.training.formats.support.table import from_messages
 
 
 def m(ts: float, is_me: bool, text: str = "x", sender: str = "ann", chat: str = "c") -> Message:

@@ -12,10 +12,19 @@ from tests.training.memory_export import TAG, tagged_export
 from wechat_twin.memory.block import EXCHANGES_HEADER
 from wechat_twin.memory.recall import recall
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
-from wechat_twin.training.evaluate.memory import MEMORY, NONE, OTHERS, RANDOM, ROWS, row_blocks, verdict, with_blocks
+from wechat_twin.training.common.samples import read_sample_file
+from wechat_twin.training.evaluate.memory_rows import (
+    MEMORY,
+    NONE,
+    OTHERS,
+    RANDOM,
+    ROWS,
+    row_blocks,
+    verdict,
+    with_blocks,
+)
 from wechat_twin.training.evaluate.report import sampling_table
 from wechat_twin.training.evaluate.tuning import DEFAULTS, SamplingSearch, replies_key, tuning_report
-from wechat_twin.training.sft.samples import read_sample_file
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +63,7 @@ def test_the_verdict_reports_the_gain_with_an_interval_that_holds_it():
     mixed = [(1.0 + (i % 2) * 2.5, 10) for i in range(20)]
     result = verdict({NONE: steady, MEMORY: better, RANDOM: steady, OTHERS: mixed})
     main = result["against"][NONE]
-    assert main["gain"] == pytest.approx(1 - 2.718281828 ** 0.1 / 2.718281828 ** 0.2)
+    assert main["gain"] == pytest.approx(1 - 2.718281828**0.1 / 2.718281828**0.2)
     assert main["low"] == pytest.approx(main["gain"]) == pytest.approx(main["high"]), "no spread: no interval"
     assert result["helped"] and result["beats_controls"]
     assert re.search(r"\+9\.5% against no memory \(95% bootstrap interval \+9\.5% to \+9\.5%, 20 dev samples\)",

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from typer.testing import CliRunner
 
 from wechat_twin.training.cli import app
-from wechat_twin.training.formats.message import Message, ParseOptions
+from wechat_twin.training.formats.support.message import Message, ParseOptions
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MEMOTRACE_BASE = ["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime"]

@@ -8,7 +8,7 @@ import pytest
 
 from tests.training.formats.export_files import parse, read_jsonl, run_data
 from wechat_twin.training.formats import chatlab, registry
-from wechat_twin.training.formats.message import ExportFormatError, Kind
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind
 
 HEADER = {"version": "0.0.2", "exportedAt": 1762171000, "generator": "WeFlow"}
 

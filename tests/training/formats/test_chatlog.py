@@ -13,7 +13,7 @@ from tests.support.server_process import free_port
 from tests.training.formats.export_files import parse, read_jsonl, run_data
 from wechat_twin.errors import UsageError
 from wechat_twin.training.formats import chatlog_api, chatlog_csv, chatlog_json, registry
-from wechat_twin.training.formats.message import Diagnostics, ExportFormatError, Kind, ParseOptions
+from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError, Kind, ParseOptions
 
 BEIJING = timezone(timedelta(hours=8))
 T0 = datetime(2025, 11, 3, 20, 4, 5, tzinfo=BEIJING)

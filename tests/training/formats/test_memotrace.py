@@ -16,8 +16,8 @@ from tests.training.formats.export_files import (
     write_csv,
 )
 from wechat_twin.training.formats import memotrace, registry
-from wechat_twin.training.formats.message import ExportFormatError, Kind, ParseOptions
-from wechat_twin.training.formats.table import from_messages
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind, ParseOptions
+from wechat_twin.training.formats.support.table import from_messages
 
 SERVER_ID = "8790123456789012345"  # 19 digits: more than a float holds
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.training.formats.export_files import SHANGHAI, parse, write_csv
 from wechat_twin.training.formats import jsonl, memotrace_zh, pywxdump, registry, telegram
-from wechat_twin.training.formats.message import ExportFormatError, Kind
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind
 
 PYWXDUMP_HEADER = ["id", "MsgSvrID", "type_name", "is_sender", "talker", "room_name", "msg", "src", "CreateTime"]
 

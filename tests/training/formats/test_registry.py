@@ -8,7 +8,7 @@ import pytest
 
 from tests.training.formats.export_files import MEMOTRACE_BASE, T0, base_row, shape_e, write_csv
 from wechat_twin.training.formats import registry
-from wechat_twin.training.formats.message import Diagnostics, ExportFormatError
+from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError
 
 
 def test_each_format_is_detected(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.training.formats.export_files import SHANGHAI, parse
 from wechat_twin.training.formats import registry, wechatexporter
-from wechat_twin.training.formats.message import ExportFormatError, Kind
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind
 
 RULE = "- - - - - - - - - - - - - - -"
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.training.formats.export_files import parse, read_jsonl, run_data
 from wechat_twin.training.formats import registry, weflow_csv, weflow_json
-from wechat_twin.training.formats.message import ExportFormatError, Kind
-from wechat_twin.training.formats.weflow_text import kind_and_text
+from wechat_twin.training.formats.support.message import ExportFormatError, Kind
+from wechat_twin.training.formats.support.weflow_text import kind_and_text
 
 WECLONE_HEADER = "id,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime"
 

@@ -14,7 +14,7 @@ def _lines(reply: str) -> list[str]:
     return [line.strip() for line in reply.split("\n") if line.strip()]
 
 
-def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typing(fake_ilink, run_weixin):
+def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typing(fake_ilink, run_weixin, twin_server):
     running = run_weixin(max_tokens=24)
     message = fake_ilink.text(FRIEND, "hey, dinner tonight?", context_token="ctx-mia-1")
     wait_for(lambda: running.statuses() == ["answered"], what="the answer")
@@ -22,7 +22,7 @@ def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typi
     wait_for(lambda: running.bridge.channel_state("weixin.cursor") == {"weixin.cursor": "cur-2"},
              what="the re-delivery")  # fmt: skip
 
-    exchange = running.bridge.store.last_reply(FRIEND)
+    exchange = running.bridge.feedback.last_reply(FRIEND)
     assert json.loads(exchange["context"]) == [{"role": "user", "content": "hey, dinner tonight?"}]
     assert fake_ilink.texts_to(FRIEND) == _lines(exchange["reply"]), "one sendmessage per line of the reply"
     sends = fake_ilink.sent(FRIEND)
@@ -35,7 +35,7 @@ def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typi
     assert running.statuses() == ["answered"] and len(running.bridge.store.inbox_rows()) == 1
 
 
-def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, run_weixin):
+def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, run_weixin, twin_server):
     owner = fake_ilink.owner_id
     running = run_weixin(temperature=1.0)
     fake_ilink.text(owner, "/ab", context_token="ctx-owner")
@@ -48,17 +48,17 @@ def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, ru
 
     fake_ilink.text(owner, "2")
     wait_for(lambda: fake_ilink.texts_to(FRIEND), what="the chosen reply")
-    pair = running.bridge.store.preference_pairs()[0]
+    pair = running.bridge.feedback.preference_pairs()[0]
     assert pair["prompt"] == [{"role": "user", "content": "what should we eat"}]
     assert fake_ilink.texts_to(FRIEND) == _lines(pair["chosen"])
     fake_ilink.text(owner, "不好")
-    wait_for(lambda: running.bridge.store.unpaired_labels(), what="the label")
-    assert running.bridge.store.unpaired_labels()[0]["completion"] == pair["chosen"]
-    assert running.bridge.store.unpaired_labels()[0]["label"] is False
+    wait_for(lambda: running.bridge.feedback.unpaired_labels(), what="the label")
+    assert running.bridge.feedback.unpaired_labels()[0]["completion"] == pair["chosen"]
+    assert running.bridge.feedback.unpaired_labels()[0]["label"] is False
     assert running.statuses() == ["answered"]
 
 
-def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, run_weixin):
+def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, run_weixin, twin_server):
     owner = fake_ilink.owner_id
     running = run_weixin()
     fake_ilink.text(owner, "/pause")
@@ -87,5 +87,5 @@ def test_while_our_api_is_down_the_message_waits_then_is_answered(fake_ilink, ru
     assert running.statuses() == ["pending"] and fake_ilink.sent(FRIEND) == []
     with forwarding(port, twin_server.root_url):
         wait_for(lambda: running.statuses() == ["answered"], what="the answer once the API is up")
-    assert fake_ilink.texts_to(FRIEND) == _lines(running.bridge.store.last_reply(FRIEND)["reply"])
+    assert fake_ilink.texts_to(FRIEND) == _lines(running.bridge.feedback.last_reply(FRIEND)["reply"])
     assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-wait"}

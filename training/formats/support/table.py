@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from wechat_twin.training.formats.message import Message
+from wechat_twin.training.formats.support.message import Message
 
 SCHEMA = {
     "chat_id": pl.String,

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
-from wechat_twin.training.formats.message import ExportFormatError, ParseOptions
+from wechat_twin.training.formats.support.message import ExportFormatError, ParseOptions
 
 SNIFF_BYTES = 1 << 20
 HEAD_CHARS = 1 << 16

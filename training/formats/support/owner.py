@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wechat_twin.training.formats.message import ExportFormatError, ParseOptions
+from wechat_twin.training.formats.support.message import ExportFormatError, ParseOptions
 
 
 def owner_names(path: Path, speakers: dict[str, int], chat_name: str, options: ParseOptions, what: str) -> set[str]:

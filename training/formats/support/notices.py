@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from wechat_twin.training.formats.message import Kind
+from wechat_twin.training.formats.support.message import Kind
 
 _RECALL = re.compile(r"撤回了一条消息|revokemsg|weixin://revoke_edit_click|recalled a message")
 _PAT = re.compile(r"拍了拍|patted")

@@ -1,17 +1,25 @@
-"""Build small LoRA adapters for the embedded base that visibly change its outputs.
+"""What the benches share with the tests (which import it from here, so `bench/` needs nothing of `tests/`).
 
 Random (non-zero) LoRA B matrices move the model as far as a trained adapter does,
-in a second instead of minutes, which is all the serving tests need.
+in a second instead of minutes, which is all the serving benches and tests need.
 """
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from wechat_twin.server.adapters.card import TwinCard, write_card
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def build_random_adapter(base_path: Path, out_dir: Path, seed: int, system_prompt: str, base_name: str) -> Path:
+    """A small LoRA adapter for the embedded base that visibly changes its outputs."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

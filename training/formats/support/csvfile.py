@@ -11,8 +11,8 @@ import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from wechat_twin.training.formats.message import ExportFormatError, ParseOptions
-from wechat_twin.training.formats.textio import decode_error, first_line, open_text
+from wechat_twin.training.formats.support.message import ExportFormatError, ParseOptions
+from wechat_twin.training.formats.support.textio import decode_error, first_line, open_text
 
 FIELD_LIMIT = 1 << 24  # fields may hold whole XML documents; the csv default (128 KiB) is too small
 

@@ -16,9 +16,9 @@ from typing import Any
 from wechat_twin.memory.block import latest_query, memory_block, with_memory
 from wechat_twin.memory.recall import RecallSettings, recall
 from wechat_twin.memory.store import MemoryStore
+from wechat_twin.training.common.samples import Messages, Origin
 from wechat_twin.training.evaluate.perplexity import perplexity_of
-from wechat_twin.training.memory import own_session
-from wechat_twin.training.sft.samples import Messages, Origin
+from wechat_twin.training.memory_samples import own_session
 
 NONE, MEMORY, RANDOM, OTHERS = "no_memory", "memory", "same_contact_random", "other_contacts"
 ROWS = (NONE, MEMORY, RANDOM, OTHERS)

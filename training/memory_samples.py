@@ -12,7 +12,7 @@ from pathlib import Path
 from wechat_twin.memory.block import with_memory
 from wechat_twin.memory.recall import RecallSettings, recall
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore, session_key
-from wechat_twin.training.sft.samples import DatasetShapeError, Messages, Origin
+from wechat_twin.training.common.samples import DatasetShapeError, Messages, Origin
 
 
 def dataset_memory(data_dir: Path) -> MemoryStore:

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter, Depends, Request
 
-from wechat_twin.server.api.feedback import serving
-from wechat_twin.server.api.feedback.protocol import (
+from wechat_twin.server.auth import require_api_key
+from wechat_twin.server.web.api import serving
+from wechat_twin.server.web.api.protocol import (
     ChoiceRequest,
     LabelRequest,
     Pair,
@@ -11,7 +12,6 @@ from wechat_twin.server.api.feedback.protocol import (
     Recorded,
     Session,
 )
-from wechat_twin.server.auth import require_api_key
 
 router = APIRouter(prefix="/chat/api", dependencies=[Depends(require_api_key)])
 

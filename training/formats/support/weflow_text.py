@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from wechat_twin.training.formats.message import Kind
-from wechat_twin.training.formats.notices import is_notice_line, notice_kind
+from wechat_twin.training.formats.support.message import Kind
+from wechat_twin.training.formats.support.notices import is_notice_line, notice_kind
 
 _MARKERS = (  # first match wins
     ("[图片]", Kind.IMAGE),

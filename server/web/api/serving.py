@@ -16,7 +16,10 @@ from fastapi import Request, Response
 from wechat_twin.feedback.store import FeedbackStore
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest, ChatMessageIn
 from wechat_twin.server.api.chat.serving import create_chat_completion
-from wechat_twin.server.api.feedback.protocol import (
+from wechat_twin.server.auth import key_name
+from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.errors import OpenAIError
+from wechat_twin.server.web.api.protocol import (
     ChoiceRequest,
     FeedbackContext,
     LabelRequest,
@@ -25,9 +28,6 @@ from wechat_twin.server.api.feedback.protocol import (
     Recorded,
     Session,
 )
-from wechat_twin.server.auth import key_name
-from wechat_twin.server.config import ServerSettings
-from wechat_twin.server.errors import OpenAIError
 
 logger = logging.getLogger("wechat_twin.server.feedback")
 

@@ -8,8 +8,8 @@ subtype says what it is; 10000 and 10002 are system notices, told apart by their
 
 from __future__ import annotations
 
-from wechat_twin.training.formats.message import Kind
-from wechat_twin.training.formats.notices import notice_kind
+from wechat_twin.training.formats.support.message import Kind
+from wechat_twin.training.formats.support.notices import notice_kind
 
 TEXT = 1
 APP = 49

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wechat_twin.training.formats.message import ExportFormatError, ParseOptions
-from wechat_twin.training.formats.textio import decode_error, open_text
+from wechat_twin.training.formats.support.message import ExportFormatError, ParseOptions
+from wechat_twin.training.formats.support.textio import decode_error, open_text
 
 
 def load(path: Path, options: ParseOptions) -> Any:

@@ -1,0 +1,149 @@
+"""The bridge's tables, in the feedback database's file and over its one connection.
+
+Schema:
+- `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
+  incoming message to answer; `status` is pending, review (A/B candidates wait for a choice),
+  answered or fallback. The unique
+  channel message id makes a re-delivered message after a restart a no-op.
+- `turns(id, chat_id, role, content, at)`: per-contact memory (user = friend, assistant = clone).
+- `skipped(id, message_id UNIQUE, chat_id, reason, received_at)`: messages received and deliberately
+  not answered (an image, a deny-listed contact, an owner command), by reason and without their text;
+  a message id here or in `inbox` is never taken in again.
+- `channel_state(key PRIMARY KEY, value)`: what a channel must keep with the messages it delivered
+  (the weixin update cursor, each contact's context token), written in the same transaction.
+
+What must land together is one transaction: a delivery and its channel state (`receive`), an answered
+message and its memory (`finish`), an A/B exchange and the messages waiting on it (`hold_for_review`,
+which writes the feedback store's `exchanges` row in the same transaction as the inbox's status).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+
+from wechat_twin.feedback.store import FeedbackStore
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
+    chat_name TEXT NOT NULL, text TEXT NOT NULL, received_at REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', done_at REAL);
+CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(status, chat_id, id);
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+    at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS skipped (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
+    reason TEXT NOT NULL, received_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class BridgeStore:
+    """Over `feedback`'s connection (it owns the file and closes it): one connection, so one transaction
+    can hold the bridge's rows and an exchange."""
+
+    def __init__(self, feedback: FeedbackStore) -> None:
+        self._feedback = feedback
+        self._db = feedback.connection
+        self._db.executescript(_SCHEMA)
+        self._transaction = feedback.transaction
+        self._write = feedback.write
+
+    # inbox
+    def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
+        """False when this message was already stored (a re-delivery after a restart)."""
+        try:
+            self._write("INSERT INTO inbox(message_id, chat_id, chat_name, text, received_at) VALUES (?,?,?,?,?)",
+                        (message_id, chat_id, chat_name, text, received_at))  # fmt: skip
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def receive(self, queued: Sequence[tuple[str, str, str, str, float]],
+                skipped: Sequence[tuple[str, str, str, float]], state: dict[str, str]) -> None:  # fmt: skip
+        """One delivery from a channel in one transaction: the messages to answer
+        (`message_id, chat_id, chat_name, text, received_at`), the ones not to answer
+        (`message_id, chat_id, reason, received_at`) and the channel state that goes with them,
+        so a crash either keeps all of it (and the cursor moved past it) or none of it."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at) "
+                           "VALUES (?,?,?,?,?)", queued)  # fmt: skip
+            db.executemany("INSERT OR IGNORE INTO skipped(message_id, chat_id, reason, received_at) VALUES (?,?,?,?)",
+                           skipped)  # fmt: skip
+            db.executemany("INSERT INTO channel_state(key, value) VALUES (?,?) "
+                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", list(state.items()))  # fmt: skip
+
+    def seen(self, message_id: str) -> bool:
+        """Whether this message was taken in before (answered, queued or skipped)."""
+        sql = "SELECT 1 FROM inbox WHERE message_id=? UNION ALL SELECT 1 FROM skipped WHERE message_id=?"
+        row = self._db.execute(sql, (message_id, message_id)).fetchone()
+        return row is not None
+
+    def skipped_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT reason, COUNT(*) AS n FROM skipped GROUP BY reason ORDER BY reason")
+        return {row["reason"]: row["n"] for row in rows}
+
+    def channel_state(self, prefix: str) -> dict[str, str]:
+        rows = self._db.execute("SELECT key, value FROM channel_state WHERE substr(key, 1, ?)=?", (len(prefix), prefix))
+        return {row["key"]: row["value"] for row in rows}
+
+    def pending_chats(self) -> list[str]:
+        rows = self._db.execute("SELECT chat_id, MIN(id) AS first FROM inbox WHERE status='pending' "
+                                "GROUP BY chat_id ORDER BY first").fetchall()  # fmt: skip
+        return [row["chat_id"] for row in rows]
+
+    def pending(self, chat_id: str) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM inbox WHERE status='pending' AND chat_id=? ORDER BY id",
+                                (chat_id,)).fetchall()  # fmt: skip
+
+    def in_review(self, chat_id: str) -> list[int]:
+        """Messages whose A/B candidates wait for a choice (kept across restarts, never re-asked)."""
+        rows = self._db.execute("SELECT id FROM inbox WHERE status='review' AND chat_id=? ORDER BY id", (chat_id,))
+        return [row["id"] for row in rows]
+
+    def inbox_rows(self) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM inbox ORDER BY id").fetchall()
+
+    # memory
+    def history(self, chat_id: str, since: float, limit: int) -> list[dict[str, str]]:
+        rows = self._db.execute("SELECT role, content FROM turns WHERE chat_id=? AND at>=? ORDER BY id DESC LIMIT ?",
+                                (chat_id, since, limit)).fetchall()  # fmt: skip
+        return [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
+
+    def last_turn_at(self, chat_id: str) -> float | None:
+        row = self._db.execute("SELECT MAX(at) AS at FROM turns WHERE chat_id=?", (chat_id,)).fetchone()
+        return row["at"]
+
+    def forget(self, chat_id: str) -> None:
+        self._write("DELETE FROM turns WHERE chat_id=?", (chat_id,))
+
+    def finish(self, inbox_ids: list[int], status: str, turns: list[tuple[str, str, str, float]]) -> None:
+        """Mark messages done and remember the turns in one transaction: a crash repeats nothing."""
+        with self._transaction():
+            self._set_status(inbox_ids, status, time.time())
+            self._db.executemany("INSERT INTO turns(chat_id, role, content, at) VALUES (?,?,?,?)", turns)
+
+    def _set_status(self, inbox_ids: Sequence[int], status: str, at: float) -> None:
+        self._db.executemany("UPDATE inbox SET status=?, done_at=? WHERE id=?", [(status, at, i) for i in inbox_ids])
+
+    def hold_for_review(
+        self,
+        inbox_ids: Sequence[int],
+        chat_id: str,
+        chat_name: str,
+        adapter: str,
+        base_model: str | None,
+        context: list[dict[str, str]],
+        candidates: list[str],
+    ) -> int:
+        """Record an A/B exchange and mark the messages it answers `review` in one transaction: they
+        wait for the owner's choice, and a crash can neither lose them nor ask twice."""
+        with self._transaction():
+            exchange_id = self._feedback.record_exchange(
+                chat_id, chat_name, adapter, base_model, context, candidates=candidates
+            )
+            self._set_status(inbox_ids, "review", time.time())
+        return exchange_id
