@@ -12,9 +12,13 @@ class ApiUnavailable(RuntimeError):
 
 
 class CloneApi:
-    def __init__(self, base_url: str, api_key: str, timeout_s: float, retries: int, backoff_s: float) -> None:
+    def __init__(self, base_url: str, api_key: str, timeout_s: float, retries: int, backoff_s: float,
+                 proxy: str = "") -> None:  # fmt: skip
+        """Only `proxy` is used: HTTP(S)_PROXY are ignored (`trust_env=False`), or a proxy set for other
+        programs would see every friend's message and the key, in cleartext to a local `http://` API."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s,
+                                  trust_env=False, proxy=proxy or None)  # fmt: skip
         self.retries = retries
         self.backoff_s = backoff_s
         self._base_model: dict[str, str | None] = {}

@@ -81,8 +81,13 @@ class WeixinConfig(BaseModel):
     """The `weixin` channel (Tencent's iLink bot API); the timings follow Tencent's own client."""
 
     base_url: str = Field(default="https://ilinkai.weixin.qq.com", description="iLink API host (--ilink-base)")
-    owner_user_id: str = Field(default="", description="The owner's WeChat user id (…@im.wechat); "
-                               "empty: the WeChat that scanned the login QR code")  # fmt: skip
+    owner_user_id: str = Field(default="", description="The owner's WeChat user id (…@im.wechat); empty: "
+                               "the WeChat that scanned the first login QR code, kept for every re-login")  # fmt: skip
+    api_domain: str = Field(default="weixin.qq.com", description="Login redirects and the account's API base "
+                            "(`baseurl`) are followed only to https:// hosts under this domain")  # fmt: skip
+    allow_loopback: bool = Field(default=False, description="Also follow them to 127.0.0.1, ::1 or localhost over "
+                                 "http or https: a local fake iLink (the tests), never the real service")  # fmt: skip
+    proxy: str = Field(default="", description="Proxy URL for iLink requests; empty: none (HTTP(S)_PROXY are ignored)")
     poll_timeout_s: float = 35.0
     retry_s: float = 2.0
     failures_before_pause: int = 3
@@ -100,6 +105,8 @@ class BridgeConfig(BaseModel):
     channel: ChannelName = ChannelName.WEIXIN
     api_base: str = "http://127.0.0.1:8000/v1"
     api_key: str = ""
+    proxy: str = Field(default="", description="Proxy URL for requests to the clone's API; empty: none (HTTP(S)_PROXY "
+                       "are ignored: friends' messages and the key never leave through one unasked)")  # fmt: skip
     model: str = Field(default="demo-clone", description="The adapter name the server serves the clone under")
     system_prompt: str | None = Field(default=None, description="None: the server applies the adapter's persona")
     max_tokens: int = 128

@@ -37,7 +37,7 @@ class Bridge:
         self.feedback = FeedbackStore(config.database)
         self.store = BridgeStore(self.feedback)
         self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
-                            config.backoff_s)  # fmt: skip
+                            config.backoff_s, config.proxy)  # fmt: skip
         self._ab_next = False
         self._lock = threading.RLock()
 

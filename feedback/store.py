@@ -14,7 +14,6 @@ Schema:
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from wechat_twin.private_files import touch_private
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchanges (
@@ -39,10 +40,7 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(self.path, 0o600)
+        touch_private(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
         self._db.row_factory = sqlite3.Row

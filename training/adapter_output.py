@@ -14,6 +14,7 @@ from typing import Any
 
 from wechat_twin.errors import TwinError
 from wechat_twin.names import NAME_RULE, is_plain_name
+from wechat_twin.private_files import lock_down, make_dirs, owner_only_umask, private_dir
 from wechat_twin.server.adapters.card import TwinCard, write_card
 
 # What vLLM and peft load from an adapter folder; everything else a trainer saves beside it is dropped.
@@ -63,13 +64,15 @@ def save_adapter(
     state = PartialState()
     partial = out.with_name(f".{out.name}.partial")
     if state.is_main_process:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(out.parent)
         shutil.rmtree(partial, ignore_errors=True)
+        private_dir(partial)
     state.wait_for_everyone()
-    if trainer is not None:
-        trainer.save_model(str(partial))
-    elif state.is_main_process:
-        model.save_pretrained(partial, selected_adapters=["default"])
+    with owner_only_umask():  # the trainer and peft write their own files: owner-only from the first byte
+        if trainer is not None:
+            trainer.save_model(str(partial))
+        elif state.is_main_process:
+            model.save_pretrained(partial, selected_adapters=["default"])
     if state.is_main_process:
         for leftover in partial.iterdir():  # the trainer's tokenizer, arguments, model card, other adapters
             if leftover.is_dir():
@@ -79,6 +82,7 @@ def save_adapter(
         write_card(partial, card)
         if extra_files is not None:
             extra_files(partial)
+        lock_down(partial)
         if out.exists():
             shutil.rmtree(out)
         partial.rename(out)

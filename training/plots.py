@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
+
+from wechat_twin.private_files import write_private
 
 
 def plot_losses(log_history: list[dict[str, Any]], out: Path, title: str) -> Path | None:
@@ -26,6 +29,7 @@ def plot_losses(log_history: list[dict[str, Any]], out: Path, title: str) -> Pat
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(out, dpi=120)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=120)
     plt.close(figure)
-    return out
+    return write_private(out, image.getvalue())

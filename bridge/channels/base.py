@@ -12,6 +12,10 @@ OWNER_REVIEW_CHAT = "filehelper"
 
 @dataclass(frozen=True)
 class IncomingMessage:
+    """One received message. `chat_name`, `sender_name` and `remark` pick the contact's memory and
+    match the allow/deny/group rules, so a channel fills them only with names the owner set or ids the
+    transport gives, never with a name the other side chose (a nickname, a group's name)."""
+
     message_id: str
     chat_id: str
     chat_name: str

@@ -8,7 +8,6 @@ the server must not import training, while training may import the server.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from wechat_twin.memory.recall import RecallSettings
+from wechat_twin.private_files import write_private
 
 CARD_FILE = "twin.json"
 
@@ -71,10 +71,4 @@ def read_card(adapter_dir: Path) -> TwinCard | None:
 def write_card(adapter_dir: Path, card: TwinCard) -> Path:
     """Write owner-only: the card holds the persona prompt and dataset statistics."""
     path = Path(adapter_dir) / CARD_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(card.model_dump(mode="json"), handle, ensure_ascii=False, indent=2)
-        handle.write("\n")
-    os.chmod(path, 0o600)
-    return path
+    return write_private(path, json.dumps(card.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n")

@@ -14,6 +14,7 @@ from wechat_twin.bridge.config import BridgeConfig
 from wechat_twin.bridge.service import Bridge
 
 SELF_ID = "@self0001"
+FRIEND_REMARKS = {"@uncle01": "二舅"}  # the owner's remarks for friends, as itchat's friend list has them
 _ids = itertools.count(1)
 
 
@@ -39,10 +40,13 @@ def friend_message(text: str, user: str = "@friend01", nick: str = "Mia", remark
             "User": {"UserName": user, "NickName": nick, "RemarkName": remark, "VerifyFlag": 0}}  # fmt: skip
 
 
-def group_message(text: str, at: bool, room: str = "@@room01", room_name: str = "Family") -> dict:
+def group_message(text: str, at: bool, room: str = "@@room01", room_name: str = "Family", remark: str = "",
+                  sender: str = "@uncle01", sender_nick: str = "Uncle") -> dict:  # fmt: skip
+    """`room_name` is the group's name (any member may change it); `remark` the owner's name for the group."""
     return {"MsgId": str(next(_ids)), "FromUserName": room, "ToUserName": SELF_ID, "Type": "Text", "Text": text,
-            "Content": text, "CreateTime": int(time.time()), "IsAt": at, "ActualNickName": "Uncle",
-            "User": {"UserName": room, "NickName": room_name, "RemarkName": ""}}  # fmt: skip
+            "Content": text, "CreateTime": int(time.time()), "IsAt": at, "ActualUserName": sender,
+            "ActualNickName": sender_nick,
+            "User": {"UserName": room, "NickName": room_name, "RemarkName": remark}}  # fmt: skip
 
 
 def owner_message(text: str) -> dict:
@@ -58,7 +62,8 @@ class Harness:
         self.bridge = Bridge(config, self.channel, sleep=lambda _: None)
 
     def receive(self, msg: dict) -> None:
-        self.bridge.receive([from_itchat(msg, SELF_ID, is_group=msg["FromUserName"].startswith("@@"))])
+        is_group = msg["FromUserName"].startswith("@@")
+        self.bridge.receive([from_itchat(msg, SELF_ID, is_group, remark_of=lambda user: FRIEND_REMARKS.get(user, ""))])
 
 
 @pytest.fixture

@@ -74,14 +74,17 @@ def test_groups_answer_only_when_mentioned(make_bridge):
 
 def test_group_override_answers_everything(make_bridge):
     h = make_bridge(group_overrides={"Family": True})
-    h.receive(group_message("dinner at 7", at=False))
+    h.receive(group_message("dinner at 7", at=False, room="@@renamed", room_name="Family"))  # a name, not a remark
+    h.receive(group_message("dinner at 7", at=False, remark="Family"))
+    h.bridge.process_pending()
+    assert h.channel.to("@@renamed") == []
     h.bridge.process_pending()
     assert h.channel.to("@@room01") == _lines(h.bridge.feedback.last_reply("@@room01")["reply"]) != []
 
 
 def test_never_answers_deny_list_self_official_or_filehelper(make_bridge):
     h = make_bridge(deny=["Boss"])
-    h.receive(friend_message("report due?", user="@boss", nick="Boss"))
+    h.receive(friend_message("report due?", user="@boss", nick="Big B", remark="Boss"))
     h.receive(friend_message("news", user="gh_abc123", nick="Daily News"))
     own = friend_message("note to self")
     own["FromUserName"], own["ToUserName"] = "@self0001", "@friend01"

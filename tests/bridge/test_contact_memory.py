@@ -34,3 +34,15 @@ def test_a_friend_is_answered_with_their_own_memory(make_bridge, memory_model, t
     with_memory = direct_reply(twin_server, memory_model, context, user="妈妈")
     assert exchange["reply"] == with_memory
     assert with_memory != direct_reply(twin_server, memory_model, context), "memory changes this reply"
+
+
+def test_a_friend_who_names_themselves_mum_does_not_get_her_memory(make_bridge, memory_model, twin_server):
+    """Renaming yourself "妈妈" on itchat once sent `user: 妈妈` (issue 27); the server hears the login's id."""
+    h = make_bridge(model=memory_model)
+    h.receive(friend_message("we had hotpot again today", user="@stranger01", nick="妈妈"))
+    assert h.bridge.process_pending() == 1
+    exchange = h.bridge.store.last_reply("@stranger01")
+    context = json.loads(exchange["context"])
+    assert exchange["chat_name"] == "@stranger01"
+    assert exchange["reply"] == direct_reply(twin_server, memory_model, context, user="@stranger01")
+    assert exchange["reply"] != direct_reply(twin_server, memory_model, context, user="妈妈"), "mum's memory differs"

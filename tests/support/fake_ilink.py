@@ -89,7 +89,9 @@ class FakeIlink:
         self._changed = threading.Condition()
         self._sockets = [self._bind(), self._bind()]
         self.port, self.alt_port = (s.getsockname()[1] for s in self._sockets)
-        self.account_base = self.alt_url
+        self.account_base = self.alt_url  # the `baseurl` a confirmed login names
+        self.redirect_host = f"127.0.0.1:{self.alt_port}"  # the `redirect_host` of `scaned_but_redirect`
+        self.scanned_by: dict[str, str] = {}  # QR key -> the WeChat that confirms it (default: `owner_id`)
         self._server = uvicorn.Server(uvicorn.Config(self._app(), log_level="warning", lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": self._sockets}, daemon=True)
 
@@ -208,10 +210,11 @@ class FakeIlink:
             if len(queue) > 1:
                 queue.pop(0)
             if status == "scaned_but_redirect":
-                return {"status": status, "redirect_host": f"127.0.0.1:{self.alt_port}"}
+                return {"status": status, "redirect_host": self.redirect_host}
             if status == "confirmed":
                 return {"status": status, "bot_token": self.issue_token(), "ilink_bot_id": self.bot_id,
-                        "baseurl": self.account_base, "ilink_user_id": self.owner_id}  # fmt: skip
+                        "baseurl": self.account_base,
+                        "ilink_user_id": self.scanned_by.get(key, self.owner_id)}  # fmt: skip
             return {"status": status}
 
         @app.post("/ilink/bot/getupdates")

@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
+from wechat_twin.private_files import DIR_MODE, make_dirs, open_private
+
 LLAMAFACTORY_DIR = "llamafactory"
 SHAREGPT_ROLES = {"user": "human", "assistant": "gpt"}
 
@@ -74,7 +74,7 @@ def write_files(out_dir: Path, files: dict[str, Writer]) -> list[Path]:
     """Write `files` (relative path -> writer) under `out_dir` atomically; returns the final paths."""
     fresh = not out_dir.exists()
     parent = out_dir.parent if fresh else out_dir
-    parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
     try:
         for relative, write in files.items():
@@ -85,7 +85,7 @@ def write_files(out_dir: Path, files: dict[str, Writer]) -> list[Path]:
         else:
             for relative in files:
                 destination = out_dir / relative
-                destination.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                make_dirs(destination.parent)
                 os.replace(staging / relative, destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -93,10 +93,5 @@ def write_files(out_dir: Path, files: dict[str, Writer]) -> list[Path]:
 
 
 def _write_private(path: Path, write: Writer) -> None:
-    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    os.fchmod(fd, FILE_MODE)  # a umask could only have narrowed it; make the mode exact
-    with open(fd, "wb") as f:
+    with open_private(path, "wb") as f:
         write(f)
-        f.flush()
-        os.fsync(f.fileno())

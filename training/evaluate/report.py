@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from wechat_twin.private_files import private_dir, write_private
 from wechat_twin.training.evaluate.style import RATE_KEYS, STYLE_KEYS, lines_of
 
 COLUMNS = ("base", "adapter", "owner")
@@ -77,13 +78,6 @@ def _examples(report: dict[str, Any]) -> str:
     return "\n\n## Examples\n\n" + "\n".join(blocks) + "\n" if blocks else ""
 
 
-def _private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
-
-
 def _figure(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -112,16 +106,17 @@ def _figure(report: dict[str, Any], path: Path) -> None:
         axis.legend()
     figure.suptitle(f"{report['adapter']} vs {report['base_model']} vs the owner, {report['prompts']} dev prompts")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
     plt.close(figure)
+    write_private(path, image.getvalue())
 
 
 def write_report(report: dict[str, Any], out: Path) -> str:
     """Files hold generated and real replies: owner-only. Returns the table for the terminal."""
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     table = markdown_table(report) + memory_table(report) + sampling_table(report)
-    _private(out / "eval.json", json.dumps(report, ensure_ascii=False, indent=2))
-    _private(out / "eval.md", f"# {report['adapter']}: evaluation on the dev set\n\n{table}{_examples(report)}")
+    write_private(out / "eval.json", json.dumps(report, ensure_ascii=False, indent=2))
+    write_private(out / "eval.md", f"# {report['adapter']}: evaluation on the dev set\n\n{table}{_examples(report)}")
     _figure(report, out / "eval.png")
-    os.chmod(out / "eval.png", 0o600)
     return table

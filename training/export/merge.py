@@ -7,12 +7,12 @@ system prompt. It holds the clone, so it is written readable by the owner only, 
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.private_files import lock_down, owner_only_umask, private_dir, write_private
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.training.export.ollama import MODELFILE, is_chatml, modelfile, stop_tokens
 from wechat_twin.training.export.persona_template import with_default_system
@@ -23,12 +23,6 @@ class ExportResult:
     folder: Path
     modelfile: Path | None
     template_written: bool
-
-
-def _owner_only(folder: Path) -> None:
-    os.chmod(folder, 0o700)
-    for path in folder.rglob("*"):
-        os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
 
 def _eos_ids(model: Any) -> list[int]:
@@ -55,11 +49,13 @@ def merge_adapter(adapter: Path, base: Path, card: TwinCard, out: Path, dtype: s
         ollama_text = modelfile(card.system_prompt, base_template, stops)
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    merged.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
+    private_dir(staging)
+    with owner_only_umask():  # peft and the tokenizer write their own files
+        merged.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
     if ollama_text is not None:
-        (staging / MODELFILE).write_text(ollama_text, encoding="utf-8")
-    _owner_only(staging)
+        write_private(staging / MODELFILE, ollama_text)
+    lock_down(staging)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return ExportResult(out, out / MODELFILE if ollama_text is not None else None, is_chatml(base_template))

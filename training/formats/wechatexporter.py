@@ -120,35 +120,33 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
 
 
 def _drop_forwarded(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Replace each forwarded-chat block by one FORWARDED line: its messages are not this chat's."""
+    """Replace each forwarded-chat block by one FORWARDED line: its messages are not this chat's.
+    An opening line without its close stays a plain line."""
+    ends = _forward_ends([line for _, line in lines])
     out: list[tuple[int, str]] = []
     i = 0
     while i < len(lines):
-        number, line = lines[i]
-        opened = _FORWARD_OPEN.match(line)
-        end = _forward_end(lines, i + 1, opened.group("title")) if opened else None
-        if end is None:
-            out.append((number, line))
-            i += 1
-        else:
-            out.append((number, FORWARDED))
-            i = end + 1
+        end = ends.get(i)
+        out.append((lines[i][0], FORWARDED) if end is not None else lines[i])
+        i = i + 1 if end is None else end + 1
     return out
 
 
-def _forward_end(lines: list[tuple[int, str]], start: int, title: str) -> int | None:
-    closes = {template.format(title) for template in _FORWARD_CLOSE}
-    depth = 1
-    for j in range(start, len(lines)):
-        text = lines[j][1]
-        nested = _FORWARD_OPEN.match(text)
-        if nested and nested.group("title") == title:
-            depth += 1
-        elif text in closes:
-            depth -= 1
-            if depth == 0:
-                return j
-    return None
+def _forward_ends(lines: list[str]) -> dict[int, int]:
+    """Each `<< title` line's closing `title 结束 >>` line, matched as brackets (blocks of the same title
+    nest), one stack per title: one pass, where scanning ahead from every opening line was quadratic
+    in the unclosed `<< a` lines a friend can type (issue 27)."""
+    open_lines: dict[str, list[int]] = {}
+    ends: dict[int, int] = {}
+    for j, text in enumerate(lines):
+        for template in _FORWARD_CLOSE:
+            suffix = template.format("")
+            if text.endswith(suffix) and open_lines.get(text[: -len(suffix)]):
+                ends[open_lines[text[: -len(suffix)]].pop()] = j
+        opened = _FORWARD_OPEN.match(text)
+        if opened:
+            open_lines.setdefault(opened.group("title"), []).append(j)
+    return ends
 
 
 def _speakers(lines: list[tuple[int, str]]) -> dict[str, int]:

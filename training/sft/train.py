@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import json
 import math
-import os
 import shutil
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from rich.console import Console
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MEMORY_FILE
+from wechat_twin.private_files import copy_private, lock_down, owner_only_umask, private_dir, write_private
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
@@ -46,7 +46,6 @@ from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
 
 console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"
-_NEW_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 # Options that may change between an interrupted run and its resumption without changing what is trained.
 _RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
 
@@ -302,11 +301,9 @@ def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
 
     def loss_files(folder: Path) -> None:
         plot_losses(trainer.state.log_history, folder / "loss.png", f"SFT {out.name}")
-        (folder / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
-        if inputs.memory is not None:  # the server retrieves from it, as training did; owner-only from the start
-            copy = os.open(folder / MEMORY_FILE, _NEW_PRIVATE, 0o600)
-            with inputs.memory.open("rb") as source, open(copy, "wb") as target:
-                shutil.copyfileobj(source, target)
+        write_private(folder / "log_history.json", json.dumps(trainer.state.log_history, indent=1))
+        if inputs.memory is not None:  # the server retrieves from it, as training did
+            copy_private(inputs.memory, folder / MEMORY_FILE)
 
     save_adapter(trainer.model, out, card, trainer=trainer, extra_files=loss_files)
     if trainer.accelerator.is_main_process:
@@ -336,8 +333,8 @@ def run_sft(options: SFTOptions) -> Path:
     if process.is_main_process:
         if not inputs.resume:
             shutil.rmtree(inputs.checkpoints, ignore_errors=True)
-        inputs.checkpoints.mkdir(parents=True, exist_ok=True)
-        (inputs.checkpoints / OPTIONS_FILE).write_text(json.dumps(options.card_args(), indent=1), encoding="utf-8")
+        private_dir(inputs.checkpoints)  # weights and optimizer state learned from the chats
+        write_private(inputs.checkpoints / OPTIONS_FILE, json.dumps(options.card_args(), indent=1))
     process.wait_for_everyone()
     trainer = SFTTrainer(
         model=model,
@@ -356,7 +353,10 @@ def run_sft(options: SFTOptions) -> Path:
             + (f", resuming from {inputs.checkpoints}" if inputs.resume else "")
         )
     started = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=True if inputs.resume else None)
+    with owner_only_umask():  # the Trainer writes each checkpoint itself
+        result = trainer.train(resume_from_checkpoint=True if inputs.resume else None)
+    if process.is_main_process:
+        lock_down(inputs.checkpoints)  # a resumed run's older checkpoints too
     metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
     _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes, tokenizer))
     if process.is_main_process:

@@ -41,10 +41,12 @@ class Refused(IlinkError):
 
 
 class IlinkClient:
-    def __init__(self, base_url: str, token: str = "", timeout_s: float = 15.0) -> None:
+    def __init__(self, base_url: str, token: str = "", timeout_s: float = 15.0, proxy: str = "") -> None:
+        """`proxy` is the only proxy used: `trust_env=False` ignores HTTP(S)_PROXY (and .netrc), so the bot
+        token and friends' messages never go through a proxy the owner did not name for the bridge."""
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self._http = httpx.Client(timeout=timeout_s)
+        self._http = httpx.Client(timeout=timeout_s, trust_env=False, proxy=proxy or None)
         self._static = {"iLink-App-Id": APP_ID, "iLink-App-ClientVersion": _version_number(CLIENT_VERSION)}
 
     def close(self) -> None:

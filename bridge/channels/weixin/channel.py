@@ -23,7 +23,14 @@ import httpx
 
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, ChannelStopped, Inbox, IncomingMessage
 from wechat_twin.bridge.channels.weixin.api import IlinkClient, IlinkError, StaleToken
-from wechat_twin.bridge.channels.weixin.login import Credentials, QrLogin, load_credentials, save_credentials
+from wechat_twin.bridge.channels.weixin.hosts import checked_base
+from wechat_twin.bridge.channels.weixin.login import (
+    CREDENTIALS_FILE,
+    Credentials,
+    QrLogin,
+    load_credentials,
+    save_credentials,
+)
 from wechat_twin.bridge.channels.weixin.messages import from_weixin, split_text
 from wechat_twin.bridge.config import WeixinConfig
 
@@ -60,7 +67,7 @@ class WeixinChannel(Channel):
         self.ask_code = ask_code
         self.confirm_owner = confirm_owner
         self.stop = threading.Event()
-        self.client = IlinkClient(settings.base_url)
+        self.client = IlinkClient(settings.base_url, proxy=settings.proxy)
         self.credentials: Credentials | None = None
         self.owner_id = settings.owner_user_id
         self._declined: set[str] = set()
@@ -82,8 +89,9 @@ class WeixinChannel(Channel):
             self.say(f"owner: {self.owner_id} (their messages to the bot are commands, picks and labels)")
 
     def _login(self, known: Credentials | None) -> Credentials:
+        """A new login, taken only from the owner once one is known (configured, or from the last login)."""
         login = QrLogin(self.client, self.settings.base_url, self.settings, self.data_dir, self.say, self.ask_code)
-        return login.run(known)
+        return login.run(known, owner=self.owner_id)
 
     def _relogin(self, stale_token: str) -> None:
         """`-14` from any call: one thread scans anew while the others wait; the queue is untouched."""
@@ -105,6 +113,8 @@ class WeixinChannel(Channel):
     # receiving
     def run(self, inbox: Inbox) -> None:
         known = load_credentials(self.data_dir)
+        if known is not None and known.base_url != self.settings.base_url.rstrip("/"):
+            checked_base(known.base_url, self.settings, f"(kept in {CREDENTIALS_FILE}) the account's API base")
         self._use(known if known is not None else self._login(None))
         self._contexts = {key.removeprefix(CONTEXT_PREFIX): value
                           for key, value in inbox.channel_state(CONTEXT_PREFIX).items()}  # fmt: skip

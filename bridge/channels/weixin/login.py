@@ -4,24 +4,31 @@ The QR code shows in the terminal and as a PNG (mode 0600) in the data folder; i
 through every state iLink has (scanned, a verify code, expired and refreshed, redirected to another
 host, already bound, confirmed). The confirmed token and the account's API base are written, owner-only,
 to `weixin-login.json` and reused by the next start until iLink says `-14`.
+
+Redirects and the account's API base are followed only where `hosts.checked_base` allows. Once an owner is
+known, a QR code confirmed by any other WeChat is refused and reported: a re-login after `-14` would
+otherwise make whoever scanned the newest code the owner, with the owner's commands (issue 27).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import qrcode
 from pydantic import BaseModel
 
 from wechat_twin.bridge.channels.weixin.api import IlinkClient
+from wechat_twin.bridge.channels.weixin.hosts import checked_base, redirect_base
 from wechat_twin.bridge.config import WeixinConfig
 from wechat_twin.errors import TwinError
+from wechat_twin.private_files import write_private
+
+logger = logging.getLogger("wechat_twin.bridge.weixin")
 
 CREDENTIALS_FILE = "weixin-login.json"
 QR_FILE = "weixin-qr.png"
@@ -38,15 +45,6 @@ class Credentials(BaseModel):
     user_id: str = ""  # the WeChat user who scanned: the owner
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(partial, 0o600)
-    partial.replace(path)
-
-
 def load_credentials(data_dir: Path) -> Credentials | None:
     path = data_dir / CREDENTIALS_FILE
     if not path.is_file():
@@ -58,8 +56,7 @@ def load_credentials(data_dir: Path) -> Credentials | None:
 
 
 def save_credentials(data_dir: Path, credentials: Credentials) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    _write_private(data_dir / CREDENTIALS_FILE, json.dumps(credentials.model_dump(), indent=2).encode())
+    write_private(data_dir / CREDENTIALS_FILE, json.dumps(credentials.model_dump(), indent=2).encode())
 
 
 def show_qr(content: str, png: Path, say: Callable[[str], None]) -> None:
@@ -70,7 +67,7 @@ def show_qr(content: str, png: Path, say: Callable[[str], None]) -> None:
     code.print_ascii(out=text)
     image = io.BytesIO()
     code.make_image().save(image, format="PNG")
-    _write_private(png, image.getvalue())
+    write_private(png, image.getvalue())
     say(f"{text.getvalue()}Scan with the owner's WeChat (also in {png}): {content}")
 
 
@@ -89,23 +86,24 @@ class QrLogin:
         self.clock = clock
         self.sleep = sleep
 
-    def run(self, known: Credentials | None) -> Credentials:
+    def run(self, known: Credentials | None, owner: str = "") -> Credentials:
+        """A confirmed login. `owner` (a `…@im.wechat` id), when known, is the only WeChat whose confirmation
+        is taken: another account's spends that QR code, is reported, and the next code is offered."""
         deadline = self.clock() + self.settings.login_deadline_s
         for offered in range(1, self.settings.qr_codes + 1):
             qr = self.client.post("ilink/bot/get_bot_qrcode", {"local_token_list": [known.bot_token] if known else []},
                                   base_url=self.login_base)  # fmt: skip
             show_qr(qr["qrcode_img_content"], self.data_dir / QR_FILE, self.say)
-            result = self._poll(qr["qrcode"], deadline, known)
+            result = self._poll(qr["qrcode"], deadline, known, owner)
             if result is not None:
                 return result
             if offered < self.settings.qr_codes:
-                self.say(f"QR code expired: here is a new one ({offered + 1} of {self.settings.qr_codes})")
+                self.say(f"that QR code is spent: here is a new one ({offered + 1} of {self.settings.qr_codes})")
         raise LoginFailed(f"no QR code was confirmed ({self.settings.qr_codes} offered); run `twin-bridge run` again")
 
-    def _poll(self, key: str, deadline: float, known: Credentials | None) -> Credentials | None:
-        """The confirmed login, or None when this QR code is spent (expired, too many wrong codes)."""
+    def _poll(self, key: str, deadline: float, known: Credentials | None, owner: str) -> Credentials | None:
+        """The confirmed login, or None when this QR code is spent (expired, too many wrong codes, not the owner)."""
         base, verify_code, last = self.login_base, None, ""
-        scheme = urlsplit(self.login_base).scheme
         while True:
             if self.clock() > deadline:
                 raise LoginFailed(f"the login was not confirmed within {self.settings.login_deadline_s:.0f} s")
@@ -113,7 +111,7 @@ class QrLogin:
             status, previous = answer.get("status", "wait"), last
             last = status
             if status == "confirmed":
-                return self._confirmed(answer)
+                return self._confirmed(answer, owner)
             if status in ("expired", "verify_code_blocked"):
                 if status == "verify_code_blocked":
                     self.say("too many wrong codes")
@@ -124,7 +122,7 @@ class QrLogin:
                 self.say("already bound: the kept login stays valid")
                 return known
             if status == "scaned_but_redirect":
-                base = f"{scheme}://{answer['redirect_host']}"
+                base = redirect_base(str(answer.get("redirect_host", "")), self.login_base, self.settings)
                 continue
             if status == "need_verifycode":
                 if verify_code is not None:
@@ -137,12 +135,20 @@ class QrLogin:
                 verify_code = None
             self.sleep(self.settings.qr_poll_s)
 
-    def _confirmed(self, answer: dict) -> Credentials:
+    def _confirmed(self, answer: dict, owner: str) -> Credentials | None:
         if not answer.get("bot_token") or not answer.get("ilink_bot_id"):
             raise LoginFailed("iLink confirmed the login without a bot token or bot id")
-        credentials = Credentials(bot_token=answer["bot_token"], bot_id=answer["ilink_bot_id"],
-                                  base_url=(answer.get("baseurl") or self.login_base).rstrip("/"),
-                                  user_id=answer.get("ilink_user_id", ""))  # fmt: skip
+        scanner = str(answer.get("ilink_user_id") or "")
+        if owner and scanner != owner:
+            refused = (f"refused: the QR code was confirmed by {scanner or 'a WeChat iLink did not name'}, not by the "
+                       f"owner {owner}; scan the next code with the owner's WeChat")  # fmt: skip
+            logger.warning("weixin login %s", refused)
+            self.say(refused)
+            return None
+        given = answer.get("baseurl")
+        base_url = checked_base(given, self.settings, "the account's API base") if given else self.login_base
+        credentials = Credentials(bot_token=answer["bot_token"], bot_id=answer["ilink_bot_id"], base_url=base_url,
+                                  user_id=scanner)  # fmt: skip
         save_credentials(self.data_dir, credentials)
         self.say(f"logged in as bot {credentials.bot_id}")
         return credentials

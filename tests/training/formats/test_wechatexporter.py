@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
@@ -165,3 +166,36 @@ def test_a_notice_before_the_first_message_is_a_system_notice(tmp_path):
 
 def test_plain_text_files_are_not_taken_for_exports(tmp_path):
     assert registry.detect(write(tmp_path, "notes.txt", "shopping list\nmilk (2 bottles)\n")) is None
+
+
+def test_thousands_of_unclosed_forward_openings_are_read_in_linear_time(tmp_path):
+    """4,000 `<< a` lines a friend sent took 19 s when each one scanned ahead for its close (issue 27)."""
+    text = "\n".join(
+        ["张三 - 微信聊天记录", "张三 (2024-03-09 12:00:00):在吗", "Jay (2024-03-09 12:00:30):在的", *["<< a"] * 4_000]
+    )
+    started = time.perf_counter()
+    messages, _ = parse(wechatexporter, write(tmp_path, "张三.txt", text), me=("Jay",))
+    assert time.perf_counter() - started < 0.5
+    assert [m.text for m in messages] == ["在吗", "在的" + "\n<< a" * 4_000]  # unclosed: continuation lines
+
+
+def test_nested_forwarded_blocks_of_one_title_close_at_their_own_end(tmp_path):
+    text = "\n".join(
+        [
+            "张三 - 微信聊天记录",
+            "Jay (2024-03-09 12:00:00):看这个",
+            "<< a",
+            "<< a",
+            "李四 (2024-03-01 10:00:00):inner",
+            "a 结束 >>",
+            "<< b",
+            "a 结束 >>",  # closes the outer `a`; `<< b` inside it is never closed
+            "张三 (2024-03-09 12:01:00):好",
+            "<< a",  # unclosed: a plain continuation line
+        ]
+    )
+    messages, _ = parse(wechatexporter, write(tmp_path, "张三.txt", text), me=("Jay",))
+    assert [(m.sender_name, m.kind, m.text) for m in messages] == [
+        ("Jay", Kind.FORWARD, ""),
+        ("张三", Kind.TEXT, "好\n<< a"),
+    ]

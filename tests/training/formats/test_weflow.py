@@ -4,6 +4,7 @@ formatters write: BOM + CRLF CSV with ISO UTC times, and `session` + `messages` 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -205,3 +206,18 @@ def test_broken_detailed_json_names_file_and_line(tmp_path):
     arkme.write_text(json.dumps({"weflow": {"format": "arkme-json"}, "session": {}, "messages": [], "senders": []}))
     with pytest.raises(ExportFormatError, match="arkme-json is not read"):
         parse(weflow_json, arkme)
+
+
+@pytest.mark.parametrize(
+    ("msg", "kind", "text"),
+    [
+        ("[引用 " * 10_000, Kind.TEXT, "[引用 " * 10_000),  # never closed: plain text
+        ("好" + "[引用 " * 10_000 + "]", Kind.QUOTE, "好"),
+        ("a]" * 20_000, Kind.TEXT, "a]" * 20_000),
+    ],
+)
+def test_a_long_run_of_quote_markers_is_read_in_linear_time(msg, kind, text):
+    """10,000 `[引用 ` a friend typed took over a second with a backtracking pattern (issue 27)."""
+    started = time.perf_counter()
+    assert kind_and_text(msg) == (kind, text)
+    assert time.perf_counter() - started < 0.5

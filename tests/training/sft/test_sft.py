@@ -274,6 +274,8 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset, train
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert not out.exists(), "the run was interrupted before it wrote the adapter"
+    for path in [checkpoint.parent, *checkpoint.parent.rglob("*")]:  # weights and optimizer state: the owner's only
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
 
     refused = sft(dataset, "--out", out, *args)
     assert refused.exit_code == 1 and "--resume" in refused.output

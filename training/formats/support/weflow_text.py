@@ -36,15 +36,15 @@ _MARKERS = (  # first match wins
     ("[引用消息]", Kind.QUOTE),  # a reply WeFlow could not render: no text
     ("[其他消息]", Kind.OTHER),
 )
-_QUOTE = re.compile(r"(?P<reply>.*?)\[引用 (?P<quoted>.*)\]", re.DOTALL)
+_QUOTE_OPEN = "[引用 "
 _RECALL = re.compile(r"^\S{1,40} ?撤回了一条消息$")
 
 
 def kind_and_text(msg: str) -> tuple[Kind, str]:
     """The kind of a message WeFlow typed as text, and the text to keep ("" for non-text)."""
-    quote = _QUOTE.fullmatch(msg)
-    if quote:
-        return Kind.QUOTE, quote.group("reply").strip()
+    reply = _quoting_reply(msg)
+    if reply is not None:
+        return Kind.QUOTE, reply
     for marker, kind in _MARKERS:
         if msg.startswith(marker):
             return kind, ""
@@ -55,5 +55,13 @@ def kind_and_text(msg: str) -> tuple[Kind, str]:
 
 def reply_text(content: str) -> str:
     """A quoted reply's own text, without WeFlow's `[引用 …]` part."""
-    quote = _QUOTE.fullmatch(content)
-    return quote.group("reply").strip() if quote else content
+    reply = _quoting_reply(content)
+    return content if reply is None else reply
+
+
+def _quoting_reply(text: str) -> str | None:
+    """The reply before the first `[引用 ` of a text that ends in `]`, or None when it quotes nothing.
+    Two string searches, not a regex: the lazy-then-greedy pattern this replaces backtracked once per
+    `[引用 ` in the text, so a friend's message of repeated markers took seconds (issue 27)."""
+    start = text.find(_QUOTE_OPEN)
+    return text[:start].strip() if start >= 0 and text.endswith("]") else None

@@ -17,8 +17,9 @@ from wechat_twin.bridge.service import Bridge
 
 FRIEND = "mia-91c2@im.wechat"
 # Tencent's client waits 2 s after a failed poll and pauses 30 s after three; here the same rule, shorter.
+# The fake listens on 127.0.0.1 over http: `allow_loopback` lets its redirect and account base through.
 FAST = {"poll_timeout_s": 5.0, "retry_s": 0.05, "pause_s": 0.2, "send_backoff_s": 0.05, "send_backoff_max_s": 0.2,
-        "typing_keepalive_s": 0.5, "qr_poll_s": 0.02}  # fmt: skip
+        "typing_keepalive_s": 0.5, "qr_poll_s": 0.02, "allow_loopback": True}  # fmt: skip
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 60.0, what: str = "condition") -> object:

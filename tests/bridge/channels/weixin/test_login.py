@@ -10,6 +10,7 @@ import pytest
 
 from tests.bridge.channels.weixin.conftest import FAST
 from wechat_twin.bridge.channels.weixin.api import IlinkClient
+from wechat_twin.bridge.channels.weixin.hosts import HostRefused, redirect_base
 from wechat_twin.bridge.channels.weixin.login import (
     CREDENTIALS_FILE,
     QR_FILE,
@@ -80,3 +81,63 @@ def test_an_already_bound_bot_keeps_its_login(fake_ilink, tmp_path):
     assert fake_ilink.calls_to("get_bot_qrcode")[0].body == {"local_token_list": ["tok-kept"]}
     with pytest.raises(LoginFailed, match="bound to another client"):
         _login(fake_ilink, tmp_path, []).run(None)
+
+
+@pytest.mark.parametrize(
+    "redirect_host",
+    ["evil.example.com", "weixin.qq.com.evil.com", "evil.com/x@sz.weixin.qq.com", "sz.weixin.qq.com@evil.com"],
+)
+def test_a_login_redirect_off_the_api_domain_is_refused(fake_ilink, tmp_path, redirect_host):
+    fake_ilink.login_script = [["scaned_but_redirect", "confirmed"]]
+    fake_ilink.redirect_host = redirect_host
+    with pytest.raises(HostRefused, match="refused"):
+        _login(fake_ilink, tmp_path, []).run(None)
+    assert {c.port for c in fake_ilink.calls} == {fake_ilink.port}, "no request left for another host"
+    assert not (tmp_path / CREDENTIALS_FILE).exists()
+
+
+def test_a_loopback_redirect_needs_the_explicit_setting(fake_ilink, tmp_path):
+    fake_ilink.login_script = [["scaned_but_redirect", "confirmed"]]
+    with pytest.raises(HostRefused, match=r"127\.0\.0\.1.*not under weixin\.qq\.com"):
+        _login(fake_ilink, tmp_path, [], allow_loopback=False).run(None)
+    assert {c.port for c in fake_ilink.calls} == {fake_ilink.port}
+
+
+@pytest.mark.parametrize(
+    "baseurl",
+    ["http://ilinkai.weixin.qq.com", "https://evil.example.com", "https://weixin.qq.com.evil.com",
+     "https://ilinkai.weixin.qq.com@evil.com", "https://evil.com\\@ilinkai.weixin.qq.com", "ftp://ilinkai.weixin.qq.com"],
+)  # fmt: skip
+def test_an_account_base_off_the_api_domain_is_refused_and_not_kept(fake_ilink, tmp_path, baseurl):
+    fake_ilink.account_base = baseurl
+    with pytest.raises(HostRefused, match="refused"):
+        _login(fake_ilink, tmp_path, []).run(None)
+    assert not (tmp_path / CREDENTIALS_FILE).exists(), "the token is not kept for a host the bridge will not use"
+
+
+def test_an_https_account_base_under_the_api_domain_is_kept(fake_ilink, tmp_path):
+    fake_ilink.account_base = "https://sz.ilinkai.weixin.qq.com/"
+    credentials = _login(fake_ilink, tmp_path, []).run(None)
+    assert credentials.base_url == "https://sz.ilinkai.weixin.qq.com"
+    assert load_credentials(tmp_path) == credentials
+
+
+@pytest.mark.parametrize(
+    ("redirect_host", "base"),
+    [("sz.weixin.qq.com", "https://sz.weixin.qq.com"), ("weixin.qq.com:8443", "https://weixin.qq.com:8443")],
+)
+def test_a_redirect_under_the_api_domain_is_polled_over_https(redirect_host, base):
+    settings = WeixinConfig(base_url="https://ilinkai.weixin.qq.com")
+    assert redirect_base(redirect_host, settings.base_url, settings) == base
+    assert redirect_base(redirect_host, "http://ilinkai.weixin.qq.com", settings) == base, "never http off loopback"
+
+
+def test_a_qr_code_confirmed_by_another_wechat_is_refused_when_the_owner_is_known(fake_ilink, tmp_path):
+    fake_ilink.login_script = [["scaned", "confirmed"]]
+    fake_ilink.scanned_by = {"qr-0": "mallory-1@im.wechat"}
+    said: list[str] = []
+    credentials = _login(fake_ilink, tmp_path, said).run(None, owner=fake_ilink.owner_id)
+    assert fake_ilink.qr_keys == ["qr-0", "qr-1"], "the refused code is spent and a new one offered"
+    assert credentials.user_id == fake_ilink.owner_id and credentials.bot_token == "tok-2"
+    assert any("refused" in line and "mallory-1@im.wechat" in line for line in said), "the refusal is reported"
+    assert load_credentials(tmp_path) == credentials

@@ -8,7 +8,8 @@ import sqlite3
 from tests.bridge.channels.weixin.conftest import FRIEND, wait_for
 from tests.support.server_process import free_port
 from wechat_twin.bridge.channels.weixin.channel import CURSOR_KEY
-from wechat_twin.bridge.channels.weixin.login import load_credentials
+from wechat_twin.bridge.channels.weixin.hosts import HostRefused
+from wechat_twin.bridge.channels.weixin.login import Credentials, load_credentials, save_credentials
 
 
 def _dead_api() -> str:
@@ -117,3 +118,33 @@ def test_a_burst_goes_out_as_separate_messages_with_typing_pauses(fake_ilink, ru
     assert second.at - first.at >= 0.3, "a typing pause (capped at typing_max_seconds) before each message"
     typing = [c.body["status"] for c in fake_ilink.calls_to("sendtyping")]
     assert typing[0] == 1 and typing[-1] == 2
+
+
+def test_after_a_stale_token_only_the_owner_may_log_the_bot_in_again(fake_ilink, run_weixin, tmp_path):
+    """A `-14` re-login used to make whoever confirmed the newest QR code the owner (issue 27)."""
+    owner, mallory = fake_ilink.owner_id, "mallory-9@im.wechat"
+    running = run_weixin(api_base=_dead_api())
+    _logged_in(fake_ilink, running)
+    fake_ilink.login_script = [["scaned", "confirmed"]]
+    fake_ilink.scanned_by = {"qr-1": mallory}  # the first code of the re-login is confirmed by someone else
+    fake_ilink.expire_tokens()
+    wait_for(lambda: any(c.token == "tok-3" for c in fake_ilink.calls_to("getupdates")), what="the owner's re-login")
+    assert any("refused" in line and mallory in line for line in running.said), "the refusal is reported"
+    assert not [c for c in fake_ilink.calls if c.token == "tok-2"], "the token confirmed by another WeChat is unused"
+    assert load_credentials(tmp_path).user_id == owner and load_credentials(tmp_path).bot_token == "tok-3"
+
+    fake_ilink.text(mallory, "/pause")
+    fake_ilink.text(owner, "/pause")
+    wait_for(lambda: fake_ilink.texts_to(owner) == ["bridge paused"], what="the owner's command")
+    assert [r["chat_id"] for r in running.bridge.store.inbox_rows()] == [mallory], "mallory is a friend, not the owner"
+    assert running.error is None
+
+
+def test_a_kept_login_with_an_account_base_off_the_api_domain_is_not_used(fake_ilink, run_weixin, tmp_path):
+    kept = Credentials(bot_token="tok-old", bot_id=fake_ilink.bot_id, base_url="http://ilink.attacker.example",
+                       user_id=fake_ilink.owner_id)  # fmt: skip
+    save_credentials(tmp_path, kept)
+    running = run_weixin(api_base=_dead_api())
+    wait_for(lambda: running.error, what="the refusal")
+    assert isinstance(running.error, HostRefused) and "weixin-login.json" in str(running.error)
+    assert fake_ilink.calls == [], "nothing was sent anywhere with the kept token"

@@ -17,6 +17,7 @@ max_tokens = 12
 temperature = 0.0
 retries = 0
 [weixin]
+allow_loopback = true
 qr_poll_s = 0.05
 retry_s = 0.1
 pause_s = 0.5
