@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Inbox, IncomingMessage
+from wechat_twin.bridge.texts import Texts
 
 LOGIN_FILE = "itchat.pkl"
 QR_FILE = "login-qr.png"
@@ -41,9 +42,10 @@ def from_itchat(msg: dict[str, Any], self_id: str, is_group: bool) -> IncomingMe
 
 
 class ItchatChannel(Channel):
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, texts: Texts | None = None) -> None:
         import itchat
 
+        self.texts = texts or Texts()
         self.itchat = itchat
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +69,7 @@ class ItchatChannel(Channel):
             statusStorageDir=str(login_file),
             enableCmdQR=2,
             picDir=str(qr_file),
-            exitCallback=lambda: print("logged out of WeChat: run `twin-bridge run` again and scan the new QR code"),
+            exitCallback=lambda: print(self.texts("itchat_logged_out")),
         )
         for path in (login_file, qr_file):
             if path.exists():
