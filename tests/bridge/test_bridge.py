@@ -284,7 +284,7 @@ def test_review_replies_sends_the_owner_a_copy_to_label(make_bridge):
     h.receive(friend_message("lunch?"))
     h.bridge.process_pending()
     reply = h.bridge.store.last_reply("@friend01")["reply"]
-    assert h.channel.to("filehelper") == [f"[Mia] lunch?\n→ {reply}\n(不错/不好)"]
+    assert h.channel.to("filehelper") == [f"【Mia】lunch?\n→ {reply}\n（回 不错 或 不好 评价这条回复）"]
     h.receive(owner_message("不错"))
     assert h.bridge.store.unpaired_labels()[0]["completion"] == reply
 

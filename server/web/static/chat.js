@@ -414,6 +414,7 @@ function useKey(event) {
   sessionStorage.setItem(STORE + "key", $("key").value.trim());
   $("key-prompt").hidden = true;
   state.keyReason = null;
+  $("key-reason").textContent = "";
   load();
 }
 
