@@ -11,6 +11,7 @@ import typer
 
 from wechat_twin.bridge.channels.base import Channel, ChannelStopped
 from wechat_twin.bridge.config import BridgeConfig, ChannelName, WeixinConfig, load_config
+from wechat_twin.bridge.texts import Texts
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE
@@ -18,10 +19,6 @@ from wechat_twin.feedback.export import export_feedback
 
 app = command_app("Put the clone into WeChat and collect feedback for preference training.")
 
-ITCHAT_WARNING = (
-    "itchat uses WeChat's web protocol: WeChat flags and bans accounts that use it (reported up to 2025). "
-    "Log in with a secondary account, never your main one. `--channel weixin` (WeChat's bot API) has no ban risk."
-)
 _DEFAULTS = BridgeConfig()
 
 
@@ -40,18 +37,19 @@ def _answer_in_background(bridge, stop: threading.Event, interval: float) -> thr
 
 
 def _transport(settings: BridgeConfig) -> Channel:
+    texts = Texts(settings.language)
     if settings.channel is ChannelName.WEIXIN:
         from wechat_twin.bridge.channels.weixin.channel import WeixinChannel
 
         return WeixinChannel(
             settings.weixin, settings.data_dir, say=typer.echo,
-            ask_code=lambda: typer.prompt("The number shown on the phone"),
-            confirm_owner=lambda user: typer.confirm(f"{user} messaged the bot and no owner is set: is that you?"),
+            ask_code=lambda: typer.prompt(texts("ask_code")),
+            confirm_owner=lambda user: typer.confirm(texts("confirm_owner", user=user)), texts=texts,
         )  # fmt: skip
     from wechat_twin.bridge.channels.itchat_channel import ItchatChannel
 
-    typer.secho(ITCHAT_WARNING, fg="yellow", err=True)
-    return ItchatChannel(settings.data_dir)
+    typer.secho(texts("itchat_warning"), fg="yellow", err=True)
+    return ItchatChannel(settings.data_dir, texts)
 
 
 @app.command()
@@ -87,7 +85,7 @@ def run(
     if settings.channel is ChannelName.CONSOLE:
         from wechat_twin.bridge.channels.console import ConsoleChannel
 
-        console = ConsoleChannel(settings.console_friend)
+        console = ConsoleChannel(settings.console_friend, texts=Texts(settings.language))
         bridge = Bridge(settings, console)
         console.after_each = bridge.process_pending
         console.run(bridge)

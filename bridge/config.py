@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
+from wechat_twin.bridge.texts import DEFAULT_LANGUAGE, Language
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.feedback import FEEDBACK_FILE
 
@@ -132,6 +133,7 @@ class BridgeConfig(BaseModel):
     ab_to_friends: bool = False
     review_replies: bool = False
     feedback_from: FeedbackFrom = FeedbackFrom.OWNER
+    language: Language = Field(default=DEFAULT_LANGUAGE, description="What the bridge says to the owner: zh or en")
     good_word: str = "不错"
     bad_word: str = "不好"
     console_friend: str = Field(default="friend", description="Console channel: the friend you play")

@@ -20,12 +20,12 @@ from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Incomin
 from wechat_twin.bridge.config import BridgeConfig, FeedbackFrom
 from wechat_twin.bridge.policy import Decision, Policy
 from wechat_twin.bridge.store import BridgeStore, InboxStatus
+from wechat_twin.bridge.texts import Texts
 from wechat_twin.feedback.store import FeedbackStore
 
 logger = logging.getLogger("wechat_twin.bridge")
 
 MEDIA_KINDS = ("image", "voice", "file", "video")
-HELP = "commands: /pause /resume /reset NAME /ab (next reply as two candidates) · 1 or 2 picks · {good} / {bad} labels"
 
 
 class Bridge:
@@ -36,6 +36,7 @@ class Bridge:
         self.policy = Policy(config)
         self.feedback = FeedbackStore(config.database)
         self.store = BridgeStore(self.feedback)
+        self.texts = Texts(config.language)
         self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
                             config.backoff_s, config.proxy)  # fmt: skip
         self._ab_next = False
@@ -89,12 +90,12 @@ class Bridge:
         cfg = self.config
         if text in ("/pause", "/resume"):
             self.policy.paused = text == "/pause"
-            self._review(f"bridge {'paused' if self.policy.paused else 'resumed'}")
+            self._review(self.texts("paused" if self.policy.paused else "resumed"))
         elif text.startswith("/reset"):
             target = text.removeprefix("/reset").strip()
             for chat_id in {r["chat_id"] for r in self.store.inbox_rows() if target in (r["chat_id"], r["chat_name"])}:
                 self.store.forget(chat_id)
-            self._review(f"memory of {target} cleared")
+            self._review(self.texts("memory_cleared", name=target))
         elif text == "/ab":
             self._ab_next = True
         elif text in ("1", "2") and cfg.feedback_from is not FeedbackFrom.FRIENDS:
@@ -104,7 +105,7 @@ class Bridge:
             if last is not None:
                 self.feedback.record_label(last["id"], text == cfg.good_word, "owner")
         elif text == "/help":
-            self._review(HELP.format(good=cfg.good_word, bad=cfg.bad_word))
+            self._review(self.texts("help", good=cfg.good_word, bad=cfg.bad_word))
 
     def _friend_feedback(self, message: IncomingMessage) -> bool:
         """A friend's `1`/`2` or good/bad word is feedback, not chat, where friends may give it."""
@@ -206,14 +207,17 @@ class Bridge:
         if ab:
             self._ab_next = False
             self.store.hold_for_review(inbox_ids, chat_id, chat_name, cfg.model, base, context, replies)
-            target = chat_id if cfg.ab_to_friends else OWNER_REVIEW_CHAT
-            header = "" if cfg.ab_to_friends else f"[{chat_name}] {context[-1]['content']}\n"
-            self.channel.send(target, f"{header}1: {replies[0]}\n2: {replies[1]}")
+            if cfg.ab_to_friends:
+                self.channel.send(chat_id, f"1: {replies[0]}\n2: {replies[1]}")
+            else:
+                self._review(self.texts("choose", name=chat_name, text=context[-1]["content"], first=replies[0],
+                                        second=replies[1]))  # fmt: skip
             return True
         reply = replies[0]
         self.feedback.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
         self._deliver(chat_id, reply)
         self._remember(chat_id, inbox_ids, context, reply)
         if cfg.review_replies:
-            self._review(f"[{chat_name}] {context[-1]['content']}\n→ {reply}\n({cfg.good_word}/{cfg.bad_word})")
+            self._review(self.texts("review", name=chat_name, text=context[-1]["content"], reply=reply,
+                                    good=cfg.good_word, bad=cfg.bad_word))  # fmt: skip
         return True

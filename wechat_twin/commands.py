@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from wechat_twin.errors import TwinError
+from wechat_twin.errors import TwinError, readable
 
 
 class _ReportingGroup(TyperGroup):
@@ -21,7 +21,7 @@ class _ReportingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except TwinError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {readable(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from exc
 
 

@@ -10,6 +10,25 @@ missing or unreadable, its content, a dataset, an adapter folder, feedback).
 
 from __future__ import annotations
 
+import re
+
+# Python keeps the bytes of a file name that is not UTF-8 as lone surrogates (U+DC80-U+DCFF, PEP 383).
+_ESCAPED_NAME = re.compile(r"[^\s/]*[\udc80-\udcff][^\s/]*")
+
+
+def readable(text: str) -> str:
+    """`text` with file names that are not UTF-8 shown as the Chinese they are.
+
+    An export zipped on a Chinese Windows and unzipped on Linux or macOS keeps its GBK file names, which
+    Python holds as escaped bytes: printed as they are they read `\\udcc1\\udcc4...`, and they cannot be
+    written to a UTF-8 file at all. Each name (a word or path component) holding such bytes is decoded as
+    GB18030 (GBK's superset); bytes that are not GB18030 either stay visible as escapes."""
+
+    def decode(match: re.Match[str]) -> str:
+        return match.group().encode("utf-8", "surrogateescape").decode("gb18030", "backslashreplace")
+
+    return _ESCAPED_NAME.sub(decode, text)
+
 
 class TwinError(Exception):
     """Bad input the user can fix: the message says what and where (file, line, field)."""

@@ -13,17 +13,20 @@ import uuid
 from typing import TextIO
 
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Inbox, IncomingMessage
+from wechat_twin.bridge.texts import Texts
 
 
 class ConsoleChannel(Channel):
-    def __init__(self, friend: str = "friend", stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    def __init__(self, friend: str = "friend", stdin: TextIO | None = None, stdout: TextIO | None = None,
+                 texts: Texts | None = None) -> None:  # fmt: skip
         self.friend = friend
+        self.texts = texts or Texts()
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.after_each = lambda: None
 
     def send(self, chat_id: str, text: str) -> None:
-        who = "[review]" if chat_id == OWNER_REVIEW_CHAT else "clone>"
+        who = self.texts("console_review" if chat_id == OWNER_REVIEW_CHAT else "console_clone")
         print(f"{who} {text}", file=self.stdout, flush=True)
 
     def run(self, inbox: Inbox) -> None:

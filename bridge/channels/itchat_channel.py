@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Inbox, IncomingMessage
+from wechat_twin.bridge.texts import Texts
 from wechat_twin.private_files import FILE_MODE, make_dirs, owner_only_umask
 
 LOGIN_FILE = "itchat.pkl"
@@ -54,9 +55,10 @@ def from_itchat(msg: dict[str, Any], self_id: str, is_group: bool,
 
 
 class ItchatChannel(Channel):
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, texts: Texts | None = None) -> None:
         import itchat
 
+        self.texts = texts or Texts()
         self.itchat = itchat
         self.state_dir = state_dir
         make_dirs(self.state_dir)
@@ -69,7 +71,7 @@ class ItchatChannel(Channel):
             statusStorageDir=str(login_file),
             enableCmdQR=2,
             picDir=str(qr_file),
-            exitCallback=lambda: print("logged out of WeChat: run `twin-bridge run` again and scan the new QR code"),
+            exitCallback=lambda: print(self.texts("itchat_logged_out")),
         )
         for path in (login_file, qr_file):
             if path.exists():

@@ -114,7 +114,7 @@ def test_owner_pauses_and_resumes(make_bridge):
     h.receive(owner_message("/resume"))
     h.bridge.process_pending()
     assert h.channel.to("@friend01")
-    assert any("paused" in text for text in h.channel.to("filehelper"))
+    assert any("已暂停" in text for text in h.channel.to("filehelper"))
 
 
 def test_reply_is_split_into_messages_with_typing_delays(make_bridge):
@@ -222,8 +222,8 @@ def test_console_channel_holds_a_conversation(twin_server, tmp_path):
         "--data-dir", str(tmp_path), "--no-typing-delay"], input=lines,
         env={"TWIN_API_KEY": twin_server.api_key})  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.output.count("clone>") >= 2
-    assert "[review]" in result.output and "1: " in result.output
+    assert result.output.count("分身>") >= 2
+    assert "[给你看]" in result.output and "1: " in result.output
     exported = CliRunner().invoke(app, ["export-feedback", "--db", str(tmp_path / "feedback.db"),
                                         "--out", str(tmp_path / "out")])  # fmt: skip
     assert "1 preference pairs and 1 labels" in exported.output
@@ -299,7 +299,7 @@ def test_review_replies_sends_the_owner_a_copy_to_label(make_bridge):
     h.receive(friend_message("lunch?"))
     h.bridge.process_pending()
     reply = h.bridge.feedback.last_reply("@friend01")["reply"]
-    assert h.channel.to("filehelper") == [f"[Mia] lunch?\n→ {reply}\n(不错/不好)"]
+    assert h.channel.to("filehelper") == [f"【Mia】lunch?\n→ {reply}\n（回 不错 或 不好 评价这条回复）"]
     h.receive(owner_message("不错"))
     assert h.bridge.feedback.unpaired_labels()[0]["completion"] == reply
 

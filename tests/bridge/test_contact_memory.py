@@ -41,7 +41,7 @@ def test_a_friend_who_names_themselves_mum_does_not_get_her_memory(make_bridge, 
     h = make_bridge(model=memory_model)
     h.receive(friend_message("we had hotpot again today", user="@stranger01", nick="妈妈"))
     assert h.bridge.process_pending() == 1
-    exchange = h.bridge.store.last_reply("@stranger01")
+    exchange = h.bridge.feedback.last_reply("@stranger01")
     context = json.loads(exchange["context"])
     assert exchange["chat_name"] == "@stranger01"
     assert exchange["reply"] == direct_reply(twin_server, memory_model, context, user="@stranger01")

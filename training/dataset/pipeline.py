@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 from tqdm import tqdm
 
-from wechat_twin.errors import UsageError
+from wechat_twin.errors import UsageError, readable
 from wechat_twin.memory.facts import read_facts
 from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
@@ -209,7 +209,7 @@ def _read(
         parse_options.progress = progress
         for path, export_format in files:
             tables.append(registry.read_table(path, export_format, parse_options))
-            per_file.append({"path": str(path), "format": export_format.NAME, "messages": tables[-1].height})
+            per_file.append({"path": readable(str(path)), "format": export_format.NAME, "messages": tables[-1].height})
     return table.concat(tables), per_file
 
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from wechat_twin.errors import readable
 from wechat_twin.training.formats.support import jsonfile
 from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
 from wechat_twin.training.formats.support.notices import notice_kind
@@ -69,8 +70,8 @@ def detect(path: Path) -> float:
 def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
     chat = _read(path, options)
     owners = _owners(path, chat, options)
-    chat_name = str(chat.meta.get("name") or path.stem)
-    chat_id = str(chat.meta.get("groupId") or path.stem)
+    chat_name = str(chat.meta.get("name") or readable(path.stem))
+    chat_id = str(chat.meta.get("groupId") or readable(path.stem))
     for where, record in chat.records:
         try:
             yield _message(record, chat_id, chat_name, chat.is_group, owners)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from wechat_twin.errors import readable
 from wechat_twin.training.formats.support import csvfile, wechat_types
 from wechat_twin.training.formats.support.message import Diagnostics, ExportFormatError, Kind, Message, ParseOptions
 from wechat_twin.training.formats.support.table import SCHEMA
@@ -106,7 +107,9 @@ def read_table(path: Path, options: ParseOptions) -> pl.DataFrame | None:
     if shape is None:
         return None
     try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", columns=list(TABLE_COLUMNS))
+        # polars opens a path only by a UTF-8 name; a GBK-named file (unzipped from Windows) goes in as bytes.
+        source = path if readable(str(path)) == str(path) else path.read_bytes()
+        frame = pl.read_csv(source, infer_schema=False, encoding="utf8", columns=list(TABLE_COLUMNS))
     except pl.exceptions.PolarsError:
         return None
     created = pl.col("CreateTime").cast(pl.Int64, strict=False)
@@ -122,7 +125,7 @@ def read_table(path: Path, options: ParseOptions) -> pl.DataFrame | None:
         chat_name, sender_name = remark_or_nickname, pl.col("Sender")
         is_group = pl.when(~is_me & (pl.col("Sender") != pl.col("NickName"))).then(True)
     else:
-        chat_name, sender_name = pl.lit(path.stem.removesuffix("_utf8")), remark_or_nickname
+        chat_name, sender_name = pl.lit(readable(path.stem).removesuffix("_utf8")), remark_or_nickname
         is_group = pl.lit(None)
     return frame.select(
         chat_id=pl.col("TalkerId"),
@@ -224,7 +227,7 @@ def _messages(path: Path, reader, peeked, shape: _Shape, options: ParseOptions) 
     widths = shape.widths
     per_chat = shape.name == "F"
     from_sender_column = shape.name == "E"
-    file_chat_name = path.stem.removesuffix("_utf8")
+    file_chat_name = readable(path.stem).removesuffix("_utf8")
     text_kind = Kind.TEXT
     peeked_lines = [line for line, _ in peeked]
     rows = itertools.chain([row for _, row in peeked], reader)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from wechat_twin.errors import readable
 from wechat_twin.training.formats.support.csvfile import header_match, named_rows
 from wechat_twin.training.formats.support.message import Diagnostics, Kind, Message, ParseOptions
 from wechat_twin.training.formats.support.notices import notice_kind
@@ -63,7 +64,7 @@ def _text(kind: Kind, content: str) -> str:
 
 
 def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
-    chat = path.stem
+    chat = readable(path.stem)
     speakers: dict[str, int] = {}
     if not options.me:  # a first pass only counts speakers: its malformed rows are reported by the second
         for _, row in _rows(path, replace(options, diagnostics=Diagnostics())):

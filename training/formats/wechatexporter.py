@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from wechat_twin.errors import readable
 from wechat_twin.training.formats.support.message import Kind, Message, ParseOptions
 from wechat_twin.training.formats.support.notices import is_notice_line, notice_kind
 from wechat_twin.training.formats.support.owner import owner_names
@@ -109,7 +110,7 @@ def parse(path: Path, options: ParseOptions) -> Iterator[Message]:
     except UnicodeDecodeError as error:
         raise decode_error(path, error) from error
     title = _TITLE.match(lines[0]) if lines else None
-    chat_name = title.group("chat") if title else path.stem
+    chat_name = title.group("chat") if title else readable(path.stem)
     first = 1 if title else 0
 
     numbered = _drop_forwarded(list(enumerate(lines[first:], start=first + 1)))

@@ -24,10 +24,10 @@ from wechat_twin.server.basemodel import resolve_base_model
 from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
+from wechat_twin.training.common.lora import ALL_LINEAR, build_lora_config, check_servable
 from wechat_twin.training.common.model_loading import training_dtype
 from wechat_twin.training.dataset.privacy import Redactor
 from wechat_twin.training.pretrain.texts import PretrainTextError, read_texts
-from wechat_twin.training.sft.lora import ALL_LINEAR, build_lora_config, check_servable
 
 console = Console(stderr=True)
 

@@ -33,6 +33,7 @@ from wechat_twin.bridge.channels.weixin.login import (
 )
 from wechat_twin.bridge.channels.weixin.messages import from_weixin, split_text
 from wechat_twin.bridge.config import WeixinConfig
+from wechat_twin.bridge.texts import Texts
 
 logger = logging.getLogger("wechat_twin.bridge.weixin")
 
@@ -60,8 +61,10 @@ class _Typing:
 
 class WeixinChannel(Channel):
     def __init__(self, settings: WeixinConfig, data_dir: Path, say: Callable[[str], None],
-                 ask_code: Callable[[], str], confirm_owner: Callable[[str], bool]) -> None:  # fmt: skip
+                 ask_code: Callable[[], str], confirm_owner: Callable[[str], bool],
+                 texts: Texts | None = None) -> None:  # fmt: skip
         self.settings = settings
+        self.texts = texts or Texts()
         self.data_dir = data_dir
         self.say = say
         self.ask_code = ask_code
@@ -86,11 +89,12 @@ class WeixinChannel(Channel):
         self.client.token = credentials.bot_token
         self.owner_id = self.settings.owner_user_id or credentials.user_id
         if self.owner_id:
-            self.say(f"owner: {self.owner_id} (their messages to the bot are commands, picks and labels)")
+            self.say(self.texts("owner_known", owner=self.owner_id))
 
     def _login(self, known: Credentials | None) -> Credentials:
         """A new login, taken only from the owner once one is known (configured, or from the last login)."""
-        login = QrLogin(self.client, self.settings.base_url, self.settings, self.data_dir, self.say, self.ask_code)
+        login = QrLogin(self.client, self.settings.base_url, self.settings, self.data_dir, self.say, self.ask_code,
+                        texts=self.texts)  # fmt: skip
         return login.run(known, owner=self.owner_id)
 
     def _relogin(self, stale_token: str) -> None:
@@ -99,8 +103,7 @@ class WeixinChannel(Channel):
             if self.client.token != stale_token:
                 return
             self._ready.clear()
-            self.say("WeChat ended the bot's login (-14, session timeout). Replies wait, queued messages are kept: "
-                     "scan the new QR code.")  # fmt: skip
+            self.say(self.texts("session_ended"))
             try:
                 self._use(self._login(None))
             except BaseException as exc:
@@ -195,7 +198,7 @@ class WeixinChannel(Channel):
         if self.credentials is not None:
             self.credentials = self.credentials.model_copy(update={"user_id": sender})
             save_credentials(self.data_dir, self.credentials)
-        self.say(f"owner: {sender}")
+        self.say(self.texts("owner_set", owner=sender))
 
     # sending
     def _user(self, chat_id: str) -> str:
@@ -211,7 +214,7 @@ class WeixinChannel(Channel):
     def send(self, chat_id: str, text: str) -> None:
         user = self._user(chat_id)
         if not user:
-            self.say(f"[for the owner, who has not messaged the bot yet] {text}")
+            self.say(self.texts("owner_unknown", text=text))
             return
         for piece in split_text(text, self.settings.text_limit):
             self._send_piece(user, piece)

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from wechat_twin.bridge.channels.weixin.api import IlinkClient
 from wechat_twin.bridge.channels.weixin.hosts import checked_base, redirect_base
 from wechat_twin.bridge.config import WeixinConfig
+from wechat_twin.bridge.texts import Texts
 from wechat_twin.errors import TwinError
 from wechat_twin.private_files import write_private
 
@@ -59,7 +60,7 @@ def save_credentials(data_dir: Path, credentials: Credentials) -> None:
     write_private(data_dir / CREDENTIALS_FILE, json.dumps(credentials.model_dump(), indent=2).encode())
 
 
-def show_qr(content: str, png: Path, say: Callable[[str], None]) -> None:
+def show_qr(content: str, png: Path, say: Callable[[str], None], texts: Texts) -> None:
     """The QR code in the terminal, as an owner-only PNG, and as the raw link for terminals that cannot draw it."""
     code = qrcode.QRCode(border=1)
     code.add_data(content)
@@ -68,7 +69,7 @@ def show_qr(content: str, png: Path, say: Callable[[str], None]) -> None:
     image = io.BytesIO()
     code.make_image().save(image, format="PNG")
     write_private(png, image.getvalue())
-    say(f"{text.getvalue()}Scan with the owner's WeChat (also in {png}): {content}")
+    say(texts("scan_qr", drawing=text.getvalue(), png=png, link=content))
 
 
 class QrLogin:
@@ -76,7 +77,7 @@ class QrLogin:
 
     def __init__(self, client: IlinkClient, login_base: str, settings: WeixinConfig, data_dir: Path,
                  say: Callable[[str], None], ask_code: Callable[[], str], clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+                 sleep: Callable[[float], None] = time.sleep, texts: Texts | None = None) -> None:  # fmt: skip
         self.client = client
         self.login_base = login_base.rstrip("/")
         self.settings = settings
@@ -85,6 +86,7 @@ class QrLogin:
         self.ask_code = ask_code
         self.clock = clock
         self.sleep = sleep
+        self.texts = texts or Texts()
 
     def run(self, known: Credentials | None, owner: str = "") -> Credentials:
         """A confirmed login. `owner` (a `…@im.wechat` id), when known, is the only WeChat whose confirmation
@@ -93,20 +95,20 @@ class QrLogin:
         for offered in range(1, self.settings.qr_codes + 1):
             qr = self.client.post("ilink/bot/get_bot_qrcode", {"local_token_list": [known.bot_token] if known else []},
                                   base_url=self.login_base)  # fmt: skip
-            show_qr(qr["qrcode_img_content"], self.data_dir / QR_FILE, self.say)
+            show_qr(qr["qrcode_img_content"], self.data_dir / QR_FILE, self.say, self.texts)
             result = self._poll(qr["qrcode"], deadline, known, owner)
             if result is not None:
                 return result
             if offered < self.settings.qr_codes:
-                self.say(f"that QR code is spent: here is a new one ({offered + 1} of {self.settings.qr_codes})")
-        raise LoginFailed(f"no QR code was confirmed ({self.settings.qr_codes} offered); run `twin-bridge run` again")
+                self.say(self.texts("qr_expired", number=offered + 1, total=self.settings.qr_codes))
+        raise LoginFailed(self.texts("no_qr_confirmed", total=self.settings.qr_codes))
 
     def _poll(self, key: str, deadline: float, known: Credentials | None, owner: str) -> Credentials | None:
         """The confirmed login, or None when this QR code is spent (expired, too many wrong codes, not the owner)."""
         base, verify_code, last = self.login_base, None, ""
         while True:
             if self.clock() > deadline:
-                raise LoginFailed(f"the login was not confirmed within {self.settings.login_deadline_s:.0f} s")
+                raise LoginFailed(self.texts("login_deadline", seconds=f"{self.settings.login_deadline_s:.0f}"))
             answer = self.client.qrcode_status(base, key, verify_code, self.settings.poll_timeout_s)
             status, previous = answer.get("status", "wait"), last
             last = status
@@ -114,30 +116,30 @@ class QrLogin:
                 return self._confirmed(answer, owner)
             if status in ("expired", "verify_code_blocked"):
                 if status == "verify_code_blocked":
-                    self.say("too many wrong codes")
+                    self.say(self.texts("codes_blocked"))
                 return None
             if status == "binded_redirect":
                 if known is None:
-                    raise LoginFailed("this bot is bound to another client and no local login is kept here")
-                self.say("already bound: the kept login stays valid")
+                    raise LoginFailed(self.texts("bound_elsewhere"))
+                self.say(self.texts("already_bound"))
                 return known
             if status == "scaned_but_redirect":
                 base = redirect_base(str(answer.get("redirect_host", "")), self.login_base, self.settings)
                 continue
             if status == "need_verifycode":
                 if verify_code is not None:
-                    self.say("that code was wrong")
+                    self.say(self.texts("code_wrong"))
                 verify_code = self.ask_code()
                 continue
             if status == "scaned":
                 if previous != "scaned":
-                    self.say("scanned: confirm the login on the phone")
+                    self.say(self.texts("scanned"))
                 verify_code = None
             self.sleep(self.settings.qr_poll_s)
 
     def _confirmed(self, answer: dict, owner: str) -> Credentials | None:
         if not answer.get("bot_token") or not answer.get("ilink_bot_id"):
-            raise LoginFailed("iLink confirmed the login without a bot token or bot id")
+            raise LoginFailed(self.texts("no_bot_token"))
         scanner = str(answer.get("ilink_user_id") or "")
         if owner and scanner != owner:
             refused = (f"refused: the QR code was confirmed by {scanner or 'a WeChat iLink did not name'}, not by the "
@@ -150,5 +152,5 @@ class QrLogin:
         credentials = Credentials(bot_token=answer["bot_token"], bot_id=answer["ilink_bot_id"], base_url=base_url,
                                   user_id=scanner)  # fmt: skip
         save_credentials(self.data_dir, credentials)
-        self.say(f"logged in as bot {credentials.bot_id}")
+        self.say(self.texts("logged_in", bot=credentials.bot_id))
         return credentials

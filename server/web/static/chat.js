@@ -1,12 +1,62 @@
 // The chat page: talks to this server's OpenAI-compatible API and the feedback API under /chat/api.
 // The conversation lives in this browser (localStorage, one per clone); the key in this tab only.
+// Every visible string comes from one table per language (texts.zh.json, texts.en.json): the browser's
+// language picks it (zh-* → Chinese, else English) until the page's switch does, remembered in localStorage.
 "use strict";
 
 const STORE = "wechat-twin:";
+const LANGUAGES = ["zh", "en"];
 const $ = (id) => document.getElementById(id);
-const state = { models: [], model: null, session: null, controller: null, busy: false };
+const state = { models: [], model: null, session: null, controller: null, busy: false, keyReason: null };
+const i18n = { language: "en", texts: {}, dates: null };
 
 class AuthError extends Error {}
+// An error whose message is already in the page's language; any other (the browser's own) is wrapped.
+class PageError extends Error {}
+
+// ---- language ------------------------------------------------------------------------------------
+function browserLanguage() {
+  return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+function chosenLanguage() {
+  const saved = localStorage.getItem(STORE + "language");
+  return LANGUAGES.includes(saved) ? saved : browserLanguage();
+}
+
+// The text for `key` in the page's language, with {name} filled from `values`.
+const t = (key, values = {}) => i18n.texts[key].replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+
+// The browser's own tag when it is of the page's language (en-GB keeps its dates), else the language itself.
+function locale() {
+  const own = navigator.language || "";
+  return own.toLowerCase().split("-")[0] === i18n.language ? own : i18n.language === "zh" ? "zh-CN" : "en";
+}
+
+async function useLanguage(language) {
+  const response = await fetch(`/chat/static/texts.${language}.json`);
+  i18n.texts = await response.json();
+  i18n.language = language;
+  i18n.dates = new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" });
+  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+  for (const attribute of ["title", "placeholder", "aria-label"]) {
+    for (const node of document.querySelectorAll(`[data-t-${attribute}]`)) {
+      node.setAttribute(attribute, t(node.getAttribute(`data-t-${attribute}`)));
+    }
+  }
+  if (state.keyReason) $("key-reason").textContent = t(state.keyReason);
+}
+
+async function switchLanguage() {
+  const next = i18n.language === "zh" ? "en" : "zh";
+  localStorage.setItem(STORE + "language", next);
+  await useLanguage(next);
+  setStatus("");
+  fillPicker();
+  showWho();
+  render();
+}
 
 // ---- storage -------------------------------------------------------------------------------------
 function readJSON(key, fallback) {
@@ -38,23 +88,29 @@ async function call(path, options = {}) {
   const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
   const key = apiKey();
   if (key) headers.Authorization = "Bearer " + key;
-  const response = await fetch(path, { ...options, headers });
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new PageError(t("offline"));
+  }
   if (response.status === 401) {
     // Ask once, and only about the key in use: a late refusal of an older key must not wipe a newer one.
     if (apiKey() === key && $("key-prompt").hidden) {
       sessionStorage.removeItem(STORE + "key");
-      askForKey(key ? "The server refused that key. Try again." : "This server needs a key.");
+      askForKey(key ? "key_refused" : "key_needed");
     }
     throw new AuthError("a key is needed");
   }
   if (!response.ok) {
-    let message = response.status + " " + response.statusText;
+    let message = `${response.status} ${response.statusText}`;
     try {
       message = (await response.json()).error.message || message;
     } catch {
       // not the OpenAI error shape: keep the status line
     }
-    throw new Error(message);
+    throw new PageError(t("error", { message }));
   }
   return response;
 }
@@ -79,7 +135,7 @@ async function readStream(response, onText) {
         const data = line.slice(6);
         if (data === "[DONE]") return;
         const chunk = JSON.parse(data);
-        if (chunk.error) throw new Error(chunk.error.message);
+        if (chunk.error) throw new PageError(t("error", { message: chunk.error.message }));
         const text = chunk.choices?.[0]?.delta?.content;
         if (text) onText(text);
       }
@@ -97,9 +153,24 @@ function el(tag, props = {}, children = []) {
 const bubbles = (text) =>
   text.split("\n").filter((line) => line.trim()).map((line) => el("div", { className: "bubble", textContent: line }));
 const button = (label, onclick, props = {}) => el("button", { type: "button", textContent: label, onclick, ...props });
+// A button whose text and tooltip come from the table: `key` and, where the table has it, `key_title`.
+const textButton = (key, onclick, props = {}) =>
+  button(t(key), onclick, { title: i18n.texts[key + "_title"] ?? "", ...props });
+
+// Show when a message was sent, as WeChat does: above the first message and after a pause of 5 minutes.
+const TIME_GAP_MS = 5 * 60 * 1000;
+function timeLabel(message, previousAt) {
+  if (!message.at || (previousAt && message.at - previousAt < TIME_GAP_MS)) return null;
+  return el("p", { className: "time", textContent: i18n.dates.format(new Date(message.at)) });
+}
 
 function setStatus(text) {
   $("status").textContent = text;
+}
+
+function showError(error) {
+  if (error instanceof AuthError) return;
+  setStatus(error instanceof PageError ? error.message : t("error", { message: error.message }));
 }
 
 function setBusy(busy) {
@@ -115,16 +186,20 @@ function render() {
   const log = $("log");
   log.replaceChildren();
   const lastUser = chat.messages.map((m) => m.role).lastIndexOf("user");
+  let previousAt = null;
   chat.messages.forEach((message, index) => {
+    const stamp = timeLabel(message, previousAt);
+    if (stamp) log.append(stamp);
+    previousAt = message.at ?? previousAt;
     const turn = el("section", { className: "turn " + message.role });
     turn.dataset.index = index;
     const last = index === chat.messages.length - 1;
     if (message.role === "user") {
       turn.append(el("div", { className: "bubble", textContent: message.content }));
-      if (index === lastUser && !state.busy) turn.append(el("div", { className: "actions" }, [button("Edit", editLast)]));
+      if (index === lastUser && !state.busy) turn.append(el("div", { className: "actions" }, [textButton("edit", editLast)]));
     } else {
       turn.append(...bubbles(message.content));
-      if (message.stopped) turn.append(el("p", { className: "note", textContent: "stopped" }));
+      if (message.stopped) turn.append(el("p", { className: "note", textContent: t("stopped") }));
       if (last && !state.busy) turn.append(replyActions(chat, message));
     }
     log.append(turn);
@@ -134,20 +209,21 @@ function render() {
 }
 
 function replyActions(chat, message) {
-  const actions = el("div", { className: "actions" }, [button("Regenerate", regenerate, { className: "regenerate" })]);
+  const actions = el("div", { className: "actions" }, [textButton("regenerate", regenerate, { className: "regenerate" })]);
   if (state.session?.feedback) {
     for (const [label, good] of [["👍", true], ["👎", false]]) {
       const pressed = message.label === good;
+      const name = t(good ? "good_reply" : "bad_reply");
       actions.append(
         button(label, () => sendLabel(chat, message, good), {
           className: pressed ? "pressed" : "",
           disabled: message.label !== undefined,
-          title: good ? "Good reply" : "Bad reply",
-          ariaLabel: good ? "Good reply" : "Bad reply",
+          title: name,
+          ariaLabel: name,
         }),
       );
     }
-    actions.append(button("Show two", showTwo, { className: "show-two" }));
+    actions.append(textButton("show_two", showTwo, { className: "show-two" }));
   }
   return actions;
 }
@@ -156,11 +232,11 @@ function pairView(pair) {
   const candidates = pair.candidates.map((text, index) =>
     el("div", { className: "candidate" }, [
       ...bubbles(text),
-      button("Pick this", () => pick(index), { className: "pick" }),
+      textButton("pick", () => pick(index), { className: "pick" }),
     ]),
   );
   return el("section", { className: "turn assistant" }, [
-    el("p", { className: "note", textContent: "Which reply sounds more like them?" }),
+    el("p", { className: "note", textContent: t("which_reply") }),
     el("div", { className: "pair" }, candidates),
   ]);
 }
@@ -169,8 +245,8 @@ function showWho() {
   const card = state.models.find((m) => m.id === state.model);
   if (!card) return;
   $("who").textContent = card.parent
-    ? `${card.owner_name || card.id}'s clone, trained on ${card.base_model || card.parent}`
-    : `${card.id}, the base model (no clone)`;
+    ? t("who_clone", { owner: card.owner_name || card.id, base: card.base_model || card.parent })
+    : t("who_base", { model: card.id });
 }
 
 // ---- actions -------------------------------------------------------------------------------------
@@ -179,7 +255,7 @@ const contextOf = (chat) => chat.messages.map(({ role, content }) => ({ role, co
 async function generate() {
   state.pair = null;
   const chat = conversation();
-  const reply = { role: "assistant", content: "" };
+  const reply = { role: "assistant", content: "", at: Date.now() };
   const messages = contextOf(chat);
   chat.messages.push(reply);
   saveConversation(chat);
@@ -188,7 +264,7 @@ async function generate() {
   setStatus("");
   render();
   const turn = $("log").lastElementChild;
-  turn.append(el("div", { className: "bubble typing", textContent: "…" }));
+  turn.append(el("div", { className: "bubble typing", textContent: t("typing") }));
   try {
     const response = await call("/v1/chat/completions", {
       method: "POST",
@@ -201,7 +277,7 @@ async function generate() {
     });
   } catch (error) {
     if (error.name === "AbortError") reply.stopped = true;
-    else if (!(error instanceof AuthError)) setStatus(error.message);
+    else showError(error);
   } finally {
     state.controller = null;
     if (!reply.content && !reply.stopped) chat.messages.pop();
@@ -216,7 +292,7 @@ function send(event) {
   const text = $("input").value.trim();
   if (!text || state.busy || !state.model) return;
   const chat = conversation();
-  chat.messages.push({ role: "user", content: text });
+  chat.messages.push({ role: "user", content: text, at: Date.now() });
   saveConversation(chat);
   $("input").value = "";
   generate();
@@ -277,7 +353,7 @@ async function sendLabel(chat, message, good) {
     saveConversation(chat);
     render();
   } catch (error) {
-    if (!(error instanceof AuthError)) setStatus(error.message);
+    showError(error);
   }
 }
 
@@ -285,7 +361,7 @@ async function showTwo() {
   const chat = conversation();
   dropLastReply(chat);
   setBusy(true);
-  setStatus("Writing two replies…");
+  setStatus(t("writing_two"));
   try {
     const { temperature, max_tokens } = sampling();
     const pair = await postJSON("/chat/api/pairs", {
@@ -298,7 +374,7 @@ async function showTwo() {
     state.pair = { ...pair, model: state.model };
     setStatus("");
   } catch (error) {
-    if (!(error instanceof AuthError)) setStatus(error.message);
+    showError(error);
   } finally {
     setBusy(false);
     render();
@@ -311,12 +387,12 @@ async function pick(index) {
     await postJSON(`/chat/api/pairs/${pair.exchange_id}/choice`, { chosen: index });
     const chat = conversation();
     dropLastReply(chat);
-    chat.messages.push({ role: "assistant", content: pair.candidates[index], chosen: pair.exchange_id });
+    chat.messages.push({ role: "assistant", content: pair.candidates[index], chosen: pair.exchange_id, at: Date.now() });
     saveConversation(chat);
     state.pair = null;
     render();
   } catch (error) {
-    if (!(error instanceof AuthError)) setStatus(error.message);
+    showError(error);
   }
 }
 
@@ -326,7 +402,8 @@ function stop() {
 
 // ---- start-up and the key ------------------------------------------------------------------------
 function askForKey(reason) {
-  $("key-reason").textContent = reason;
+  state.keyReason = reason;
+  $("key-reason").textContent = t(reason);
   $("key-prompt").hidden = false;
   $("key").value = "";
   $("key").focus();
@@ -336,6 +413,8 @@ function useKey(event) {
   event.preventDefault();
   sessionStorage.setItem(STORE + "key", $("key").value.trim());
   $("key-prompt").hidden = true;
+  state.keyReason = null;
+  $("key-reason").textContent = "";
   load();
 }
 
@@ -345,6 +424,22 @@ function pickModel(id) {
   localStorage.setItem(STORE + "model", id);
   showWho();
   render();
+}
+
+function fillPicker() {
+  const select = $("clone");
+  const chosen = select.value;
+  select.replaceChildren(
+    ...state.models.map((m) =>
+      el("option", {
+        value: m.id,
+        textContent: m.parent
+          ? t("option_clone", { owner: m.owner_name || m.id, model: m.id })
+          : t("option_base", { model: m.id }),
+      }),
+    ),
+  );
+  if (chosen) select.value = chosen;
 }
 
 async function load() {
@@ -359,25 +454,19 @@ async function load() {
     state.models = models.data
       .filter((m) => m.root === m.id || !ids.has(m.root))
       .sort((a, b) => Boolean(b.parent) - Boolean(a.parent));
+    fillPicker();
     const select = $("clone");
-    select.replaceChildren(
-      ...state.models.map((m) =>
-        el("option", {
-          value: m.id,
-          textContent: m.parent ? `${m.owner_name || m.id} (${m.id})` : `${m.id} (base model)`,
-        }),
-      ),
-    );
     const saved = localStorage.getItem(STORE + "model");
     select.value = ids.has(saved) ? saved : state.models[0]?.id;
     pickModel(select.value);
     setStatus("");
   } catch (error) {
-    if (!(error instanceof AuthError)) setStatus(error.message);
+    showError(error);
   }
 }
 
-function start() {
+async function start() {
+  await useLanguage(chosenLanguage());
   const saved = readJSON("sampling", null);
   if (saved) {
     $("temperature").value = saved.temperature;
@@ -392,6 +481,7 @@ function start() {
   $("export").addEventListener("click", exportChat);
   $("clone").addEventListener("change", (event) => pickModel(event.target.value));
   $("key-form").addEventListener("submit", useKey);
+  $("language").addEventListener("click", switchLanguage);
   load();
 }
 

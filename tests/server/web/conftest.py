@@ -25,11 +25,13 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def open_chat(browser: Browser, twin_server) -> Iterator[Callable[..., Page]]:
-    """A fresh tab (own localStorage) on /chat, already holding `key`, with the clone picker filled."""
+    """A fresh tab (own localStorage) on /chat, already holding `key`, with the clone picker filled.
+
+    The page follows the browser's language: English unless the test asks for another `locale`."""
     contexts = []
 
     def open_page(key: str | None = None, **context_options) -> Page:
-        context = browser.new_context(**context_options)
+        context = browser.new_context(**{"locale": "en-US", **context_options})
         contexts.append(context)
         page = context.new_page()
         page.add_init_script(f"sessionStorage.setItem({KEY_STORAGE!r}, {(key or twin_server.api_key)!r})")

@@ -49,7 +49,7 @@ def _aborted_requests(twin_server) -> float:
 
 
 def test_root_opens_the_page_which_asks_for_the_key_refuses_a_wrong_one_and_stays_on_loopback(browser, twin_server):
-    context = browser.new_context()
+    context = browser.new_context(locale="en-US")
     page = context.new_page()
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
@@ -81,7 +81,7 @@ def test_root_opens_the_page_which_asks_for_the_key_refuses_a_wrong_one_and_stay
 
 
 def test_a_late_refusal_of_a_wrong_key_does_not_undo_the_right_one(browser, twin_server):
-    context = browser.new_context()
+    context = browser.new_context(locale="en-US")
     page = context.new_page()
     page.goto(f"{twin_server.root_url}/chat")
     expect(page.locator("#key-reason")).to_contain_text("needs a key")

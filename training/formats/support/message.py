@@ -14,7 +14,7 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from wechat_twin.errors import TwinError
+from wechat_twin.errors import TwinError, readable
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MALFORMED_EXAMPLES = 5
@@ -84,7 +84,7 @@ class Diagnostics:
     def malformed(self, path: Path | str, line: int | str, reason: str) -> None:
         self.malformed_count += 1
         if len(self.malformed_examples) < MALFORMED_EXAMPLES:
-            self.malformed_examples.append(f"{path}:{line}: {reason}")
+            self.malformed_examples.append(readable(f"{path}:{line}: {reason}"))
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:

@@ -14,6 +14,7 @@ from wechat_twin.bridge.channels.weixin.channel import WeixinChannel
 from wechat_twin.bridge.cli import _answer_in_background
 from wechat_twin.bridge.config import BridgeConfig, WeixinConfig
 from wechat_twin.bridge.service import Bridge
+from wechat_twin.bridge.texts import Texts
 
 FRIEND = "mia-91c2@im.wechat"
 # Tencent's client waits 2 s after a failed poll and pauses 30 s after three; here the same rule, shorter.
@@ -48,7 +49,8 @@ class Running:
         self.config = config
         self.said = said
         self.channel = WeixinChannel(config.weixin, config.data_dir, say=said.append, ask_code=lambda: codes.pop(0),
-                                     confirm_owner=lambda user: owner_answers.pop(0))  # fmt: skip
+                                     confirm_owner=lambda user: owner_answers.pop(0),
+                                     texts=Texts(config.language))  # fmt: skip
         self.bridge = Bridge(config, self.channel, sleep=time.sleep)
         self.error: BaseException | None = None
         self._stop = threading.Event()

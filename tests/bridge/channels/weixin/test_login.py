@@ -20,13 +20,14 @@ from wechat_twin.bridge.channels.weixin.login import (
     load_credentials,
 )
 from wechat_twin.bridge.config import WeixinConfig
+from wechat_twin.bridge.texts import Language, Texts
 
 
-def _login(fake, tmp_path: Path, said: list[str], codes=(), **settings) -> QrLogin:
+def _login(fake, tmp_path: Path, said: list[str], codes=(), language=Language.en, **settings) -> QrLogin:
     config = WeixinConfig(base_url=fake.base_url, **{**FAST, **settings})
     answers = list(codes)
     return QrLogin(IlinkClient(fake.base_url), fake.base_url, config, tmp_path, said.append, lambda: answers.pop(0),
-                   sleep=lambda _: None)  # fmt: skip
+                   sleep=lambda _: None, texts=Texts(language))  # fmt: skip
 
 
 def _mode(path: Path) -> int:

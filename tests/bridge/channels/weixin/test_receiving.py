@@ -76,7 +76,7 @@ def test_a_refused_send_is_retried_with_the_same_client_id_until_taken(fake_ilin
     wait_for(lambda: fake_ilink.sent(fake_ilink.owner_id), what="the owner's confirmation")
     tries = fake_ilink.calls_to("sendmessage")
     assert len(tries) == 4 and len({c.body["msg"]["client_id"] for c in tries}) == 1
-    assert fake_ilink.texts_to(fake_ilink.owner_id) == ["bridge paused"]
+    assert fake_ilink.texts_to(fake_ilink.owner_id) == ["分身已暂停：新消息先存着，发 /resume 再回"]
     assert running.bridge.store.skipped_counts() == {"owner": 1}
 
 

@@ -62,7 +62,7 @@ def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, 
     owner = fake_ilink.owner_id
     running = run_weixin()
     fake_ilink.text(owner, "/pause")
-    wait_for(lambda: fake_ilink.texts_to(owner) == ["bridge paused"], what="the pause")
+    wait_for(lambda: fake_ilink.texts_to(owner) == ["分身已暂停：新消息先存着，发 /resume 再回"], what="the pause")
     fake_ilink.text(FRIEND, "still up?", context_token="ctx-late")
     wait_for(lambda: running.statuses() == ["pending"], what="the queued message")
     fake_ilink.login_script = [["scaned", "confirmed"]]
