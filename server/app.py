@@ -13,6 +13,7 @@ from wechat_twin.server.adapters.registry import AdapterRegistry
 from wechat_twin.server.api.adapters.router import router as adapters_router
 from wechat_twin.server.api.chat.router import router as chat_router
 from wechat_twin.server.api.completions.router import router as completions_router
+from wechat_twin.server.api.feedback.rate import FeedbackRate
 from wechat_twin.server.api.feedback.router import router as feedback_router
 from wechat_twin.server.api.feedback.serving import open_store
 from wechat_twin.server.api.generation import Admission
@@ -81,6 +82,7 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app.state.admission = Admission(settings.max_pending_requests)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     app.state.feedback = open_store(settings)
+    app.state.feedback_rate = FeedbackRate()
     install_error_handlers(app)
     install_openapi(app)
     for prefix in ("/v1", ""):

@@ -1,9 +1,12 @@
 """Thin routes of the chat page's API under /chat/api: any accepted key, chat keys included."""
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
 
 from wechat_twin.server.api.feedback import serving
 from wechat_twin.server.api.feedback.protocol import (
+    MAX_EXCHANGE_ID,
     ChoiceRequest,
     LabelRequest,
     Pair,
@@ -32,5 +35,7 @@ async def pair(request: Request, body: PairRequest) -> Pair:
 
 
 @router.post("/pairs/{exchange_id}/choice")
-def choice(request: Request, exchange_id: int, body: ChoiceRequest) -> Recorded:
+def choice(
+    request: Request, exchange_id: Annotated[int, Path(ge=1, le=MAX_EXCHANGE_ID)], body: ChoiceRequest
+) -> Recorded:
     return serving.record_choice(request, exchange_id, body)
