@@ -91,7 +91,7 @@ def test_4000_empty_messages_are_refused_at_once_and_the_server_stays_live(twin_
 def test_a_1_mib_history_of_the_most_messages_allowed_is_trimmed_while_the_server_stays_live(twin_server):
     text = "字" * ((ONE_MIB - 64 * MAX_MESSAGES) // (3 * MAX_MESSAGES))  # 3 bytes each in UTF-8
     body = {"model": "alice", "messages": alternating(MAX_MESSAGES - 1, text), "max_tokens": 1}
-    assert ONE_MIB * 0.95 < len(encoded(body)) <= ONE_MIB
+    assert ONE_MIB * 0.9 < len(encoded(body)) <= ONE_MIB
     reply, latencies, took = _send_while_probing(twin_server, body)
     assert reply.status_code == 200, reply.text
     assert int(reply.headers["x-twin-dropped-messages"]) > MAX_MESSAGES - 10
@@ -124,23 +124,22 @@ def test_a_seed_at_the_ends_of_int64_is_served(http, seed):
 
 @pytest.mark.parametrize("count", [200, 2000])
 def test_trimming_renders_the_history_a_bounded_number_of_times(tokenizer, count):
-    """Linear in the history: a few renders whatever the number of messages dropped (one per drop before)."""
+    """Linear in the history: the whole history is rendered once, then only chats about the limit's size, a few
+    times (before, the whole history once per dropped message)."""
     messages = [{"role": "system", "content": "You are Tom."}, *alternating(count - 1, "we walked along the river")]
-    renders = 0
+    rendered: list[int] = []
 
     def render(kept):
-        nonlocal renders
-        renders += 1
+        rendered.append(len(kept))
         return render_chat_prompt(tokenizer, build_chat(kept))
 
     def count_tokens(texts):
         return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     wrapper = wrapper_tokens(lambda chat: render_chat_prompt(tokenizer, chat))
-    renders = 0
     fitted = fit_history(messages, render, 300, count_tokens, wrapper)
     assert len(fitted.prompt_token_ids) <= 300
-    assert renders <= 4, renders
+    assert rendered[0] == count and len(rendered) <= 12 and sum(rendered[1:]) <= 400, rendered
     kept = [messages[0], *messages[1 + fitted.dropped :]]
     assert fitted.prompt_token_ids == render_chat_prompt(tokenizer, build_chat(kept))
     one_fewer = [messages[0], *messages[fitted.dropped :]]

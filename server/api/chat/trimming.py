@@ -47,6 +47,12 @@ def fit_history(
     last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
     droppable = [i for i, m in enumerate(messages[:last_user]) if m["role"] != "system"]
     costs = [n + wrapper_tokens for n in count([messages[i]["content"] for i in droppable])]
+
+    def without(dropped: int) -> list[int]:
+        gone = set(droppable[:dropped])
+        return render([m for i, m in enumerate(messages) if i not in gone])
+
+    # Drop what the estimate says is over, checked by a render; each further try drops twice as much.
     dropped = 0
     for attempt in range(MAX_CHECKS):
         over = (len(prompt) - prompt_limit) << attempt
@@ -54,33 +60,25 @@ def fit_history(
         while dropped < len(droppable) and (saved < over or saved == 0):
             saved += max(costs[dropped], 1)
             dropped += 1
-        gone = set(droppable[:dropped])
-        prompt = render([m for i, m in enumerate(messages) if i not in gone])
+        prompt = without(dropped)
         if len(prompt) <= prompt_limit or dropped == len(droppable):
             break
-    return _give_back(messages, render, prompt_limit, droppable, costs, FittedPrompt(prompt, dropped))
-
-
-def _give_back(
-    messages: list[ChatMessage],
-    render: Callable[[list[ChatMessage]], list[int]],
-    prompt_limit: int,
-    droppable: list[int],
-    costs: list[int],
-    fitted: FittedPrompt,
-) -> FittedPrompt:
-    """Keep the newest dropped messages that the estimate says still fit (checked by one render), so no
-    more history is lost than needed."""
-    room = prompt_limit - len(fitted.prompt_token_ids)
-    back = fitted.dropped
-    while back > 0 and costs[back - 1] <= room:
-        room -= costs[back - 1]
-        back -= 1
-    if back == fitted.dropped:
-        return fitted
-    gone = set(droppable[:back])
-    prompt = render([m for i, m in enumerate(messages) if i not in gone])
-    return FittedPrompt(prompt, back) if len(prompt) <= prompt_limit else fitted
+    if len(prompt) > prompt_limit:
+        return FittedPrompt(prompt, dropped)
+    # Keep the newest of the dropped back as far as they fit: a bisection over the few the estimate may have
+    # dropped too many (twice the room left), each render no longer than the limit.
+    spare, fewest = 2 * (prompt_limit - len(prompt)), dropped
+    while fewest > 0 and costs[fewest - 1] <= spare:
+        spare -= costs[fewest - 1]
+        fewest -= 1
+    while fewest < dropped:
+        middle = (fewest + dropped) // 2
+        candidate = without(middle)
+        if len(candidate) <= prompt_limit:
+            prompt, dropped = candidate, middle
+        else:
+            fewest = middle + 1
+    return FittedPrompt(prompt, dropped)
 
 
 def wrapper_tokens(render: Callable[[list[ChatMessage]], list[int]]) -> int:
