@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +92,9 @@ def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespac
             "--uvicorn-log-level", "warning"]  # fmt: skip
 
 
+CommandBuilder = Callable[[Path, Path, int, argparse.Namespace], list[str]]
 # name, command builder, for each comparison.
-LINEUPS = {
+LINEUPS: dict[str, tuple[tuple[str, CommandBuilder], ...]] = {
     "vllm": (("vllm-server", vllm_command), ("wechat-twin", our_command)),
     "transformers": (("tf-batched", transformers_batched), ("tf-one-by-one", transformers_one_at_a_time),
                      ("vllm-cpu", our_command)),
@@ -194,6 +196,23 @@ def report(engine: str, rounds: list[list[LoadResult]]) -> None:
         print(f"{label}: {median:.3f}x" + (f" ({goal})" if goal else ""))
 
 
+def run_rounds(
+    lineup: Sequence[tuple[str, CommandBuilder]],
+    count: int,
+    measure_one: Callable[[int, str, CommandBuilder], LoadResult],
+) -> list[list[LoadResult]]:
+    """`count` rounds in which every server takes its turn in the lineup's order (theirs, ours, theirs, ours, ...):
+    `measure_one(round number, name, command builder)` starts one, loads it and stops it."""
+    rounds: list[list[LoadResult]] = []
+    for number in range(1, count + 1):
+        results = []
+        for name, build in lineup:
+            print(f"round {number}/{count}: {name}", flush=True)
+            results.append(measure_one(number, name, build))
+        rounds.append(results)
+    return rounds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="HF folder (default: the embedded model)")
@@ -210,15 +229,12 @@ def main() -> None:
         adapters = Path(tmp) / "adapters"
         for seed, name in enumerate(ADAPTERS, start=1):
             build_random_adapter(model, adapters / name, seed, SYSTEM, EMBEDDED_NAME)
-        rounds: list[list[LoadResult]] = []
-        for number in range(1, args.rounds + 1):
-            results = []
-            for name, build in LINEUPS[args.engine]:
-                print(f"round {number}/{args.rounds}: {name}", flush=True)
-                port = free_port()
-                log = Path(tmp) / f"{name}-{number}.log"
-                results.append(measure(name, build(model, adapters, port, args), port, args, log))
-            rounds.append(results)
+
+        def measure_one(number: int, name: str, build: CommandBuilder) -> LoadResult:
+            port = free_port()
+            return measure(name, build(model, adapters, port, args), port, args, Path(tmp) / f"{name}-{number}.log")
+
+        rounds = run_rounds(LINEUPS[args.engine], args.rounds, measure_one)
     report(args.engine, rounds)
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The test command: lint, then the whole suite on the vLLM engine and the server suite on transformers.
+# The test command: lint, then the whole suite on the vLLM engine and its `engine` tests (those that use the
+# engine --engine picks, marked from their fixtures: tests/support/tiers.py) again on transformers.
 # Without vLLM installed, the whole suite runs on the transformers engine instead. TWIN_TRANSFORMERS_VENV=DIR
 # (CI sets it) runs the transformers pass in a venv made by `TWIN_ENGINE=transformers VENV=DIR scripts/setup.sh`,
 # after checking that vLLM really cannot be imported there. The chat page's browser tests run once, with the vLLM
-# pass: the page does not depend on the engine.
+# pass: the page does not depend on the engine. Every pass prints its 25 slowest tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -24,17 +25,19 @@ fi
 ruff check .
 if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"; then
     echo "== no vLLM in .venv: the whole suite runs on the transformers engine"
-    python -m pytest -q -p no:cacheprovider --engine transformers "$@"
+    python -m pytest -q -p no:cacheprovider --durations=25 --engine transformers "$@"
     exit
 fi
-python -m pytest -q -p no:cacheprovider --engine vllm "$@"
+python -m pytest -q -p no:cacheprovider --durations=25 --engine vllm "$@"
+ENGINE_TESTS=(-m "engine and not browser" tests)
 if [ -n "${TWIN_TRANSFORMERS_VENV:-}" ]; then
     if "$TWIN_TRANSFORMERS_VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
         echo "error: $TWIN_TRANSFORMERS_VENV can import vllm, so it does not test a machine without vLLM" >&2
         exit 1
     fi
-    echo "== server suite on the transformers engine in $TWIN_TRANSFORMERS_VENV (no vLLM there)"
-    "$TWIN_TRANSFORMERS_VENV/bin/python" -m pytest -q -p no:cacheprovider --engine transformers tests/server --ignore=tests/server/web "$@"
+    echo "== engine tests on the transformers engine in $TWIN_TRANSFORMERS_VENV (no vLLM there)"
+    "$TWIN_TRANSFORMERS_VENV/bin/python" -m pytest -q -p no:cacheprovider --durations=25 --engine transformers \
+        "${ENGINE_TESTS[@]}" "$@"
 else
-    python -m pytest -q -p no:cacheprovider --engine transformers tests/server --ignore=tests/server/web "$@"
+    python -m pytest -q -p no:cacheprovider --durations=25 --engine transformers "${ENGINE_TESTS[@]}" "$@"
 fi

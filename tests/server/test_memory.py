@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import ADAPTER_PERSONAS
 from tests.support.memory import EXCHANGES, JIE, MOM, served_with_memory, write_memory
+from tests.support.tiers import slow_fixture
 from wechat_twin.server.adapters.card import read_card, write_card
 from wechat_twin.server.engines.base import SamplingOptions
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
@@ -59,6 +60,7 @@ def test_a_named_contact_lengthens_the_prompt_by_their_memory(http, memory_adapt
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def spied_app(embedded_model: Path, adapters_dir: Path, tmp_path_factory):
     """The real app and engine in process, the engine's `stream` wrapped to record the token ids it receives."""
     from fastapi.testclient import TestClient

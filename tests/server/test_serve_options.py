@@ -19,6 +19,7 @@ from openai import OpenAI
 from typer.testing import CliRunner
 
 from tests.conftest import ADAPTER_PERSONAS
+from tests.support.tiers import slow_fixture
 from wechat_twin.server.cli import app as server_app
 
 MAX_BODY_BYTES = 4096
@@ -59,6 +60,7 @@ def adapters(tmp_path_factory, adapters_dir):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def app(embedded_model, adapters, server_log):
     started: dict = {}
     with pytest.MonkeyPatch.context() as patch:

@@ -6,15 +6,19 @@ import json
 import os
 import re
 import stat
+from functools import partial
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.tiers import slow_fixture
 from tests.training.formats.export_files import read_jsonl, run_data
 from tests.training.memory_export import TAG, tagged_export
 from wechat_twin.memory.block import EXCHANGES_HEADER
 from wechat_twin.server.adapters.card import read_card
 from wechat_twin.training.cli import app
+from wechat_twin.training.evaluate import command as evaluate_command
+from wechat_twin.training.evaluate.tuning import DEFAULTS, SamplingSearch
 from wechat_twin.training.sft.train import SFTOptions, check_inputs
 
 
@@ -65,11 +69,12 @@ def test_without_memory_the_samples_are_unchanged(dataset, tmp_path):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def trained(dataset, tmp_path_factory):
     """One step of SFT with --memory: enough for the folder's contents and for eval's rows."""
     out = tmp_path_factory.mktemp("memory-adapters") / "with-memory"
     args = ["--rank", "8", "--batch-size", "4", "--max-length", "640", "--max-steps", "1", "--evals", "1", "--memory",
-            "--memory-k", "2"]
+            "--memory-k", "2"]  # fmt: skip
     result = CliRunner().invoke(app, ["sft", str(dataset), "--out", str(out), *args])
     assert result.exit_code == 0, result.output
     return out
@@ -91,11 +96,15 @@ def test_sft_carries_the_memory_into_the_adapter_with_the_plain_persona(dataset,
     assert EXCHANGES_HEADER not in card.system_prompt, "the persona the server prepends is the plain one"
 
 
-def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the_card(trained, tmp_path):
+def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the_card(trained, tmp_path, monkeypatch):
+    """End to end on a two-point grid and one seed (9 passes, not 43): the search itself, on the whole grid and
+    several seeds, is tested without a model in tests/training/evaluate/test_memory_rows.py."""
+    points = [DEFAULTS, {**DEFAULTS, "temperature": 0.7, "frequency_penalty": 0.5}]
+    monkeypatch.setattr(evaluate_command, "SamplingSearch", partial(SamplingSearch, points=points))
     report_dir = tmp_path / "eval"
     result = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "4",
                                       "--max-tokens", "6", "--memory", "--tune-sampling",
-                                      "--tune-seeds", "2"])  # fmt: skip
+                                      "--tune-seeds", "1"])  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads((report_dir / "eval.json").read_text())
     rows = report["memory"]["rows"]
@@ -111,10 +120,10 @@ def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the
 
     tuning = report["sampling"]
     distances = [p["style_distance_to_owner"] for p in tuning["points"]]
-    assert len(distances) == 17 and tuning["points"][0]["sampling"]["temperature"] == 1.0
+    assert [p["sampling"] for p in tuning["points"]] == points
     assert tuning["style_distance_to_owner"]["tuned"] == min(distances)
     assert read_card(trained).sampling == tuning["tuned"]
-    assert all(len(p["per_seed"]) == 2 for p in tuning["points"]) and tuning["recheck"]["seeds"] == [2, 3]
+    assert all(len(p["per_seed"]) == 1 for p in tuning["points"]) and tuning["recheck"]["seeds"] == [1]
     rechecked = tuning["recheck"]["style_distance_to_owner"]
-    assert len(rechecked["defaults"]) == len(rechecked["tuned"]) == 2 and 0 <= tuning["recheck"]["tuned_closer"] <= 2
-    assert "## Sampling" in table and re.search(r"On 2 fresh seeds .* closer on [0-2] of 2\.", table)
+    assert len(rechecked["defaults"]) == len(rechecked["tuned"]) == 1 and 0 <= tuning["recheck"]["tuned_closer"] <= 1
+    assert "## Sampling" in table and re.search(r"On 1 fresh seeds .* closer on [01] of 1\.", table)

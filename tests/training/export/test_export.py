@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.adapters import build_random_adapter
+from tests.support.tiers import slow_fixture
 from wechat_twin.server.engines import EngineOptions, SamplingOptions, collect, create_engine
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 from wechat_twin.training.cli import app
@@ -23,6 +24,7 @@ MAX_TOKENS = 24
 
 
 @pytest.fixture(scope="module")
+@slow_fixture  # merges a model; its tests generate with it
 def exported(tmp_path_factory, embedded_model):
     root = tmp_path_factory.mktemp("export")
     adapter = build_random_adapter(embedded_model, root / "jay", 3, PERSONA, str(embedded_model))

@@ -22,9 +22,8 @@ import httpx
 import pytest
 from safetensors.numpy import load_file
 
+from tests.support.tiers import slow_fixture
 from wechat_twin.server.adapters.card import read_card
-
-pytestmark = pytest.mark.slow
 
 TWIN_TRAIN = str(Path(sys.executable).with_name("twin-train"))
 QUESTIONS = ["free tonight?", "what are you eating", "saw the game?", "how was work", "coffee later?",
@@ -85,11 +84,13 @@ def feedback(parent: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def dpo_adapter(parent: Path, feedback: Path) -> Path:
     return _train("dpo", parent, feedback)
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def kto_adapter(parent: Path, feedback: Path) -> Path:
     """Read straight from the bridge's database, the other way in."""
     return _train("kto", parent, feedback / "feedback.db", "--no-use-pairs")

@@ -11,9 +11,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.tiers import slow_fixture
 from wechat_twin.training.cli import app
-
-pytestmark = pytest.mark.slow
 
 PHONE = "13800138000"
 POSTS = [f"Day {i} of the river walk: the dog ran ahead, then bubble tea with Mia at the night market, haiyo"
@@ -25,6 +24,7 @@ RUN = ["--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0", "--block-le
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def cpt_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cpt")
     texts = root / "posts.txt"

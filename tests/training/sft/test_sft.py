@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.server_process import ServerProcess
+from tests.support.tiers import slow_fixture
 from wechat_twin.server.prompting import build_chat, render_chat_text
 from wechat_twin.training.cli import app
 from wechat_twin.training.sft.chat_template import training_chat_template
@@ -31,6 +32,8 @@ SAMPLES = [
 SHORT_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.01"]
 DIVERGING_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.05",
                  "--lr-scheduler", "constant", "--dropout", "0", "--max-steps", "6", "--evals", "3"]  # fmt: skip
+# The shared run: two evaluations, so a checkpoint at step 2 that the resume test interrupts it at.
+RESUMABLE_RUN = [*SHORT_RUN, "--max-steps", "4", "--evals", "2", "--dropout", "0"]
 
 
 def write_dataset(folder: Path, train: list, dev: list) -> Path:
@@ -89,13 +92,13 @@ def dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def trained(tmp_path_factory, dataset, embedded_model) -> Path:
-    """One short real run (3 steps) that the serving and evaluation tests share."""
+    """One short real run (4 steps) that the serving, evaluation and resume tests share."""
     out = tmp_path_factory.mktemp("sft-out") / "sft-test"
-    result = sft(dataset, "--out", out, *SHORT_RUN, "--max-steps", "3", "--evals", "1")
+    result = sft(dataset, "--out", out, *RESUMABLE_RUN)
     assert result.exit_code == 0, result.output
     return out
-
 
 
 def _greedy_reply(server: ServerProcess, model: str) -> str:
@@ -110,6 +113,7 @@ def _greedy_reply(server: ServerProcess, model: str) -> str:
                           headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
     assert response.status_code == 200, response.text
     return response.json()["choices"][0]["message"]["content"]
+
 
 def test_training_renders_what_the_server_renders_and_masks_only_the_owner(tokenizer):
     template = training_chat_template(tokenizer)
@@ -177,8 +181,8 @@ def test_the_adapter_folder_has_the_contract_shape(trained, dataset):
     assert card["data"]["samples_train"] == 8 and card["training_args"]["rank"] == 8
     assert isinstance(card["reply_tokens_p99"], int) and card["reply_tokens_p99"] >= 1
     metrics = card["metrics"]
-    assert metrics["steps"] == 3 and metrics["train_loss"] > 0
-    assert metrics["dev_loss"] < metrics["dev_loss_before"], "three steps at lr 0.01 lower the dev loss"
+    assert metrics["steps"] == 4 and metrics["train_loss"] > 0
+    assert metrics["dev_loss"] < metrics["dev_loss_before"], "four steps at lr 0.01 lower the dev loss"
     peft = json.loads((trained / "adapter_config.json").read_text())
     assert peft["r"] == 8
     assert set(peft["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
@@ -215,6 +219,7 @@ def test_the_trained_adapter_fits_the_owner_better_than_a_random_lora(trained, e
     assert trained_loss < base_loss and trained_loss < dev_loss(embedded_model, adapters_dir / "alice", SAMPLES[:2])
 
 
+@pytest.mark.slow
 def test_the_lowest_dev_loss_is_the_one_written(tmp_path, dataset, embedded_model):
     """--evals 3 at a learning rate far too high, so the dev loss jumps about: the best checkpoint is written."""
     out = tmp_path / "adapters" / "best"
@@ -230,15 +235,12 @@ def test_the_lowest_dev_loss_is_the_one_written(tmp_path, dataset, embedded_mode
     assert dev_loss(embedded_model, out, SAMPLES[:2]) == pytest.approx(evals[best], abs=1e-3)
 
 
-def test_eval_reports_base_adapter_and_owner(trained, tmp_path, twin_server):
+def test_eval_reports_base_adapter_and_owner(trained, tmp_path):
+    """Eval starts its own (transformers) engine in this process, beside the shared server if it runs."""
     report_dir = tmp_path / "eval"
-    twin_server.stop()  # one model engine at a time on this machine: eval starts its own
-    try:
-        # no --data: the dev set of the dataset the adapter was trained on, as twin.json records it
-        evaluated = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "2",
-                                             "--max-tokens", "8"])  # fmt: skip
-    finally:
-        twin_server.start()
+    # no --data: the dev set of the dataset the adapter was trained on, as twin.json records it
+    evaluated = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "2",
+                                         "--max-tokens", "8"])  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads((report_dir / "eval.json").read_text())
     assert report["prompts"] == 2 and len(report["replies"]) == 2
@@ -253,13 +255,11 @@ def test_eval_reports_base_adapter_and_owner(trained, tmp_path, twin_server):
         assert stat.S_IMODE(os.stat(report_dir / name).st_mode) == 0o600, name
 
 
-def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
+def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset, trained):
+    """The `trained` fixture's run, killed after its first checkpoint and resumed, writes the same adapter."""
     from safetensors.torch import load_file
 
-    args = [*SHORT_RUN, "--max-steps", "4", "--evals", "2", "--dropout", "0"]
-    straight = tmp_path / "adapters" / "straight"
-    assert sft(dataset, "--out", straight, *args).exit_code == 0
-
+    args = RESUMABLE_RUN
     out = tmp_path / "adapters" / "resumed"
     checkpoint = tmp_path / "adapters" / ".resumed.checkpoints" / "checkpoint-2"
     command = [sys.executable, "-m", "wechat_twin.training.cli", "sft", str(dataset), "--out", str(out), *args]
@@ -288,12 +288,13 @@ def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, dataset):
     assert "resuming from" in resumed.output
     history = json.loads((out / "log_history.json").read_text())
     assert [e["step"] for e in history if "eval_loss" in e] == [0, 2, 4]
-    expected, got = load_file(straight / "adapter_model.safetensors"), load_file(out / "adapter_model.safetensors")
+    expected, got = load_file(trained / "adapter_model.safetensors"), load_file(out / "adapter_model.safetensors")
     assert expected.keys() == got.keys()
     for name, tensor in expected.items():
         assert (tensor - got[name]).abs().max() < 1e-4, name
 
 
+@pytest.mark.slow
 def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
     """What `accelerate launch` does on several GPUs, on CPU: torchrun starts two ranks of the same command (gloo)."""
     out = tmp_path / "adapters" / "ddp"
@@ -313,6 +314,7 @@ def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def gpu_trained(tmp_path_factory, dataset) -> Path:
     import torch
 
@@ -355,6 +357,7 @@ def test_vllm_on_the_gpu_serves_the_gpu_trained_adapter(gpu_trained, embedded_mo
 
 
 @pytest.mark.gpu
+@pytest.mark.slow
 def test_qlora_trains_on_a_4bit_base_and_the_adapter_loads_on_the_full_base(tmp_path, dataset, embedded_model):
     import torch
 
@@ -375,6 +378,7 @@ def test_qlora_trains_on_a_4bit_base_and_the_adapter_loads_on_the_full_base(tmp_
     assert sum("lora_B" in name for name, _ in model.named_parameters()) > 0
 
 
+@pytest.mark.slow
 def test_demo_builds_a_clone_from_an_export_once_and_says_how_to_serve_it(tmp_path):
     from wechat_twin.training.demo import SAMPLE_EXPORT
 

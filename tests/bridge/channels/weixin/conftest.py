@@ -86,6 +86,8 @@ def run_weixin(tmp_path: Path, fake_ilink: FakeIlink, request: pytest.FixtureReq
     def start(api_base: str | None = None, data_dir: Path = tmp_path, codes=(), owner_answers=(), answer=True,
               weixin: dict | None = None, **changes) -> Running:  # fmt: skip
         if api_base is None:
+            # asked for by the test, so that its tiers (tests/support/tiers.py) see the engine it starts
+            assert "twin_server" in request.fixturenames, "a test the real server answers asks for twin_server"
             server = request.getfixturevalue("twin_server")
             api_base, changes = server.base_url, {"api_key": server.api_key, **changes}
         settings = {"api_base": api_base, "model": "alice", "max_tokens": 12, "temperature": 0.0,

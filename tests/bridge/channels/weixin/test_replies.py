@@ -14,7 +14,7 @@ def _lines(reply: str) -> list[str]:
     return [line.strip() for line in reply.split("\n") if line.strip()]
 
 
-def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typing(fake_ilink, run_weixin):
+def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typing(fake_ilink, run_weixin, twin_server):
     running = run_weixin(max_tokens=24)
     message = fake_ilink.text(FRIEND, "hey, dinner tonight?", context_token="ctx-mia-1")
     wait_for(lambda: running.statuses() == ["answered"], what="the answer")
@@ -35,7 +35,7 @@ def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typi
     assert running.statuses() == ["answered"] and len(running.bridge.store.inbox_rows()) == 1
 
 
-def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, run_weixin):
+def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, run_weixin, twin_server):
     owner = fake_ilink.owner_id
     running = run_weixin(temperature=1.0)
     fake_ilink.text(owner, "/ab", context_token="ctx-owner")
@@ -58,7 +58,7 @@ def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, ru
     assert running.statuses() == ["answered"]
 
 
-def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, run_weixin):
+def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, run_weixin, twin_server):
     owner = fake_ilink.owner_id
     running = run_weixin()
     fake_ilink.text(owner, "/pause")
