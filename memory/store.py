@@ -96,7 +96,9 @@ class MemoryStore:
         self.path = Path(path)
         if not self.path.is_file():
             raise MemoryFileError(f"{self.path}: no such memory file (run `twin-train data` without --no-memory)")
-        self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        # as_uri() percent-escapes `#`, `?` and `%`: unescaped, they would open (and create) another file.
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         try:
             version = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as error:

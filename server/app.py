@@ -26,6 +26,7 @@ from wechat_twin.server.engines.supervisor import EngineSupervisor
 from wechat_twin.server.errors import install_error_handlers
 from wechat_twin.server.gate import Gate
 from wechat_twin.server.metrics import ServerMetrics
+from wechat_twin.server.web.api.rate import FeedbackRate
 from wechat_twin.server.web.api.router import router as feedback_router
 from wechat_twin.server.web.api.serving import open_store
 from wechat_twin.server.web.router import install_page
@@ -82,6 +83,7 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app.state.admission = Admission(settings.max_pending_requests, settings.max_pending_per_key)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     app.state.feedback = open_store(settings)
+    app.state.feedback_rate = FeedbackRate()
     install_error_handlers(app)
     install_openapi(app)
     for prefix in ("/v1", ""):

@@ -46,7 +46,7 @@ class TwinCard(BaseModel):
         "gives a request without max_tokens this much room, plus a margin",
     )
     memory: str | None = Field(
-        default=None, description="Memory file (relative to the folder, or absolute); default: memory.sqlite there"
+        default=None, description="Memory file inside the folder (relative, no '..'); default: memory.sqlite there"
     )
     memory_k: int = Field(
         default=RecallSettings.k,

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wechat_twin.server.engines.base import SamplingOptions
 
+# vLLM keeps a seed in an int64: outside it the engine fails (a 500) instead of refusing the value.
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
+
 TUNABLE = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 
 
@@ -24,7 +27,7 @@ class SamplingFields(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     n: int = Field(default=1, ge=1, le=8)
     stop: str | Annotated[list[str], Field(max_length=4)] | None = Field(default=None, description="Up to 4 sequences")
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=SEED_MIN, le=SEED_MAX, description="A signed 64-bit integer")
     presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     repetition_penalty: float = Field(default=1.0, gt=0.0, le=2.0, description="vLLM's extension to OpenAI's API")

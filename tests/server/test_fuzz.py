@@ -33,7 +33,7 @@ VALID_OPTIONS = st.fixed_dictionaries(
     {"model": st.sampled_from(["SmolLM2-135M-Instruct", "alice", "bob", "gpt-3.5-turbo"]),
      "max_tokens": st.integers(min_value=1, max_value=6), "stream": st.booleans()},
     optional={"temperature": st.floats(min_value=0, max_value=2), "n": st.integers(min_value=1, max_value=2),
-              "seed": st.integers(min_value=0, max_value=2**31), "stop": st.lists(TEXT, max_size=4),
+              "seed": st.integers(min_value=-(2**63), max_value=2**63 - 1), "stop": st.lists(TEXT, max_size=4),
               "top_p": st.floats(min_value=0.01, max_value=1), "tools": TOOLS, "tool_choice": st.just("auto"),
               "presence_penalty": st.floats(min_value=-2, max_value=2), "user": TEXT,
               "repetition_penalty": st.floats(min_value=0.01, max_value=2)},
@@ -45,6 +45,16 @@ INVALID_OPTIONS = st.one_of(
     st.fixed_dictionaries({"model": st.one_of(st.none(), st.text(max_size=5), st.just(7))}),
     st.fixed_dictionaries({"messages": st.one_of(st.just([]), st.just("hello"), st.lists(st.just({}), min_size=1))}),
     st.fixed_dictionaries({"stop": st.lists(st.text(), min_size=5, max_size=6)}),
+    st.fixed_dictionaries({"seed": st.one_of(st.integers(min_value=2**63), st.integers(max_value=-(2**63) - 1))}),
+    st.fixed_dictionaries(
+        {
+            "messages": st.builds(
+                lambda count, text: [{"role": "user", "content": text}] * count,
+                st.integers(min_value=1000, max_value=5000),
+                st.sampled_from(["", "hi", "字字"]),
+            )
+        }
+    ),
 )
 
 
@@ -93,6 +103,14 @@ def test_no_generated_request_gets_a_5xx(http, body):
         _check_stream(response, body)
     else:
         _check_reply(response, body)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(exchange_id=st.one_of(st.integers(), st.integers(min_value=2**63), st.integers(max_value=0)))
+def test_no_feedback_choice_id_gets_a_5xx(http, exchange_id):
+    response = http.post(f"/chat/api/pairs/{exchange_id}/choice", json={"chosen": 0})
+    assert response.status_code < 500, (exchange_id, response.text[:500])
+    _check_error(response)
 
 
 def test_the_server_is_healthy_after_the_fuzzing(twin_server):

@@ -13,7 +13,6 @@ from urllib.parse import unquote
 
 from fastapi import Request
 
-from wechat_twin.memory.block import with_memory
 from wechat_twin.memory.recall import recall
 from wechat_twin.server.adapters.registry import ModelTarget
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest
@@ -29,13 +28,14 @@ def named_contact(request: Request, body: ChatCompletionRequest) -> str | None:
     return contact.strip() or None if contact else None
 
 
-def with_contact_memory(
+def contact_memory(
     chat: list[ChatMessage], target: ModelTarget, request: Request, body: ChatCompletionRequest
-) -> list[ChatMessage]:
+) -> str | None:
+    """The memory block for this request, or None; looked up once per request, however the history is trimmed."""
     adapter = target.adapter
     if adapter is None or adapter.memory is None:
-        return chat
+        return None
     contact = contact_for(request, named_contact(request, body))
     if contact is None:
-        return chat
-    return with_memory(chat, recall(adapter.memory, contact, chat, adapter.recall_settings))
+        return None
+    return recall(adapter.memory, contact, chat, adapter.recall_settings)

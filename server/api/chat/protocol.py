@@ -17,8 +17,12 @@ class ChatMessageIn(BaseModel):
     name: str | None = None
 
 
+# More turns than any context holds: a client that sends more is refused before any of them is rendered.
+MAX_MESSAGES = 2048
+
+
 class ChatCompletionRequest(SamplingFields):
-    messages: list[ChatMessageIn] = Field(min_length=1)
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stream_options: StreamOptions | None = None
     tools: list[dict[str, Any]] | None = None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import Request, Response
 
-from wechat_twin.server.api.chat.contact_memory import with_contact_memory
+from wechat_twin.memory.block import with_memory
+from wechat_twin.server.adapters.registry import ModelTarget
+from wechat_twin.server.api.chat.contact_memory import contact_memory
 from wechat_twin.server.api.chat.protocol import (
     ChatChoice,
     ChatChunkChoice,
@@ -15,8 +19,9 @@ from wechat_twin.server.api.chat.protocol import (
     ChatMessageIn,
     ChatMessageOut,
 )
-from wechat_twin.server.api.chat.trimming import FittedPrompt, fit_history
+from wechat_twin.server.api.chat.trimming import FittedPrompt, fit_history, wrapper_tokens
 from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, reply_budget, sse_stream
+from wechat_twin.server.api.preparation import off_the_loop
 from wechat_twin.server.auth import resolve_model
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
@@ -90,27 +95,41 @@ def chat_messages(body: ChatCompletionRequest) -> list[ChatMessage]:
     return messages
 
 
+def _fit_prompt(
+    request: Request, body: ChatCompletionRequest, target: ModelTarget, messages: list[ChatMessage], budget: int
+) -> FittedPrompt:
+    """The prompt's token ids, the history trimmed to fit if the server trims: CPU work, run off the loop."""
+    state = request.app.state
+    persona = target.adapter.persona if target.adapter else None
+    settings = state.settings
+    tokenizer = state.engine.tokenizer
+    block = contact_memory(build_chat(messages, persona, settings.persona_overrides_client), target, request, body)
+
+    def render(kept: list[ChatMessage]) -> list[int]:
+        chat = build_chat(kept, persona, settings.persona_overrides_client)
+        return render_chat_prompt(tokenizer, with_memory(chat, block))
+
+    if not settings.trim_history:
+        return FittedPrompt(render(messages), 0)
+
+    def count(texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]] if texts else []
+
+    # Room for the reply, but never more than half the context: a huge max_tokens must not erase the history.
+    reply_room = min(budget, state.engine.max_model_len // 2)
+    limit = state.engine.max_model_len - reply_room
+    return fit_history(messages, render, limit, count, wrapper_tokens(lambda chat: render_chat_prompt(tokenizer, chat)))
+
+
 async def create_chat_completion(request: Request, body: ChatCompletionRequest, response: Response):
     state = request.app.state
     _check_tools(body)
     _check_response_format(body)
     target = resolve_model(request, body.model)
-    persona = target.adapter.persona if target.adapter else None
     settings = state.settings
-    tokenizer = state.engine.tokenizer
     budget = reply_budget(settings, target, body.max_completion_tokens or body.max_tokens)
-
-    def render(messages: list[ChatMessage]) -> list[int]:
-        chat = build_chat(messages, persona, settings.persona_overrides_client)
-        return render_chat_prompt(tokenizer, with_contact_memory(chat, target, request, body))
-
     messages = chat_messages(body)
-    if settings.trim_history:
-        # Room for the reply, but never more than half the context: a huge max_tokens must not erase the history.
-        reply_room = min(budget, state.engine.max_model_len // 2)
-        fitted = fit_history(messages, render, state.engine.max_model_len - reply_room)
-    else:
-        fitted = FittedPrompt(render(messages), 0)
+    fitted = await off_the_loop(request, lambda: _fit_prompt(request, body, target, messages, budget))
     prepared = prepare(request, target, body, fitted.prompt_token_ids, budget)
     generation = Generation(request, prepared, "chat")
     response.headers[DROPPED_HEADER] = str(fitted.dropped)

@@ -6,6 +6,7 @@ from fastapi import Request
 
 from wechat_twin.server.api.completions.protocol import Completion, CompletionChoice, CompletionRequest
 from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, sse_stream
+from wechat_twin.server.api.preparation import off_the_loop
 from wechat_twin.server.auth import resolve_model
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
@@ -25,8 +26,9 @@ async def create_completion(request: Request, body: CompletionRequest):
     if not prompt:
         raise OpenAIError(400, "prompt must not be empty", param="prompt")
     target = resolve_model(request, body.model)
-    prompt_ids = state.engine.tokenizer(prompt, add_special_tokens=True)["input_ids"]
-    prepared = prepare(request, target, body, list(prompt_ids), body.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS)
+    tokenizer = state.engine.tokenizer
+    prompt_ids = await off_the_loop(request, lambda: list(tokenizer(prompt, add_special_tokens=True)["input_ids"]))
+    prepared = prepare(request, target, body, prompt_ids, body.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS)
     generation = Generation(request, prepared, "completions")
     echo = prompt if body.echo else ""
 

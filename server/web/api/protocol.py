@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from wechat_twin.server.api.chat.protocol import MAX_MESSAGES
 
 CONVERSATION_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# One feedback row's text (the conversation and the reply): far more than a model's context, far less than a body.
+MAX_FEEDBACK_CHARS = 64_000
+# Exchange ids are SQLite rowids: a signed 64-bit integer, 1 and up.
+MAX_EXCHANGE_ID = 2**63 - 1
 
 
 class Turn(BaseModel):
@@ -25,7 +31,16 @@ class FeedbackContext(BaseModel):
 
     model: str
     conversation: str = Field(pattern=CONVERSATION_PATTERN, description="The page's id for this conversation")
-    messages: list[Turn] = Field(min_length=1)
+    messages: list[Turn] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+    def text_length(self) -> int:
+        return sum(len(turn.content) for turn in self.messages)
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        if self.text_length() + len(getattr(self, "reply", "")) > MAX_FEEDBACK_CHARS:
+            raise ValueError(f"the conversation and reply are longer than {MAX_FEEDBACK_CHARS} characters")
+        return self
 
 
 class LabelRequest(FeedbackContext):

@@ -1,10 +1,13 @@
 """Thin routes of the chat page's API under /chat/api: any accepted key, chat keys included."""
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
 
 from wechat_twin.server.auth import require_api_key
 from wechat_twin.server.web.api import serving
 from wechat_twin.server.web.api.protocol import (
+    MAX_EXCHANGE_ID,
     ChoiceRequest,
     LabelRequest,
     Pair,
@@ -32,5 +35,7 @@ async def pair(request: Request, body: PairRequest) -> Pair:
 
 
 @router.post("/pairs/{exchange_id}/choice")
-def choice(request: Request, exchange_id: int, body: ChoiceRequest) -> Recorded:
+def choice(
+    request: Request, exchange_id: Annotated[int, Path(ge=1, le=MAX_EXCHANGE_ID)], body: ChoiceRequest
+) -> Recorded:
     return serving.record_choice(request, exchange_id, body)

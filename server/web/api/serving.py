@@ -38,11 +38,13 @@ def open_store(settings: ServerSettings) -> FeedbackStore | None:
 
 
 def _store(request: Request) -> FeedbackStore:
-    store = request.app.state.feedback
-    if store is None:
+    """The database to write to, once this key may write once more (429 past its rate)."""
+    state = request.app.state
+    if state.feedback is None:
         raise OpenAIError(404, "this server keeps no feedback: start it with --feedback-db or --adapters",
                           code="feedback_disabled")  # fmt: skip
-    return store
+    state.feedback_rate.spend(key_name(request))
+    return state.feedback
 
 
 def _source(request: Request) -> str:

@@ -1,0 +1,153 @@
+"""No request can freeze the server: preparing the worst one a key can send stays off the event loop and linear.
+
+4,000 empty alternating messages (142 KB) held the event loop 89 s and `/health/live` with it, because the
+history trimming re-rendered the whole history once per dropped message; a 1 MiB body would have taken hours.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from wechat_twin.server.api.chat.protocol import MAX_MESSAGES
+from wechat_twin.server.api.chat.trimming import fit_history, wrapper_tokens
+from wechat_twin.server.prompting import build_chat, render_chat_prompt
+
+LIVE_WITHIN_S = 0.1  # nine probes in ten, beyond the idle server's slowest
+LIVE_AT_WORST_S = 2.0  # every probe: one stall of 0.7-1 s per big request is seen on a loaded 2-core CI machine
+ONE_MIB = 1 << 20
+
+
+def alternating(count: int, text: str = "") -> list[dict[str, str]]:
+    """`count` messages, user and assistant by turns, ending with the friend's."""
+    roles = ["user", "assistant"] if count % 2 else ["assistant", "user"]
+    return [{"role": roles[i % 2], "content": text} for i in range(count)]
+
+
+def encoded(body: dict) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _timed_live(client: httpx.Client) -> float:
+    started = time.perf_counter()
+    client.get("/health/live").raise_for_status()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def live_probe(root_url: str) -> Iterator[list[float]]:
+    """Times `/health/live` every 20 ms while the block runs: the latencies beyond the idle server's slowest.
+
+    The idle baseline (10 probes first) takes out what a loaded CI machine adds to every request alike,
+    so what is left is the time the request being prepared kept the event loop from answering.
+    """
+    latencies: list[float] = []
+    done = threading.Event()
+    client = httpx.Client(base_url=root_url, timeout=30)
+    idle = max(_timed_live(client) for _ in range(10))
+
+    def probe() -> None:
+        while not done.is_set():
+            latencies.append(_timed_live(client) - idle)
+            done.wait(0.02)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    try:
+        yield latencies
+    finally:
+        done.set()
+        thread.join(timeout=60)
+        client.close()
+
+
+def assert_live(latencies: list[float]) -> None:
+    assert len(latencies) >= 3, latencies
+    ordered = sorted(latencies)
+    assert ordered[int(0.9 * (len(ordered) - 1))] < LIVE_WITHIN_S and ordered[-1] < LIVE_AT_WORST_S, ordered[-5:]
+
+
+def _send_while_probing(twin_server, body: dict) -> tuple[httpx.Response, list[float], float]:
+    headers = {"Authorization": f"Bearer {twin_server.api_key}", "Content-Type": "application/json"}
+    content = encoded(body)
+    with live_probe(twin_server.root_url) as latencies:
+        time.sleep(0.1)  # the probe is running before the request arrives
+        started = time.perf_counter()
+        reply = httpx.post(f"{twin_server.base_url}/chat/completions", content=content, headers=headers, timeout=120)
+        took = time.perf_counter() - started
+    return reply, latencies, took
+
+
+def test_4000_empty_messages_are_refused_at_once_and_the_server_stays_live(twin_server):
+    body = {"model": "alice", "messages": alternating(4000), "max_tokens": 1}
+    reply, latencies, took = _send_while_probing(twin_server, body)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["param"] == "messages" and str(MAX_MESSAGES) in error["message"], error
+    assert set(error) == {"message", "type", "param", "code"}
+    assert took < 5, f"the refusal took {took:.1f} s"
+    assert_live(latencies)
+
+
+def test_a_1_mib_history_of_the_most_messages_allowed_is_trimmed_while_the_server_stays_live(twin_server):
+    text = "字" * ((ONE_MIB - 64 * MAX_MESSAGES) // (3 * MAX_MESSAGES))  # 3 bytes each in UTF-8
+    body = {"model": "alice", "messages": alternating(MAX_MESSAGES - 1, text), "max_tokens": 1}
+    assert ONE_MIB * 0.9 < len(encoded(body)) <= ONE_MIB
+    reply, latencies, took = _send_while_probing(twin_server, body)
+    assert reply.status_code == 200, reply.text
+    assert int(reply.headers["x-twin-dropped-messages"]) > MAX_MESSAGES - 10
+    assert took < 60, f"preparing took {took:.1f} s"
+    assert_live(latencies)
+
+
+def test_a_1_mib_message_is_refused_for_its_length_while_the_server_stays_live(twin_server):
+    body = {"model": "alice", "messages": [{"role": "user", "content": "hi " * (ONE_MIB // 3 - 1000)}]}
+    reply, latencies, took = _send_while_probing(twin_server, body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == "context_length_exceeded"
+    assert took < 30, f"preparing took {took:.1f} s"
+    assert_live(latencies)
+
+
+@pytest.mark.parametrize("seed", [2**64, 2**63, -(2**63) - 1, 10**30])
+def test_a_seed_outside_int64_is_refused_as_the_clients_mistake(http, seed):
+    body = {"model": "alice", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1, "seed": seed}
+    reply = http.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["param"] == "seed"
+
+
+@pytest.mark.parametrize("seed", [2**63 - 1, -(2**63), 0])
+def test_a_seed_at_the_ends_of_int64_is_served(http, seed):
+    body = {"model": "alice", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1, "seed": seed}
+    assert http.post("/v1/chat/completions", json=body).status_code == 200
+
+
+@pytest.mark.parametrize("count", [200, 2000])
+def test_trimming_renders_the_history_a_bounded_number_of_times(tokenizer, count):
+    """Linear in the history: the whole history is rendered once, then only chats about the limit's size, a few
+    times (before, the whole history once per dropped message)."""
+    messages = [{"role": "system", "content": "You are Tom."}, *alternating(count - 1, "we walked along the river")]
+    rendered: list[int] = []
+
+    def render(kept):
+        rendered.append(len(kept))
+        return render_chat_prompt(tokenizer, build_chat(kept))
+
+    def count_tokens(texts):
+        return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    wrapper = wrapper_tokens(lambda chat: render_chat_prompt(tokenizer, chat))
+    fitted = fit_history(messages, render, 300, count_tokens, wrapper)
+    assert len(fitted.prompt_token_ids) <= 300
+    assert rendered[0] == count and len(rendered) <= 12 and sum(rendered[1:]) <= 400, rendered
+    kept = [messages[0], *messages[1 + fitted.dropped :]]
+    assert fitted.prompt_token_ids == render_chat_prompt(tokenizer, build_chat(kept))
+    one_fewer = [messages[0], *messages[fitted.dropped :]]
+    assert len(render_chat_prompt(tokenizer, build_chat(one_fewer))) > 300, "more was dropped than needed"
