@@ -6,8 +6,8 @@
   came through a proxy or tunnel, which would make any outside client look local, so it needs a key (401).
 - The key is checked here, from the headers alone: a client without one cannot make the server hold a
   body (401 before reading a byte of it). Routes then check what the key may do.
-- POSTs must be `application/json` (415): a web page can send a cross-origin POST without asking first
-  only as a form or `text/plain`.
+- A POST's body must be `application/json` (415): a web page can send a cross-origin POST without asking
+  first only as a form or `text/plain`. A POST without a body goes on (a route it does not exist for says 405).
 - The body must arrive within `--body-timeout` (408), so slow senders cannot hold memory and connections.
 """
 
@@ -106,7 +106,8 @@ class Gate:
                                    code="invalid_api_key")  # fmt: skip
             if path == "/metrics" and who.kind is KeyKind.CHAT:
                 return OpenAIError(403, "metrics need an API or admin key", code="chat_only_key")
-        if scope["method"] == "POST":
+        carries_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+        if scope["method"] == "POST" and carries_body:
             media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
             if media_type != "application/json":
                 return OpenAIError(415, "send the body as JSON with `Content-Type: application/json`",

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from wechat_twin.bridge.config import BridgeConfig
 from wechat_twin.server.api.adapters.router import LoadLoRAAdapterRequest
-from wechat_twin.server.config import ServerSettings, check_chat_key
+from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.keys import check_chat_key_name
 from wechat_twin.training.adapter_output import AdapterOutputError, prepare_output_dir
 
 NAMES = ["alice", "Alice-2.sft_v1", "7", "x" * 64, "x" * 65, "-bad", ".hidden", "_x", "a b", "张三", "a+b"]
@@ -32,7 +33,7 @@ def _training_writes(tmp_path, name: str) -> bool:
 
 def _chat_key_named(name: str) -> bool:
     try:
-        check_chat_key(name, "secret")
+        check_chat_key_name(name)
     except ValueError:
         return False
     return True

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.inprocess_server import serve_fake
 from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.keys import ChatKey
 from wechat_twin.server.web.api.protocol import MAX_FEEDBACK_CHARS
 from wechat_twin.server.web.api.rate import FEEDBACK_PER_MINUTE
 
@@ -18,7 +19,8 @@ LIN, TOM = "lin-chat-key-0123456789", "tom-chat-key-0123456789"
 
 @pytest.fixture
 def server(embedded_model, tmp_path):
-    settings = ServerSettings(chat_keys={"lin": LIN, "tom": TOM}, feedback_db=tmp_path / "feedback.db")
+    chat_keys = {"lin": ChatKey(key=LIN, clones=["*"]), "tom": ChatKey(key=TOM, clones=["*"])}
+    settings = ServerSettings(chat_keys=chat_keys, feedback_db=tmp_path / "feedback.db")
     with serve_fake(settings) as running:
         yield running
 

@@ -10,6 +10,7 @@ from tests.support.server_process import free_port
 from wechat_twin.bridge.channels.weixin.channel import CURSOR_KEY
 from wechat_twin.bridge.channels.weixin.hosts import HostRefused
 from wechat_twin.bridge.channels.weixin.login import Credentials, load_credentials, save_credentials
+from wechat_twin.bridge.texts import Texts
 
 
 def _dead_api() -> str:
@@ -135,7 +136,7 @@ def test_after_a_stale_token_only_the_owner_may_log_the_bot_in_again(fake_ilink,
 
     fake_ilink.text(mallory, "/pause")
     fake_ilink.text(owner, "/pause")
-    wait_for(lambda: fake_ilink.texts_to(owner) == ["bridge paused"], what="the owner's command")
+    wait_for(lambda: fake_ilink.texts_to(owner) == [Texts()("paused")], what="the owner's command")
     assert [r["chat_id"] for r in running.bridge.store.inbox_rows()] == [mallory], "mallory is a friend, not the owner"
     assert running.error is None
 
