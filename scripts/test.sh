@@ -29,7 +29,8 @@ if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('v
     exit
 fi
 python -m pytest -q -p no:cacheprovider --durations=25 --engine vllm "$@"
-ENGINE_TESTS=(-m "engine and not browser" tests)
+# Training and the bench exercise the trainer, not the engine: their engine use runs once, on vLLM.
+ENGINE_TESTS=(-m "engine and not browser" --ignore=tests/training --ignore=tests/bench tests)
 if [ -n "${TWIN_TRANSFORMERS_VENV:-}" ]; then
     if "$TWIN_TRANSFORMERS_VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
         echo "error: $TWIN_TRANSFORMERS_VENV can import vllm, so it does not test a machine without vLLM" >&2
