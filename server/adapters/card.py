@@ -45,6 +45,11 @@ class TwinCard(BaseModel):
         description="The owner's long replies: the 99th percentile of their turns in base-model tokens. The server "
         "gives a request without max_tokens this much room, plus a margin",
     )
+    rhythm: dict[str, Any] | None = Field(
+        default=None,
+        description="The owner's reply rhythm (latency, bursts, no-reply rate) from the dataset report, which "
+        "the bridge replays (docs/bridge.md); none on cards written before it was measured",
+    )
     memory: str | None = Field(
         default=None, description="Memory file inside the folder (relative, no '..'); default: memory.sqlite there"
     )

@@ -29,6 +29,7 @@ from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
 from wechat_twin.training.dataset.memory_file import memory_file
 from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
+from wechat_twin.training.dataset.rhythm import RhythmEvents, events, measure
 from wechat_twin.training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table
 from wechat_twin.training.dataset.split import split_by_time
 from wechat_twin.training.dataset.tokens import token_counter
@@ -101,6 +102,17 @@ class _Session:
     chat: str
     start: float
     windows: list[Window]
+    number: int  # the session's number in the turn table, which the rhythm's events carry too
+
+
+@dataclass
+class _Built:
+    """Everything a run makes, before anything is written."""
+
+    report: dict[str, Any]
+    outputs: dict[str, Any]
+    rhythm: tuple[RhythmEvents, RhythmEvents]  # (every session but the dev split's, the dev split's)
+    names: dict[str, tuple[str, ...]]  # chat id -> the names a contact may be known by
 
 
 @contextmanager
@@ -123,6 +135,22 @@ def run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[str
 
 
 def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[str, Any]:
+    built = _build(inputs, options)
+    write_files(options.out, built.outputs)
+    return built.report
+
+
+def rhythm_splits(
+    inputs: Sequence[registry.Source], options: PipelineOptions
+) -> tuple[RhythmEvents, RhythmEvents, dict[str, tuple[str, ...]]]:
+    """The rhythm's events outside and inside the dev split, and each chat's names, nothing written: what
+    `bench/rhythm.py` replays the bridge's timing against."""
+    with _cycle_collector_paused():
+        built = _build(inputs, options)
+    return *built.rhythm, built.names
+
+
+def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Built:
     options.validate()
     try:
         zone = ZoneInfo(options.timezone)
@@ -159,8 +187,11 @@ def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[st
     system_tokens = counter.count(system_prompt) if system_prompt else 0
     limits = Limits(options.max_turns, options.max_tokens, system_tokens)
 
-    sessions = _sessions(chats, drops, kept, options, counter.count, limits, redactor, stats)
+    sessions, observed = _sessions(chats, drops, kept, options, counter.count, limits, redactor, stats)
     train, dev = split_by_time(sessions, options.dev_fraction)
+    dev_numbers = {session.number for session in dev}
+    rhythm = (observed.sessions(dev_numbers, keep=False), observed.sessions(dev_numbers))
+    names = {chat_id: (chat_id, chat_name) for chat_id, chat_name in chats.select("chat_id", "chat_name").iter_rows()}
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
     train_records = _records(train, system, system_tokens, redactor, zone, stats)
     dev_records = _records(dev, system, system_tokens, redactor, zone, stats)
@@ -184,6 +215,7 @@ def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[st
         warnings=diagnostics.warnings,
         settings=_settings(options),
     )
+    report["rhythm"] = measure(rhythm[0], names)
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
     if options.memory:
         database, report["memory"] = memory_file(train_records, _aliases(chats), facts)
@@ -193,8 +225,7 @@ def _run(inputs: Sequence[registry.Source], options: PipelineOptions) -> dict[st
         outputs[f"{LLAMAFACTORY_DIR}/dev.jsonl"] = jsonl(map(sharegpt, dev_records))
         outputs[f"{LLAMAFACTORY_DIR}/dataset_info.json"] = json_document(llamafactory_info(("train", "dev")))
     outputs["report.json"] = json_document(report)
-    write_files(options.out, outputs)
-    return report
+    return _Built(report, outputs, rhythm, names)
 
 
 def _read(
@@ -246,8 +277,9 @@ def _sessions(
     limits: Limits,
     redactor: Redactor,
     stats: Stats,
-) -> list[_Session]:
-    """Per chat: decide whether it is used at all; then cut the used chats into sessions and windows."""
+) -> tuple[list[_Session], RhythmEvents]:
+    """Per chat: decide whether it is used at all; then cut the used chats into sessions and windows.
+    The rhythm's events come from the same messages, with the same session numbers."""
     used = _used_chats(chats, kept, options, stats)
     used_drops = drops.filter(pl.col("chat_id").is_in(list(used))).group_by("reason").agg(pl.col("len").sum())
     for reason, n in used_drops.sort("reason").iter_rows():
@@ -255,6 +287,7 @@ def _sessions(
     ordered, duplicates = drop_duplicates(_by_chat_and_time(kept, used))
     stats.drop("duplicate", duplicates)
     turn_rows = turn_table(ordered, options.session_gap)
+    observed = events(ordered, options.session_gap, options.timezone)
     all_turns = turn_objects(turn_rows, count, redactor.screen(pl.col("text")))
     per_session = turn_rows.group_by("session", maintain_order=True).agg(
         pl.col("chat_id").first(), pl.col("start").first(), pl.len().alias("turns")
@@ -263,7 +296,7 @@ def _sessions(
     chats_with_samples: set[str] = set()
     keys: dict[str, str] = {}
     offset = 0
-    for _, chat_id, start, n in per_session.iter_rows():
+    for number, chat_id, start, n in per_session.iter_rows():
         windows, dropped = samples_of(all_turns[offset : offset + n], limits)
         offset += n
         if dropped:
@@ -274,10 +307,10 @@ def _sessions(
         stats.sessions += 1
         if chat_id not in keys:
             keys[chat_id] = chat_key(chat_id)
-        sessions.append(_Session(keys[chat_id], start, windows))
+        sessions.append(_Session(keys[chat_id], start, windows, number))
         chats_with_samples.add(chat_id)
     stats.chats_used = len(chats_with_samples)
-    return sessions
+    return sessions, observed
 
 
 def chat_key(chat_id: str) -> str:

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from wechat_twin.training.dataset.rhythm import summary_line
+
 PERCENTILES = (50, 90, 95, 99)
 
 
@@ -109,6 +111,7 @@ def summary(report: dict[str, Any]) -> str:
         f"tokens per sample ({tokens['counter']}): "
         + " ".join(f"{key} {value:,}" for key, value in tokens.items() if key != "counter")
     )
+    lines.append(summary_line(report.get("rhythm")))
     malformed = report["malformed_rows"]
     if malformed["count"]:
         lines.append(f"malformed rows skipped: {malformed['count']:,}")

@@ -51,6 +51,13 @@ class Limits:
     system_tokens: int = 0
 
 
+def session_starts(gap: float) -> pl.Expr:
+    """True on each message that opens a session: a new chat, or more than `gap` seconds of silence
+    (exactly `gap` still continues it). The rhythm (`rhythm.py`) cuts its sessions with the same rule."""
+    chat, ts = pl.col("chat_id"), pl.col("timestamp")
+    return ((chat != chat.shift(1)) | (ts.diff() > gap)).fill_null(True)
+
+
 def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
     """One row per turn, in order: `chat_id`, `session` (a number, counting across chats), `is_me`,
     `text` (the burst's lines joined by "\\n"), `messages` and `start` (its first message's time).
@@ -60,7 +67,7 @@ def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
     silence of exactly `gap` seconds still continues the session.
     """
     chat, is_me, ts = pl.col("chat_id"), pl.col("is_me"), pl.col("timestamp")
-    new_session = ((chat != chat.shift(1)) | (ts.diff() > gap)).fill_null(True)
+    new_session = session_starts(gap)
     speaker = pl.when(display_name() != "").then(display_name()).otherwise(pl.lit(UNKNOWN_SPEAKER))
     named = pl.when(pl.col("in_group") & ~is_me).then(pl.concat_str(speaker, pl.lit(": "), "text")).otherwise("text")
     line = named if messages["in_group"].any() else pl.col("text")

@@ -287,11 +287,12 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         owner_name=report.get("owner_name"),
         kind="sft",
         date_split={name: dates for name, dates in date_split.items() if dates},
-        data={k: v for k, v in report.items() if k not in ("malformed_rows", "system_prompt")},
+        data={k: v for k, v in report.items() if k not in ("malformed_rows", "system_prompt", "rhythm")},
         training_args={**options.card_args(), "precision": precision, "processes": processes},
         metrics=metrics,
         reply_tokens_p99=owner_reply_tokens_p99(tokenizer, inputs.train.samples),
         memory_k=options.recall_k,
+        rhythm=report.get("rhythm"),
     )
 
 

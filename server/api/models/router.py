@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
@@ -22,6 +24,8 @@ class ModelCard(BaseModel):
     max_model_len: int | None = None
     owner_name: str | None = Field(default=None, description="Whose clone this is (the adapter's twin.json)")
     base_model: str | None = Field(default=None, description="The base the adapter was trained on (twin.json)")
+    rhythm: dict[str, Any] | None = Field(default=None, description="The owner's reply rhythm the bridge replays "
+                                          "(twin.json); shown to the owner's keys, not to chat keys")  # fmt: skip
 
 
 class ModelList(BaseModel):
@@ -34,6 +38,7 @@ def _cards(request: Request) -> list[ModelCard]:
     registry = request.app.state.registry
     max_len = request.app.state.engine.max_model_len
     show_paths = can_manage(request.app.state.settings, identity(request))
+    show_rhythm = identity(request).chooses_contact  # per-contact timing: the bridge's and the owner's, no friend's
     cards = [ModelCard(id=registry.base_name, created=registry.created, root=registry.base_name, max_model_len=max_len)]
     cards += [
         ModelCard(
@@ -44,6 +49,7 @@ def _cards(request: Request) -> list[ModelCard]:
             max_model_len=max_len,
             owner_name=a.card.owner_name if a.card else None,
             base_model=a.card.base_model if a.card else None,
+            rhythm=a.card.rhythm if a.card and show_rhythm else None,
         )
         for a in registry.adapters
     ]
