@@ -53,6 +53,17 @@ class CloneApi:
             self._base_model[model] = (entry.get("parent") or entry["id"]) if entry else None
         return self._base_model[model]
 
+    def model_card(self, model: str) -> dict | None:
+        """The server's card for `model` (`GET /models/{id}`), `{}` when it serves no such model, None when
+        the server cannot be asked now (the caller asks again later)."""
+        try:
+            response = self._http.get(f"/models/{model}")
+        except httpx.HTTPError:
+            return None
+        if response.status_code == 404:
+            return {}
+        return response.json() if response.status_code == 200 else None
+
     def replies(self, model: str, messages: list[dict[str, str]], n: int, max_tokens: int, temperature: float,
                 contact: str | None = None) -> list[str]:  # fmt: skip
         """`contact` goes out as OpenAI's `user` field: the server finds that friend's memory by it."""

@@ -69,7 +69,10 @@ def run(
     friend: Annotated[str | None, typer.Option(help=f"console channel: the friend you play "
                                                     f"(default: {_DEFAULTS.console_friend})")] = None,
     no_typing_delay: Annotated[bool, typer.Option("--no-typing-delay",
-                                                  help="Send replies at once (console tries)")] = False,
+                                                  help="Send replies at once (--delay-scale 0)")] = False,
+    delay_scale: Annotated[float | None, typer.Option(
+        min=0, show_default=False, help=f"Multiply every wait: the clone's learned reply latency and bubble gaps, "
+                                        f"or the fixed typing pauses (default: {_DEFAULTS.delay_scale}; console: 0)")] = None,
     poll_seconds: Annotated[float | None, typer.Option(help=f"How often queued messages are looked at "
                                                             f"(default: {_DEFAULTS.answer_poll_s})")] = None,
 ) -> None:  # fmt: skip
@@ -79,17 +82,10 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
     settings = load_config(config, weixin={"base_url": ilink_base}, channel=channel, model=model, api_base=api_base,
-                           data_dir=data_dir, console_friend=friend, answer_poll_s=poll_seconds)  # fmt: skip
-    if no_typing_delay:
-        settings = settings.model_copy(update={"typing_seconds_per_char": 0.0})
+                           data_dir=data_dir, console_friend=friend, answer_poll_s=poll_seconds,
+                           delay_scale=0.0 if no_typing_delay else delay_scale)  # fmt: skip
     if settings.channel is ChannelName.CONSOLE:
-        from wechat_twin.bridge.channels.console import ConsoleChannel
-
-        console = ConsoleChannel(settings.console_friend, texts=Texts(settings.language))
-        bridge = Bridge(settings, console)
-        console.after_each = bridge.process_pending
-        console.run(bridge)
-        bridge.close()
+        _console(settings, paced=delay_scale is not None and not no_typing_delay)
         return
     transport = _transport(settings)
     bridge = Bridge(settings, transport)
@@ -102,6 +98,27 @@ def run(
     finally:
         stop.set()
         answering.join(timeout=settings.request_timeout_s)
+        bridge.close()
+
+
+def _console(settings: BridgeConfig, paced: bool) -> None:
+    """A terminal answers after each line typed, at once; with `--delay-scale` a reply comes when it is due."""
+    from wechat_twin.bridge.channels.console import ConsoleChannel
+    from wechat_twin.bridge.service import Bridge
+
+    if not paced:
+        settings = settings.model_copy(update={"delay_scale": 0.0})
+    console = ConsoleChannel(settings.console_friend, texts=Texts(settings.language))
+    bridge = Bridge(settings, console)
+    console.after_each = bridge.process_pending
+    stop = threading.Event()
+    answering = _answer_in_background(bridge, stop, settings.answer_poll_s) if paced else None
+    try:
+        console.run(bridge)
+    finally:
+        stop.set()
+        if answering is not None:
+            answering.join(timeout=settings.request_timeout_s)
         bridge.close()
 
 

@@ -122,6 +122,12 @@ class BridgeConfig(BaseModel):
     memory_turns: int = 12
     typing_seconds_per_char: float = 0.2
     typing_max_seconds: float = 4.0
+    delay_scale: float = Field(default=1.0, ge=0, description="Multiplies every wait: the rhythm's and the typing "
+                               "pauses (--delay-scale; 0 = --no-typing-delay: at once)")  # fmt: skip
+    max_reply_delay_s: float = Field(default=600.0, ge=0, description="The longest wait the rhythm may draw")
+    no_reply: bool = Field(default=False, description="Leave a turn unread at the owner's measured rate, never "
+                           "twice in a row for one contact")  # fmt: skip
+    rhythm_seed: int | None = Field(default=None, description="Seed for the rhythm's draws; none: a new one each run")
     groups_need_mention: bool = True
     group_overrides: dict[str, bool] = Field(default_factory=dict, description="group name or id -> answer all")
     allow: list[str] = Field(default_factory=list)

@@ -19,8 +19,10 @@ from wechat_twin.bridge.api_client import ApiUnavailable, CloneApi
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
 from wechat_twin.bridge.config import BridgeConfig, FeedbackFrom
 from wechat_twin.bridge.policy import Decision, Policy
+from wechat_twin.bridge.rhythm import Pace, bridge_rhythm
 from wechat_twin.bridge.store import BridgeStore, InboxStatus
 from wechat_twin.bridge.texts import Texts
+from wechat_twin.bridge.waits import WaitLog
 from wechat_twin.feedback.store import FeedbackStore
 
 logger = logging.getLogger("wechat_twin.bridge")
@@ -39,6 +41,7 @@ class Bridge:
         self.texts = Texts(config.language)
         self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
                             config.backoff_s, config.proxy)  # fmt: skip
+        self.rhythm = bridge_rhythm(config, lambda: self.api.model_card(config.model), WaitLog(self.feedback))
         self._ab_next = False
         self._lock = threading.RLock()
 
@@ -149,15 +152,17 @@ class Bridge:
         self.store.finish(inbox_ids, InboxStatus.ANSWERED, [(chat_id, "user", messages[-1]["content"], now),
                                                   (chat_id, "assistant", reply, now)])  # fmt: skip
 
-    def _deliver(self, chat_id: str, reply: str) -> None:
-        """Send a reply as the owner would: one WeChat message per line, with typing pauses."""
+    def _deliver(self, chat_id: str, reply: str) -> Pace:
+        """Send a reply as the owner would: one WeChat message per line, each after a pause the rhythm draws."""
+        pace = self.rhythm.pace()
         for line in (part.strip() for part in reply.split("\n")):
             if not line:
                 continue
-            delay = min(self.config.typing_max_seconds, self.config.typing_seconds_per_char * len(line))
-            self.sleep(delay)
+            self.sleep(pace.before(line))
             self.channel.send(chat_id, line)
+            pace.sent()
         self.policy.replied(chat_id)
+        return pace
 
     def _review(self, text: str) -> None:
         self.channel.send(OWNER_REVIEW_CHAT, text)
@@ -168,13 +173,26 @@ class Bridge:
         with self._lock:
             for chat_id in self.store.pending_chats():
                 rows = self.store.pending(chat_id)
-                if not rows or not self.policy.may_reply_now(chat_id, now):
+                if not rows or not self.policy.may_reply_now(chat_id, now) or not self._due(chat_id, rows):
                     continue
                 if self._answer(chat_id, rows, now):
                     answered += 1
                 else:
                     break
         return answered
+
+    def _due(self, chat_id: str, rows: list) -> bool:
+        """Whether the owner's latency has passed since the friend's last message; a turn the rhythm leaves
+        unread (`no_reply = true`) is done here, recorded as such."""
+        last = rows[-1]
+        if self.rhythm.wait_left(chat_id, (last["chat_name"], chat_id), last["received_at"]) > 0:
+            return False
+        if self.rhythm.leave_unread(chat_id):
+            self.store.finish([r["id"] for r in rows], InboxStatus.UNREAD, [])
+            self.rhythm.left_unread(chat_id, last["id"])
+            logger.info("read, no reply: %d message(s) from a contact left unanswered, as the owner does", len(rows))
+            return False
+        return True
 
     def _answer(self, chat_id: str, rows: list, now: float | None) -> bool:
         """Typing shows from the request to the API until the last line is sent."""
@@ -201,11 +219,13 @@ class Bridge:
             if cfg.fallback_text:
                 self._deliver(chat_id, cfg.fallback_text)
             self.store.finish(inbox_ids, InboxStatus.FALLBACK, [])
+            self.rhythm.forget(chat_id)
             logger.warning("past the deadline: %d message(s) answered with the fallback", len(rows))
             return True
         base = self.api.base_model_of(cfg.model)
         if ab:
             self._ab_next = False
+            self.rhythm.forget(chat_id)
             self.store.hold_for_review(inbox_ids, chat_id, chat_name, cfg.model, base, context, replies)
             if cfg.ab_to_friends:
                 self.channel.send(chat_id, f"1: {replies[0]}\n2: {replies[1]}")
@@ -215,7 +235,8 @@ class Bridge:
             return True
         reply = replies[0]
         self.feedback.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
-        self._deliver(chat_id, reply)
+        pace = self._deliver(chat_id, reply)
+        self.rhythm.replied(chat_id, inbox_ids[-1], rows[-1]["received_at"], pace)
         self._remember(chat_id, inbox_ids, context, reply)
         if cfg.review_replies:
             self._review(self.texts("review", name=chat_name, text=context[-1]["content"], reply=reply,

@@ -33,6 +33,7 @@ class InboxStatus(str, enum.Enum):
     REVIEW = "review"  # A/B candidates wait for the owner's choice
     ANSWERED = "answered"
     FALLBACK = "fallback"  # the API stayed down: the fallback text was sent instead
+    UNREAD = "unread"  # read, no reply: left unanswered on purpose (`no_reply = true`, bridge/rhythm.py)
 
 
 _SCHEMA = """
