@@ -71,8 +71,9 @@ def run(
     no_typing_delay: Annotated[bool, typer.Option("--no-typing-delay",
                                                   help="Send replies at once (--delay-scale 0)")] = False,
     delay_scale: Annotated[float | None, typer.Option(
-        min=0, show_default=False, help=f"Multiply every wait: the clone's learned reply latency and bubble gaps, "
-                                        f"or the fixed typing pauses (default: {_DEFAULTS.delay_scale}; console: 0)")] = None,
+        min=0, show_default=False, help=f"Multiply every wait: the clone's learned reply latency and bubble "
+                                        f"gaps, or the fixed typing pauses (default: {_DEFAULTS.delay_scale}; "
+                                        "console: 0)")] = None,
     poll_seconds: Annotated[float | None, typer.Option(help=f"How often queued messages are looked at "
                                                             f"(default: {_DEFAULTS.answer_poll_s})")] = None,
 ) -> None:  # fmt: skip
