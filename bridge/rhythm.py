@@ -149,11 +149,11 @@ class Timing:
     def _scaled(self, seconds: float) -> float:
         return min(seconds * self.pacing.delay_scale, self.pacing.max_reply_delay_s)
 
-    def latency(self, names: Sequence[str], at: float) -> float | None:
-        """Seconds from the friend's last message to the first bubble; None without a rhythm (no wait)."""
+    def latency(self, names: Sequence[str], hour: int) -> float | None:
+        """Seconds from the friend's last message (at `hour` o'clock) to the first bubble; None without a
+        rhythm (no wait)."""
         if self.rhythm is None:
             return None
-        hour = datetime.fromtimestamp(at).hour
         return self._scaled(self.rhythm.latencies(names, hour).draw(self.rng))
 
     def gap(self, line: str, first: bool) -> float:
@@ -225,7 +225,7 @@ class BridgeRhythm:
         """Seconds until this contact's reply is due: the latency is drawn once per waiting turn and counted
         from the friend's latest message, so a friend who adds a line moves the reply back with it."""
         if chat_id not in self._drawn:
-            self._drawn[chat_id] = self.timing().latency(names, last_received)
+            self._drawn[chat_id] = self.timing().latency(names, datetime.fromtimestamp(last_received).hour)
         drawn = self._drawn[chat_id]
         return 0.0 if drawn is None else max(0.0, last_received + drawn - self.clock())
 
