@@ -38,6 +38,7 @@ REPORT_KEYS = {
     "warnings",
     "settings",
     "memory",
+    "rhythm",
 }
 
 
