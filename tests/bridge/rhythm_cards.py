@@ -1,0 +1,40 @@
+"""A clone with a rhythm on the real test server: a copy of `alice` whose twin.json carries one, loaded at runtime."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from wechat_twin.rhythm import QUANTILE_POINTS
+from wechat_twin.server.adapters.card import read_card, write_card
+
+_names = itertools.count(1)
+
+
+def flat_rhythm(latency_s: float, gap_s_per_char: float = 0.0, no_reply_rate: float = 0.0) -> dict:
+    """Every draw the same: a latency, a gap per character and the share of turns left unread."""
+    return {"latency_s": {"replies": 100, "all": [latency_s] * QUANTILE_POINTS, "bands": {}, "contacts": []},
+            "turn_messages": {"1": 1.0}, "gap_s_per_char": [gap_s_per_char] * QUANTILE_POINTS,
+            "no_reply_rate": no_reply_rate, "friend_turns": 100}  # fmt: skip
+
+
+@contextmanager
+def clone_with_rhythm(server, rhythm: dict) -> Iterator[str]:
+    """The served name of a copy of `alice` with `rhythm` in its card; unloaded and removed afterwards."""
+    name = f"paced-{next(_names)}"
+    folder = server.adapters_dir / name
+    shutil.copytree(server.adapters_dir / "alice", folder)
+    write_card(folder, read_card(folder).model_copy(update={"rhythm": rhythm}))
+    admin = {"Authorization": f"Bearer {server.admin_key}"}
+    loaded = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": name, "lora_path": str(folder)},
+                        headers=admin, timeout=120)  # fmt: skip
+    assert loaded.status_code == 200, loaded.text
+    try:
+        yield name
+    finally:
+        httpx.post(f"{server.base_url}/unload_lora_adapter", json={"lora_name": name}, headers=admin, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
