@@ -36,12 +36,17 @@ DIVERGING_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--le
 RESUMABLE_RUN = [*SHORT_RUN, "--max-steps", "4", "--evals", "2", "--dropout", "0"]
 
 
+RHYTHM = {"latency_s": {"replies": 8, "all": [float(s) for s in range(21)], "bands": {}, "contacts": []},
+          "turn_messages": {"1": 1.0}, "gap_s_per_char": [], "no_reply_rate": 0.0, "friend_turns": 8}  # fmt: skip
+
+
 def write_dataset(folder: Path, train: list, dev: list) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in (("train.jsonl", train), ("dev.jsonl", dev)):
         (folder / name).write_text("".join(json.dumps({"messages": m}, ensure_ascii=False) + "\n" for m in rows))
-    (folder / "report.json").write_text(json.dumps({"owner_name": "Jay", "system_prompt": PERSONA, "samples_train":
-                                                    len(train), "samples_dev": len(dev)}))  # fmt: skip
+    report = {"owner_name": "Jay", "system_prompt": PERSONA, "samples_train": len(train), "samples_dev": len(dev),
+              "rhythm": RHYTHM}  # fmt: skip
+    (folder / "report.json").write_text(json.dumps(report))
     return folder
 
 
@@ -180,6 +185,7 @@ def test_the_adapter_folder_has_the_contract_shape(trained, dataset):
     assert card["system_prompt"] == PERSONA and card["owner_name"] == "Jay"
     assert card["data"]["samples_train"] == 8 and card["training_args"]["rank"] == 8
     assert isinstance(card["reply_tokens_p99"], int) and card["reply_tokens_p99"] >= 1
+    assert card["rhythm"] == RHYTHM and "rhythm" not in card["data"], "the report's rhythm, for the bridge"
     metrics = card["metrics"]
     assert metrics["steps"] == 4 and metrics["train_loss"] > 0
     assert metrics["dev_loss"] < metrics["dev_loss_before"], "four steps at lr 0.01 lower the dev loss"
