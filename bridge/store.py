@@ -2,7 +2,7 @@
 
 Schema:
 - `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
-  incoming message to answer; `status` is an `InboxStatus` (pending, review, answered, fallback). The unique
+  incoming message to answer; `status` is an `InboxStatus` (pending, review, answered, fallback, unread). The unique
   channel message id makes a re-delivered message after a restart a no-op.
 - `turns(id, chat_id, role, content, at)`: per-contact memory (user = friend, assistant = clone).
 - `skipped(id, message_id UNIQUE, chat_id, reason, received_at)`: messages received and deliberately
