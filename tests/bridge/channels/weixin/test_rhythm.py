@@ -16,10 +16,10 @@ SCALE = 0.05  # every drawn wait x 0.05: 40 s -> 2 s, 1 s a character -> 0.05 s
 
 def test_the_reply_waits_the_owners_latency_then_types_and_paces_its_bubbles(fake_ilink, run_weixin, twin_server):
     with clone_with_rhythm(twin_server, flat_rhythm(latency_s=40.0, gap_s_per_char=1.0)) as name:
-        running = run_weixin(model=name, delay_scale=SCALE, max_tokens=32)
+        running = run_weixin(model=name, delay_scale=SCALE, max_tokens=32, request_timeout_s=300)
         sent_at = time.monotonic()
         fake_ilink.text(FRIEND, "hey, dinner tonight?", context_token="ctx-mia-1")
-        wait_for(lambda: running.statuses() == ["answered"], what="the answer")
+        wait_for(lambda: running.statuses() == ["answered"], timeout_s=300, what="the answer")  # a busy CPU: slow
 
         typing = [c for c in fake_ilink.calls_to("sendtyping") if c.body["ilink_user_id"] == FRIEND]
         sends = fake_ilink.sent(FRIEND)
