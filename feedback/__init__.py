@@ -3,3 +3,10 @@
 # The database's file name wherever a folder is given instead of a file: the bridge's data folder, and the
 # server's default beside the adapters folder (so the chat page and the bridge can share one database).
 FEEDBACK_FILE = "feedback.db"
+# What a `--feedback-db` (or the bridge's `feedback_db`) starts with when it names a PostgreSQL database.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether a feedback location names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
