@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wechat_twin.feedback.store import FeedbackLocation, FeedbackStore
+from wechat_twin.feedback import FeedbackLocation
+from wechat_twin.feedback.store import FeedbackStore
 from wechat_twin.private_files import open_private, private_dir
 
 PREFERENCE_FILE = "preference.jsonl"

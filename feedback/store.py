@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wechat_twin.errors import TwinError
-from wechat_twin.feedback import is_postgres_url
+from wechat_twin.feedback import FeedbackLocation, is_postgres_url
 from wechat_twin.private_files import touch_private
 
 if TYPE_CHECKING:
@@ -43,9 +43,6 @@ CREATE TABLE IF NOT EXISTS labels (
     kind TEXT NOT NULL, chosen INTEGER, good INTEGER, labeler TEXT NOT NULL, created_at REAL NOT NULL);
 """
 _PASSWORD = re.compile(r"(://[^:/@?#]*):[^@/?#]*@")
-
-FeedbackLocation = Path | str
-"""A SQLite file, or a `postgresql://` URL (a `str`: a `Path` would fold its `//`)."""
 
 
 class FeedbackDatabaseError(TwinError):
