@@ -107,6 +107,7 @@ class PostgresServer:
 
 def start_postgres() -> PostgresServer:
     """Start a cluster, or skip (naming why) where no PostgreSQL server is installed or none can run."""
+    pytest.importorskip("psycopg", reason="psycopg is a dependency of the project: pip install -e . installs it")
     bin_dir = postgres_bin()
     if bin_dir is None:
         pytest.skip(f"no PostgreSQL server in {_BIN_GLOB}: scripts/setup.sh installs it (apt-get install postgresql)")
