@@ -225,3 +225,27 @@ def test_an_unreachable_or_unwritable_database_is_one_error_naming_it_without_it
     with pytest.raises(FeedbackDatabaseError, match="blocked"):
         FeedbackStore(blocked / "feedback.db")
     assert describe(tmp_path / "feedback.db") == str(tmp_path / "feedback.db")
+
+
+def test_a_dropped_postgresql_connection_loses_no_write_and_repeats_none(postgres_url: str):
+    """The database ends the store's connection (a restart, a failover, an idle timeout): the next read and the
+    next write go through on a new connection, each once."""
+    import psycopg
+
+    store = FeedbackStore(postgres_url)
+    try:
+        store.record_exchange("@a", "A", "alice", None, CONTEXT, reply="before")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                  "current_database() AND pid <> pg_backend_pid()").fetchall()  # fmt: skip
+        assert ended, "the store's connection was ended"
+        assert store.last_reply()["reply"] == "before"
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+        after = store.record_exchange("@a", "A", "alice", None, CONTEXT, reply="after")
+        store.record_label(after, True, "owner")
+        assert [label["completion"] for label in store.unpaired_labels()] == ["after"]
+        assert store.last_reply()["id"] == after
+    finally:
+        store.close()
