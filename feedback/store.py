@@ -103,7 +103,8 @@ class FeedbackStore:
         try:
             return PostgresConnection(url)
         except psycopg.Error as exc:
-            raise FeedbackDatabaseError(f"feedback database {describe(url)}: {str(exc).strip()}") from exc
+            reason = " ".join(str(exc).split())  # libpq's message spans lines: one `error:` line
+            raise FeedbackDatabaseError(f"feedback database {describe(url)}: {reason}") from exc
 
     @property
     def connection(self) -> sqlite3.Connection | PostgresConnection:

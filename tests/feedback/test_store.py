@@ -220,6 +220,7 @@ def test_an_unreachable_or_unwritable_database_is_one_error_naming_it_without_it
     with pytest.raises(FeedbackDatabaseError) as caught:
         FeedbackStore(url)
     assert "s3cret" not in str(caught.value) and "twin:***@" in str(caught.value)
+    assert "\n" not in str(caught.value), "one error line"
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where a folder should be")
     with pytest.raises(FeedbackDatabaseError, match="blocked"):
