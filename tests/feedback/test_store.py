@@ -250,3 +250,29 @@ def test_a_dropped_postgresql_connection_loses_no_write_and_repeats_none(postgre
         assert store.last_reply()["id"] == after
     finally:
         store.close()
+
+
+def test_both_databases_have_the_same_tables_and_columns(tmp_path: Path, postgres_url: str):
+    import psycopg
+
+    sqlite_store, postgres_store = FeedbackStore(tmp_path / "feedback.db"), FeedbackStore(postgres_url)
+    try:
+        for opened in (sqlite_store, postgres_store):
+            BridgeStore(opened)
+        db = sqlite_store.connection
+        names = [r["name"] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        in_sqlite = {name: [c["name"] for c in db.execute(f"PRAGMA table_info({name})")]
+                     for name in names if name != "sqlite_sequence"}  # fmt: skip
+    finally:
+        sqlite_store.close()
+        postgres_store.close()
+    in_postgres: dict[str, list[str]] = {}
+    with psycopg.connect(postgres_url) as db:
+        for table, column in db.execute("SELECT table_name, column_name FROM information_schema.columns WHERE "
+                                        "table_schema='public' ORDER BY table_name, ordinal_position"):  # fmt: skip
+            in_postgres.setdefault(table, []).append(column)
+        kinds = dict(db.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                "WHERE table_name='exchanges'").fetchall())  # fmt: skip
+    assert in_postgres == in_sqlite
+    assert {"exchanges", "labels", "inbox", "turns", "skipped", "channel_state"} <= in_postgres.keys()
+    assert kinds["created_at"] == "double precision" and kinds["id"] == "bigint"
