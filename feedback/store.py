@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS labels (
     id INTEGER PRIMARY KEY AUTOINCREMENT, exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
     kind TEXT NOT NULL, chosen INTEGER, good INTEGER, labeler TEXT NOT NULL, created_at REAL NOT NULL);
 """
-_PASSWORD = re.compile(r"(://[^:/@?#]*):[^@/?#]*@")
+_PASSWORD = re.compile(r"(://[^:/@?#]*):[^@/?#]*@")  # postgresql://user:PASSWORD@host
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*", re.I)  # postgresql://host/db?password=PASSWORD
 
 
 class FeedbackDatabaseError(TwinError):
@@ -55,7 +56,7 @@ class ChoiceTaken(TwinError):
 
 def describe(location: FeedbackLocation) -> str:
     """The location as it may be shown in an error or a log: a URL's password is left out."""
-    return _PASSWORD.sub(r"\1:***@", str(location))
+    return _PASSWORD_PARAMETER.sub(r"\1***", _PASSWORD.sub(r"\1:***@", str(location)))
 
 
 def integrity_errors() -> tuple[type[Exception], ...]:

@@ -226,6 +226,9 @@ def test_an_unreachable_or_unwritable_database_is_one_error_naming_it_without_it
     with pytest.raises(FeedbackDatabaseError, match="blocked"):
         FeedbackStore(blocked / "feedback.db")
     assert describe(tmp_path / "feedback.db") == str(tmp_path / "feedback.db")
+    assert describe("postgresql:///twin?host=/run&password=s3cret&sslmode=require") == (
+        "postgresql:///twin?host=/run&password=***&sslmode=require"
+    )
 
 
 def test_a_dropped_postgresql_connection_loses_no_write_and_repeats_none(postgres_url: str):
