@@ -35,7 +35,7 @@ _COMPOSE_VARIABLE = re.compile(r"\$\{\w+(?::?-([^}]*))?\}")
 
 @dataclass
 class Start:
-    """One way the server container starts: its argv, its environment and the folders it sees."""
+    """One way the server container starts: its argv, its environment and its writable volumes."""
 
     name: str
     argv: list[str]
@@ -64,7 +64,8 @@ def _compose_start(gpu: bool) -> Start:
     dockerfile = _image("Dockerfile.server" if gpu else "Dockerfile.cpu")
     command = _COMPOSE_VARIABLE.sub(lambda m: m.group(1) or "", service["command"])
     env = dockerfile.env() | {k: str(v) for k, v in (service.get("environment") or {}).items()}
-    volumes = {_COMPOSE_VARIABLE.sub(lambda m: m.group(1) or "", v).split(":")[1] for v in service["volumes"]}
+    mounts = [_COMPOSE_VARIABLE.sub(lambda m: m.group(1) or "", v).split(":") for v in service["volumes"]]
+    volumes = {mount[1] for mount in mounts if mount[2:] != ["ro"]}
     entrypoint = dockerfile.last("ENTRYPOINT").exec_form()
     return Start(f"compose ({dockerfile.path.name})", entrypoint + shlex.split(command), env, volumes, dockerfile)
 
@@ -75,7 +76,6 @@ def _k8s_start() -> Start:
     dockerfile = _image("Dockerfile.server")
     env = dockerfile.env() | {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
     volumes = {mount["mountPath"] for mount in container["volumeMounts"] if not mount.get("readOnly")}
-    volumes |= {mount["mountPath"] for mount in container["volumeMounts"]}
     argv = dockerfile.last("ENTRYPOINT").exec_form() + container["args"]
     return Start("k8s server-deployment", argv, env, volumes, dockerfile)
 
