@@ -35,6 +35,12 @@ def resolve_base_model(
     model: str | None, served_name: str | None = None, hub: HubOptions = HubOptions()
 ) -> ResolvedBaseModel:
     """None or the embedded name selects the embedded default; then a local HF folder; then a hub id."""
+    path = Path(model or "").expanduser()
+    hub_id = bool(model) and not path.is_dir() and is_hub_id(str(model))
+    if hub.revision and not hub_id:
+        raise BaseModelError(
+            f"--revision {hub.revision} is for a hub id ORG/NAME, and '{model or EMBEDDED_NAME}' is not one"
+        )
     if is_embedded(model):
         try:
             path = ensure_embedded_model()
@@ -42,8 +48,7 @@ def resolve_base_model(
             raise BaseModelError(str(exc)) from exc
         return ResolvedBaseModel(served_name or EMBEDDED_NAME, path, EMBEDDED_NAME)
     assert model is not None
-    path = Path(model).expanduser()
-    if not path.is_dir() and is_hub_id(model):
+    if hub_id:
         try:
             folder = hub_model_folder(model, hub)
         except HubError as exc:

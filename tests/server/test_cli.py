@@ -25,6 +25,7 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0"),
         (["--alias", "gpt-4"], "NAME=SERVED_MODEL"),
         (["--max-loras", "4", "--max-cpu-loras", "2"], "--max-cpu-loras 2 is below --max-loras 4"),
+        (["--revision", "v2"], "--revision v2 is for a hub id"),
     ],
 )
 def test_a_bad_value_is_one_error_line_and_exit_2(never_serves, args, says):
