@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,18 @@ def test_the_training_commands_resolve_hub_ids_too(hf_home, adapters_dir):
     export = [str(Path(sys.executable).parent / "twin-train"), "export", str(adapters_dir / "alice")]
     code, line = _error_line([*export, "--out", str(hf_home / "merged"), "--model", "acme/gone"], _env(hf_home))
     assert code == 1 and "'acme/gone'" in line and str(hf_home / "hub") in line
+
+
+@pytest.mark.slow  # merges the base into a new folder
+def test_a_card_naming_a_hub_id_finds_its_base_in_the_cache(hf_home, adapters_dir, tmp_path):
+    adapter = tmp_path / "alice"
+    shutil.copytree(adapters_dir / "alice", adapter)
+    card = json.loads((adapter / "twin.json").read_text())
+    (adapter / "twin.json").write_text(json.dumps({**card, "base_model": HUB_ID}))
+    export = [str(Path(sys.executable).parent / "twin-train"), "export", str(adapter), "--out", str(tmp_path / "m")]
+    done = subprocess.run(export, env=_env(hf_home), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"merging alice into {HUB_ID}" in done.stdout and (tmp_path / "m" / "config.json").is_file()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("modelscope") is not None, reason="modelscope is installed here")
