@@ -110,8 +110,9 @@ class BridgeConfig(BaseModel):
                        "are ignored: friends' messages and the key never leave through one unasked)")  # fmt: skip
     model: str = Field(default="demo-clone", description="The adapter name the server serves the clone under")
     system_prompt: str | None = Field(default=None, description="None: the server applies the adapter's persona")
-    max_tokens: int = 128
-    temperature: float = 0.8
+    max_tokens: int | None = Field(default=None, ge=1, description="None: the clone's own reply budget (twin.json)")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0,
+                                      description="None: the clone's own tuned sampling (twin.json)")  # fmt: skip
     request_timeout_s: float = 60.0
     retries: int = 3
     backoff_s: float = 1.0

@@ -51,7 +51,7 @@ class Bridge:
         """Take in what a channel delivered: owner commands act at once; the rest is stored in one
         transaction with the channel's `state`, either queued to answer or skipped with its reason.
         A message id seen before is dropped, so a re-delivery after a restart changes nothing."""
-        queued: list[tuple[str, str, str, str, float]] = []
+        queued: list[tuple[str, str, str, str, float, str]] = []
         skipped: list[tuple[str, str, str, float]] = []
         taken: set[str] = set()
         with self._lock:
@@ -61,7 +61,8 @@ class Bridge:
                 taken.add(message.message_id)
                 reason = self._take(message)
                 if reason is None:
-                    queued.append((message.message_id, message.chat_id, message.chat_name, message.text, message.time))
+                    queued.append((message.message_id, message.chat_id, message.chat_name, message.text, message.time,
+                                   message.kind))  # fmt: skip
                 else:
                     skipped.append((message.message_id, message.chat_id, reason, message.time))
             self.store.receive(queued, skipped, dict(state or {}))

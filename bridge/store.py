@@ -1,9 +1,10 @@
 """The bridge's tables, in the feedback database's file and over its one connection.
 
 Schema:
-- `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
-  incoming message to answer; `status` is an `InboxStatus` (pending, review, answered, fallback). The unique
-  channel message id makes a re-delivered message after a restart a no-op.
+- `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at, kind)`: every
+  incoming message to answer; `status` is an `InboxStatus` (pending, review, answered, fallback); `kind` is
+  `text`, or `voice` when `text` is WeChat's transcript of a voice message. The unique channel message id
+  makes a re-delivered message after a restart a no-op.
 - `turns(id, chat_id, role, content, at)`: per-contact memory (user = friend, assistant = clone).
 - `skipped(id, message_id UNIQUE, chat_id, reason, received_at)`: messages received and deliberately
   not answered (an image, a deny-listed contact, an owner command), by reason and without their text;
@@ -39,7 +40,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
     chat_name TEXT NOT NULL, text TEXT NOT NULL, received_at REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', done_at REAL);
+    status TEXT NOT NULL DEFAULT 'pending', done_at REAL, kind TEXT NOT NULL DEFAULT 'text');
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(status, chat_id, id);
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
@@ -49,6 +50,8 @@ CREATE TABLE IF NOT EXISTS skipped (
     reason TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after a table was first released: `CREATE TABLE IF NOT EXISTS` leaves an old table as it was.
+_ADDED_COLUMNS = {"inbox": {"kind": "TEXT NOT NULL DEFAULT 'text'"}}
 
 
 class BridgeStore:
@@ -59,8 +62,16 @@ class BridgeStore:
         self._feedback = feedback
         self._db = feedback.connection
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
         self._transaction = feedback.transaction
         self._write = feedback.write
+
+    def _add_missing_columns(self) -> None:
+        """A database written before a column existed gets it, with its default: old rows keep their meaning."""
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(inbox)")}
+        for name, declaration in _ADDED_COLUMNS.get("inbox", {}).items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE inbox ADD COLUMN {name} {declaration}")
 
     # inbox
     def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
@@ -72,15 +83,15 @@ class BridgeStore:
             return False
         return True
 
-    def receive(self, queued: Sequence[tuple[str, str, str, str, float]],
+    def receive(self, queued: Sequence[tuple[str, str, str, str, float, str]],
                 skipped: Sequence[tuple[str, str, str, float]], state: dict[str, str]) -> None:  # fmt: skip
         """One delivery from a channel in one transaction: the messages to answer
-        (`message_id, chat_id, chat_name, text, received_at`), the ones not to answer
+        (`message_id, chat_id, chat_name, text, received_at, kind`), the ones not to answer
         (`message_id, chat_id, reason, received_at`) and the channel state that goes with them,
         so a crash either keeps all of it (and the cursor moved past it) or none of it."""
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at) "
-                           "VALUES (?,?,?,?,?)", queued)  # fmt: skip
+            db.executemany("INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at, kind) "
+                           "VALUES (?,?,?,?,?,?)", queued)  # fmt: skip
             db.executemany("INSERT OR IGNORE INTO skipped(message_id, chat_id, reason, received_at) VALUES (?,?,?,?)",
                            skipped)  # fmt: skip
             db.executemany("INSERT INTO channel_state(key, value) VALUES (?,?) "
