@@ -68,10 +68,11 @@ class BridgeStore:
 
     def _add_missing_columns(self) -> None:
         """A database written before a column existed gets it, with its default: old rows keep their meaning."""
-        have = {row["name"] for row in self._db.execute("PRAGMA table_info(inbox)")}
-        for name, declaration in _ADDED_COLUMNS.get("inbox", {}).items():
-            if name not in have:
-                self._db.execute(f"ALTER TABLE inbox ADD COLUMN {name} {declaration}")
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, declaration in columns.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
     # inbox
     def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
