@@ -44,17 +44,18 @@ def test_one_to_one_message_is_answered_and_recorded(make_bridge):
 
 def test_burst_becomes_one_turn_and_memory_carries_on(make_bridge):
     h = make_bridge()
-    h.receive(friend_message("are you free"))
-    h.receive(friend_message("this weekend?"))
+    mia = {"remark": "Mia"}  # `/reset` takes the remark or id: a nickname is the friend's to choose
+    h.receive(friend_message("are you free", **mia))
+    h.receive(friend_message("this weekend?", **mia))
     h.bridge.process_pending()
-    h.receive(friend_message("ok cool"))
+    h.receive(friend_message("ok cool", **mia))
     h.bridge.process_pending()
     context = json.loads(h.bridge.feedback.last_reply("@friend01")["context"])
     assert context[0] == {"role": "user", "content": "are you free\nthis weekend?"}
     assert context[1]["role"] == "assistant"
     assert context[2] == {"role": "user", "content": "ok cool"}
     h.receive(owner_message("/reset Mia"))
-    h.receive(friend_message("new topic"))
+    h.receive(friend_message("new topic", **mia))
     h.bridge.process_pending()
     context = json.loads(h.bridge.feedback.last_reply("@friend01")["context"])
     assert context == [{"role": "user", "content": "new topic"}]
@@ -126,8 +127,9 @@ def test_reply_is_split_into_messages_with_typing_delays(make_bridge):
     assert delays == [0.1 * len("ok~"), 0.5]
 
 
-def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
-    h = make_bridge(temperature=1.0)
+def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path, feedback_location):
+    """On either feedback database: the default SQLite file in the data folder, or PostgreSQL (`feedback_db`)."""
+    h = make_bridge(temperature=1.0, feedback_db=str(feedback_location))
     h.receive(owner_message("/ab"))
     h.receive(friend_message("what should we eat"))
     h.bridge.process_pending()
@@ -161,13 +163,13 @@ def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
     assert stat.S_IMODE(os.stat(out / "unpaired.jsonl").st_mode) == 0o600
 
 
-def test_a_pending_ab_choice_survives_a_bridge_restart(make_bridge):
-    h = make_bridge(temperature=1.0)
+def test_a_pending_ab_choice_survives_a_bridge_restart(make_bridge, feedback_location):
+    h = make_bridge(temperature=1.0, feedback_db=str(feedback_location))
     h.receive(owner_message("/ab"))
     h.receive(friend_message("movie tonight?"))
     h.bridge.process_pending()
     h.bridge.close()
-    restarted = make_bridge(data_dir=h.config.data_dir)
+    restarted = make_bridge(data_dir=h.config.data_dir, feedback_db=h.config.feedback_db)
     assert restarted.bridge.process_pending() == 0, "the message waits for the owner's choice, it is not re-asked"
     restarted.receive(owner_message("1"))
     chosen = restarted.bridge.feedback.preference_pairs()[0]["chosen"]
@@ -296,7 +298,7 @@ def test_only_the_allow_list_is_answered(make_bridge):
 
 def test_review_replies_sends_the_owner_a_copy_to_label(make_bridge):
     h = make_bridge(review_replies=True)
-    h.receive(friend_message("lunch?"))
+    h.receive(friend_message("lunch?", remark="Mia"))  # the owner's remark names the friend, never their nickname
     h.bridge.process_pending()
     reply = h.bridge.feedback.last_reply("@friend01")["reply"]
     assert h.channel.to("filehelper") == [f"【Mia】lunch?\n→ {reply}\n（回 不错 或 不好 评价这条回复）"]
