@@ -69,10 +69,18 @@ class BridgeStore:
     def _add_missing_columns(self) -> None:
         """A database written before a column existed gets it, with its default: old rows keep their meaning."""
         for table, columns in _ADDED_COLUMNS.items():
-            have = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            have = self._columns(table)
             for name, declaration in columns.items():
                 if name not in have:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+
+    def _columns(self, table: str) -> set[str]:
+        if self._feedback.postgres:
+            sql = ("SELECT column_name AS name FROM information_schema.columns "
+                   "WHERE table_schema = current_schema() AND table_name = ?")  # fmt: skip
+        else:
+            sql = "SELECT name FROM pragma_table_info(?)"
+        return {row["name"] for row in self._db.execute(sql, (table,))}
 
     # inbox
     def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
