@@ -27,12 +27,16 @@ def _exchanges(h) -> list[dict]:
 
 def test_a_money_request_goes_to_the_owner_with_the_draft_and_send_delivers_it(quick_bridge):
     h = quick_bridge()
+    h.receive(friend_message("晚饭吃什么", remark="Mia"))
+    h.bridge.process_pending()
+    assert h.channel.to(FRIEND) == [DRAFT] and h.channel.to("filehelper") == [], "unguarded: answered as before"
+    h.channel.sent.clear()
     h.receive(friend_message("能借我2000块吗", remark="Mia"))
     h.bridge.process_pending()
     assert h.channel.to(FRIEND) == [], "nothing guarded reaches the friend without the owner"
     (note,) = h.channel.to("filehelper")
     assert "能借我2000块吗" in note and "钱" in note and DRAFT in note
-    assert _statuses(h) == ["held"]
+    assert _statuses(h) == ["answered", "held"]
 
     h.receive(friend_message("在吗", remark="Mia"))  # waits behind the held one: the clone does not step in
     h.bridge.process_pending()
@@ -40,9 +44,10 @@ def test_a_money_request_goes_to_the_owner_with_the_draft_and_send_delivers_it(q
 
     h.receive(owner_message("/send"))
     assert h.channel.to(FRIEND) == [DRAFT]
-    assert _statuses(h) == ["owner", "pending"]
+    assert _statuses(h) == ["answered", "owner", "pending"]
     labels = h.bridge.feedback.unpaired_labels()
     assert [(x["completion"], x["label"]) for x in labels] == [(DRAFT, True)], "enters as what the owner let out"
+    assert [e["reply"] for e in _exchanges(h)] == [DRAFT, DRAFT], "the clone's first reply, then the approved draft"
     assert labels[0]["prompt"][-1] == {"role": "user", "content": "能借我2000块吗"}
     h.bridge.process_pending()
     assert len(h.channel.to(FRIEND)) > 1, "then the clone answers what came after"
@@ -75,14 +80,6 @@ def test_a_draft_that_names_a_transfer_is_held_and_say_sends_the_owners_words(qu
     assert [e["reply"] for e in _exchanges(h)] == ["周末不行，下周吧"], "the draft never enters the feedback"
     context = h.bridge.store.history(FRIEND, 0, 10)
     assert context == [{"role": "user", "content": "周末有空吗"}, {"role": "assistant", "content": "周末不行，下周吧"}]
-
-
-def test_an_unguarded_message_is_answered_as_before(quick_bridge):
-    h = quick_bridge()
-    h.receive(friend_message("晚饭吃什么"))
-    h.bridge.process_pending()
-    assert h.channel.to(FRIEND) == [DRAFT]
-    assert h.channel.to("filehelper") == []
 
 
 def test_defaults_switch_off_and_the_owner_adds_topics():
