@@ -208,8 +208,8 @@ class GuardDesk:
             bridge._review(bridge.texts("guard_nothing"))
             return True
         out = {"/send": held.draft, "/say": rest.strip(), "/skip": None}[word]
-        if word != "/skip" and not out:
-            bridge._review(bridge.texts("guard_nothing"))
+        if word != "/skip" and not out:  # no draft (the API was down), or `/say` with nothing to say
+            bridge._review(bridge.texts("no_draft"))
             return True
         if out:
             bridge._deliver(held.chat_id, out, "approved" if word == "/send" else "owner")

@@ -237,7 +237,7 @@ class Bridge:
             return True
         topic = topic or next(filter(None, map(self.guard.guard.topic, replies)), None)
         if topic:
-            self._ab_next = self._ab_next and not ab
+            self._ab_next = False if ab else self._ab_next
             self.guard.hold(chat_id, chat_name, topic, inbox_ids, context, replies[0])
             return True
         base = self.api.base_model_of(cfg.model)
