@@ -21,7 +21,7 @@ from wechat_twin.bridge.config import BridgeConfig, FeedbackFrom
 from wechat_twin.bridge.guard import GuardDesk
 from wechat_twin.bridge.policy import Decision, Policy
 from wechat_twin.bridge.store import BridgeStore, InboxStatus
-from wechat_twin.bridge.takeover import TakeoverDesk
+from wechat_twin.bridge.takeover import ReplyDropped, TakeoverDesk
 from wechat_twin.bridge.texts import Texts
 from wechat_twin.feedback.store import FeedbackStore
 
@@ -163,19 +163,18 @@ class Bridge:
         self.store.finish(inbox_ids, InboxStatus.ANSWERED, [(chat_id, "user", messages[-1]["content"], now),
                                                   (chat_id, "assistant", reply, now)])  # fmt: skip
 
-    def _deliver(self, chat_id: str, reply: str, author: str = "clone") -> bool:
+    def _deliver(self, chat_id: str, reply: str, author: str = "clone") -> None:
         """Send a reply as the owner would: one WeChat message per line, with typing pauses. The clone's
-        reply stops (False) where the owner took the chat meanwhile: checked again before each line."""
+        reply stops (`ReplyDropped`) where the owner took the chat meanwhile: checked again before each line."""
         for line in (part.strip() for part in reply.split("\n")):
             if not line:
                 continue
             delay = min(self.config.typing_max_seconds, self.config.typing_seconds_per_char * len(line))
             self.sleep(delay)
             if author == "clone" and self.takeovers.state.holds(chat_id):
-                return False
+                raise ReplyDropped(chat_id)
             self._send(chat_id, line, author)
         self.policy.replied(chat_id)
-        return True
 
     def _send(self, chat_id: str, text: str, author: str) -> None:
         """One message to a friend, logged with who wrote it (`twin-bridge log`)."""
@@ -231,7 +230,7 @@ class Bridge:
                 logger.warning("API unavailable, %d message(s) from a contact stay queued: %s", len(rows), exc)
                 return False
             if cfg.fallback_text:
-                self._deliver(chat_id, cfg.fallback_text)
+                self._deliver(chat_id, cfg.fallback_text, "owner")
             self.store.finish(inbox_ids, InboxStatus.FALLBACK, [])
             logger.warning("past the deadline: %d message(s) answered with the fallback", len(rows))
             return True
@@ -251,7 +250,9 @@ class Bridge:
                                         second=replies[1]))  # fmt: skip
             return True
         reply = replies[0]
-        if not self._deliver(chat_id, reply):  # the owner wrote meanwhile: theirs is the answer
+        try:
+            self._deliver(chat_id, reply)
+        except ReplyDropped:  # the owner wrote meanwhile: theirs is the answer
             self.store.finish(inbox_ids, InboxStatus.OWNER, [(chat_id, "user", context[-1]["content"], time.time())])
             return True
         self.feedback.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)

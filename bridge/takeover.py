@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 ECHO_WINDOW_S = 120.0  # a message the bridge sent that a transport shows back as the owner's is not the owner's
 
 
+class ReplyDropped(Exception):
+    """The owner wrote into the chat while the clone's reply was going out: the rest of it is not sent."""
+
+
 @dataclass
 class Takeover:
     chat_id: str
