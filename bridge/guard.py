@@ -36,13 +36,13 @@ DEFAULT_TOPICS: dict[str, dict[str, list[str]]] = {
     },
     "codes": {
         "words": ["验证码", "校验码", "动态码", "密码", "银行卡", "卡号", "身份证", "支付密码", "CVV",
-                  "verification code", "password", "passcode"],
-        "patterns": [r"(?i)\bpin\b", r"(?i)\bcode\b.{0,12}\b(send|give|tell)\b",
+                  "verification code", "password", "passcode", "pin code"],
+        "patterns": [r"\bPIN\b", r"(?i)\bcode\b.{0,12}\b(send|give|tell)\b",
                      r"(?i)\b(send|give|tell)\b.{0,12}\bcode\b"],
     },
     "meeting": {
         "words": ["见面", "见个面", "地址", "几点到", "几点见", "在哪见", "来接", "接你", "去接", "住哪",
-                  "定位", "发个位置", "约个时间", "meet up", "pick you up", "address"],
+                  "定位", "发个位置", "约个时间", "meet up", "pick you up", "your address", "my address"],
         "patterns": [r"几点.{0,3}(到|见|来|去)", r"(明天|今晚|周末|下午|晚上).{0,6}(见|碰头|过来)"],
     },
     "politics": {
