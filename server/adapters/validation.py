@@ -39,6 +39,14 @@ def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise AdapterInvalid(f"{path}: not a readable safetensors file ({exc})") from exc
 
 
+def _same_base(card_base: str, base_name: str, base_config: dict[str, Any]) -> bool:
+    """The card's base is the served one, by name or by another spelling of the same model: a local folder,
+    a hub id ORG/NAME and the embedded short name agree on their last part."""
+    if card_base in (base_name, str(base_config.get("_name_or_path", ""))):
+        return True
+    return Path(card_base).name == Path(base_name).name
+
+
 def validate_adapter_folder(folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int) -> None:
     if not folder.is_dir():
         raise AdapterInvalid(f"{folder} is not a folder")
@@ -55,12 +63,10 @@ def validate_adapter_folder(folder: Path, base_config: dict[str, Any], base_name
     if rank > max_rank:
         raise AdapterInvalid(f"{config_path}: rank r={rank} is above the server's --max-lora-rank {max_rank}")
     card = read_card(folder)
-    if card is not None and card.base_model not in (base_name, str(base_config.get("_name_or_path", ""))):
-        base_tail = Path(card.base_model).name
-        if base_tail != base_name:
-            raise AdapterInvalid(
-                f"{folder / 'twin.json'}: base_model is {card.base_model!r} but this server serves {base_name!r}"
-            )
+    if card is not None and not _same_base(card.base_model, base_name, base_config):
+        raise AdapterInvalid(
+            f"{folder / 'twin.json'}: base_model is {card.base_model!r} but this server serves {base_name!r}"
+        )
     hidden = base_config.get("hidden_size")
     inner = base_config.get("intermediate_size")
     layers = base_config.get("num_hidden_layers")

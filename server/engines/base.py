@@ -74,6 +74,13 @@ class DType(enum.Enum):
     FLOAT16 = "float16"
 
 
+class ExecutorBackend(enum.Enum):
+    """`--distributed-executor-backend`: vLLM's worker processes on this machine (mp) or a Ray cluster (ray)."""
+
+    MP = "mp"
+    RAY = "ray"
+
+
 @dataclass
 class EngineOptions:
     """Pass-through settings; each engine uses those that mean something to it."""
@@ -83,8 +90,12 @@ class EngineOptions:
     device: str = "auto"
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    data_parallel_size: int = 1
+    distributed_executor_backend: ExecutorBackend | None = None  # None: vLLM picks (mp on one node, ray beyond)
     max_lora_rank: int = 16
     max_loras: int = 4
+    max_cpu_loras: int | None = None  # None: vLLM's default, --max-loras
     enforce_eager: bool = False
     max_num_seqs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

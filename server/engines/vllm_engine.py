@@ -38,6 +38,33 @@ async def _request_errors(outputs: AsyncIterator[Any]) -> AsyncIterator[Any]:
         raise _request_error(exc) from exc
 
 
+def engine_args(model_path: str, options: EngineOptions) -> dict[str, Any]:
+    """`AsyncEngineArgs` keywords for our options: each is vLLM's own field (tests/server/engines checks this
+    against vLLM's argument parser). Unset optional values are left out, so vLLM's defaults apply."""
+    args: dict[str, Any] = {
+        "model": model_path,
+        "enable_lora": True,
+        "max_lora_rank": options.max_lora_rank,
+        "max_loras": options.max_loras,
+        "dtype": DType(options.dtype).value,
+        "tensor_parallel_size": options.tensor_parallel_size,
+        "pipeline_parallel_size": options.pipeline_parallel_size,
+        "data_parallel_size": options.data_parallel_size,
+        "gpu_memory_utilization": options.gpu_memory_utilization,
+        "enforce_eager": options.enforce_eager,
+    }
+    backend = options.distributed_executor_backend
+    optional = {
+        "max_model_len": options.max_model_len,
+        "max_num_seqs": options.max_num_seqs,
+        "max_cpu_loras": options.max_cpu_loras,
+        "distributed_executor_backend": backend.value if backend else None,
+    }
+    args.update({key: value for key, value in optional.items() if value})
+    args.update(options.extra)
+    return args
+
+
 class VLLMEngine(Engine):
     name = "vllm"
 
@@ -47,22 +74,7 @@ class VLLMEngine(Engine):
         from vllm.engine.arg_utils import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
-        args: dict[str, Any] = {
-            "model": model_path,
-            "enable_lora": True,
-            "max_lora_rank": options.max_lora_rank,
-            "max_loras": options.max_loras,
-            "dtype": DType(options.dtype).value,
-            "tensor_parallel_size": options.tensor_parallel_size,
-            "gpu_memory_utilization": options.gpu_memory_utilization,
-            "enforce_eager": options.enforce_eager,
-        }
-        if options.max_model_len:
-            args["max_model_len"] = options.max_model_len
-        if options.max_num_seqs:
-            args["max_num_seqs"] = options.max_num_seqs
-        args.update(options.extra)
-        self._engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**args))
+        self._engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**engine_args(model_path, options)))
         self._tokenizer = self._engine.get_tokenizer()
         self.max_model_len = self._engine.model_config.max_model_len
         self.max_lora_rank = options.max_lora_rank

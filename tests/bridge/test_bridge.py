@@ -44,17 +44,18 @@ def test_one_to_one_message_is_answered_and_recorded(make_bridge):
 
 def test_burst_becomes_one_turn_and_memory_carries_on(make_bridge):
     h = make_bridge()
-    h.receive(friend_message("are you free"))
-    h.receive(friend_message("this weekend?"))
+    mia = {"remark": "Mia"}  # `/reset` takes the remark or id: a nickname is the friend's to choose
+    h.receive(friend_message("are you free", **mia))
+    h.receive(friend_message("this weekend?", **mia))
     h.bridge.process_pending()
-    h.receive(friend_message("ok cool"))
+    h.receive(friend_message("ok cool", **mia))
     h.bridge.process_pending()
     context = json.loads(h.bridge.feedback.last_reply("@friend01")["context"])
     assert context[0] == {"role": "user", "content": "are you free\nthis weekend?"}
     assert context[1]["role"] == "assistant"
     assert context[2] == {"role": "user", "content": "ok cool"}
     h.receive(owner_message("/reset Mia"))
-    h.receive(friend_message("new topic"))
+    h.receive(friend_message("new topic", **mia))
     h.bridge.process_pending()
     context = json.loads(h.bridge.feedback.last_reply("@friend01")["context"])
     assert context == [{"role": "user", "content": "new topic"}]
@@ -296,7 +297,7 @@ def test_only_the_allow_list_is_answered(make_bridge):
 
 def test_review_replies_sends_the_owner_a_copy_to_label(make_bridge):
     h = make_bridge(review_replies=True)
-    h.receive(friend_message("lunch?"))
+    h.receive(friend_message("lunch?", remark="Mia"))  # the owner's remark names the friend, never their nickname
     h.bridge.process_pending()
     reply = h.bridge.feedback.last_reply("@friend01")["reply"]
     assert h.channel.to("filehelper") == [f"【Mia】lunch?\n→ {reply}\n（回 不错 或 不好 评价这条回复）"]

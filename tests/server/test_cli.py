@@ -24,6 +24,8 @@ def never_serves(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--model", "/tmp"], "config.json"),
         (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0"),
         (["--alias", "gpt-4"], "NAME=SERVED_MODEL"),
+        (["--max-loras", "4", "--max-cpu-loras", "2"], "--max-cpu-loras 2 is below --max-loras 4"),
+        (["--revision", "v2"], "--revision v2 is for a hub id"),
     ],
 )
 def test_a_bad_value_is_one_error_line_and_exit_2(never_serves, args, says):
@@ -38,7 +40,8 @@ def test_a_bad_value_is_one_error_line_and_exit_2(never_serves, args, says):
 @pytest.mark.parametrize(
     "args",
     [["--engine", "foo"], ["--dtype", "int3"], ["--adapters", "/no/such/folder"], ["--port", "0"],
-     ["--log-level", "loud"], ["--default-max-tokens", "0"]],
+     ["--log-level", "loud"], ["--default-max-tokens", "0"], ["--distributed-executor-backend", "uni"],
+     ["--pipeline-parallel-size", "0"], ["--hub", "github"]],
 )  # fmt: skip
 def test_a_bad_choice_or_path_is_refused_while_parsing(never_serves, args):
     result = CliRunner().invoke(app, ["serve", *args])

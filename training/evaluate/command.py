@@ -11,7 +11,8 @@ from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
 from wechat_twin.server.adapters.adapter_memory import open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
-from wechat_twin.server.basemodel import resolve_base_model
+from wechat_twin.server.basemodel import HubOptions, resolve_base_model
+from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.server.engines.base import EngineKind
 from wechat_twin.training.common.samples import Messages, read_sample_file
 from wechat_twin.training.evaluate import memory_rows
@@ -75,7 +76,11 @@ def eval_command(
         typer.Option(help="Dataset folder from `twin-train data` (default: the one the adapter was trained on)"),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: ADAPTER/eval)")] = None,
-    model: Annotated[str | None, typer.Option(help="Base model folder (default: the one twin.json names)")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Base model folder or hub id ORG/NAME (default: the one twin.json names)")
+    ] = None,
+    revision: RevisionOpt = None,
+    hub: HubOpt = None,
     engine: Annotated[
         EngineKind, typer.Option(help="The server's engines; auto prefers vllm")
     ] = EngineKind.TRANSFORMERS,
@@ -105,7 +110,7 @@ def eval_command(
         raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
     dev = read_sample_file(data / "dev.jsonl")
     samples, origins = dev.samples[:max_prompts], dev.origins[:max_prompts]
-    base = resolve_base_model(model or card.base_model)
+    base = resolve_base_model(model or card.base_model, hub=HubOptions(revision, hub))
     blocks = None
     if memory:
         store = _memory_of(adapter, card, data)

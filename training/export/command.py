@@ -9,14 +9,19 @@ import typer
 
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.server.adapters.card import read_card
-from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel import BaseModelError, HubOptions, resolve_base_model
+from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.server.engines.base import DType
 
 
 def export_command(
     adapter: Annotated[Path, typer.Argument(help="Adapter folder (peft files + twin.json)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the merged model to")],
-    model: Annotated[str | None, typer.Option(help="Base model folder (default: the one twin.json names)")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Base model folder or hub id ORG/NAME (default: the one twin.json names)")
+    ] = None,
+    revision: RevisionOpt = None,
+    hub: HubOpt = None,
     dtype: Annotated[DType, typer.Option(help="Weights' precision; auto keeps the base's")] = DType.AUTO,
     ollama: Annotated[bool, typer.Option(help="Also write an Ollama Modelfile into the folder")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing, non-empty --out folder")] = False,
@@ -34,7 +39,7 @@ def export_command(
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise UsageError(f"{out}: already exists and is not an empty folder (pass --overwrite to replace it)")
     try:
-        base = resolve_base_model(model or card.base_model)
+        base = resolve_base_model(model or card.base_model, hub=HubOptions(revision, hub))
     except BaseModelError as exc:
         raise TwinError(str(exc)) from exc
     for source in (adapter, base.path):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wechat_twin.server.basemodel import HubOptions
+from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair
 from wechat_twin.training.preference.metrics import EvalSet
 from wechat_twin.training.preference.options import (
@@ -77,6 +79,8 @@ def dpo_command(
     feedback: FeedbackOpt,
     out: OutOpt = None,
     model: ModelOpt = None,
+    revision: RevisionOpt = None,
+    hub: HubOpt = None,
     feedback_adapter: FeedbackAdapterOpt = None,
     beta: BetaOpt = DEFAULTS.beta,
     learning_rate: LearningRateOpt = DEFAULTS.learning_rate,
@@ -96,5 +100,7 @@ def dpo_command(
         beta, learning_rate, epochs, max_steps, batch_size, grad_accum, max_length, heldout, min_feedback, seed,
         persona_override,
     )  # fmt: skip
-    job = PreferenceJob(adapter, feedback, out, model, feedback_adapter or [], overwrite, settings)
+    job = PreferenceJob(
+        adapter, feedback, out, model, HubOptions(revision, hub), feedback_adapter or [], overwrite, settings
+    )
     run_command(DpoMethod(), job)

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from wechat_twin.server.basemodel import HubOptions
+from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair
 from wechat_twin.training.preference.metrics import EvalSet
 from wechat_twin.training.preference.options import (
@@ -118,6 +120,8 @@ def kto_command(
     feedback: FeedbackOpt,
     out: OutOpt = None,
     model: ModelOpt = None,
+    revision: RevisionOpt = None,
+    hub: HubOpt = None,
     feedback_adapter: FeedbackAdapterOpt = None,
     use_pairs: Annotated[
         bool, typer.Option(help="Also learn from choices (the chosen reply as good, the other as bad)")
@@ -146,5 +150,7 @@ def kto_command(
         beta, learning_rate, epochs, max_steps, batch_size, grad_accum, max_length, heldout, min_feedback, seed,
         persona_override,
     )  # fmt: skip
-    job = PreferenceJob(adapter, feedback, out, model, feedback_adapter or [], overwrite, settings)
+    job = PreferenceJob(
+        adapter, feedback, out, model, HubOptions(revision, hub), feedback_adapter or [], overwrite, settings
+    )
     run_command(KtoMethod(use_pairs, desirable_weight, undesirable_weight), job)

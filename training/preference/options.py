@@ -35,7 +35,8 @@ OutOpt = Annotated[
     typer.Option("--out", "-o", help="New adapter folder; its name is the served name [default: <parent>-<method>]"),
 ]
 ModelOpt = Annotated[
-    str | None, typer.Option(help="Base model folder, when twin.json's base_model is not a local folder")
+    str | None,
+    typer.Option(help="Base model folder or hub id ORG/NAME, when twin.json's base_model cannot be found here"),
 ]
 FeedbackAdapterOpt = Annotated[
     list[str] | None,

@@ -13,7 +13,7 @@ from typing import Any
 
 from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import TwinCard, read_card
-from wechat_twin.server.basemodel import BaseModelError, resolve_base_model
+from wechat_twin.server.basemodel import BaseModelError, HubOptions, resolve_base_model
 from wechat_twin.training.common.model_loading import training_dtype
 
 
@@ -29,7 +29,7 @@ class ParentAdapter:
     base_path: Path
 
 
-def read_parent(adapter_dir: Path, model: str | None) -> ParentAdapter:
+def read_parent(adapter_dir: Path, model: str | None, hub: HubOptions = HubOptions()) -> ParentAdapter:
     """Find the parent's base model: `--model` if given, else the card's `base_model`, else peft's own record."""
     folder = Path(adapter_dir).expanduser().resolve()
     config_path = folder / "adapter_config.json"
@@ -41,12 +41,12 @@ def read_parent(adapter_dir: Path, model: str | None) -> ParentAdapter:
     problems: list[str] = []
     for candidate in dict.fromkeys(c for c in candidates if c):
         try:
-            return ParentAdapter(folder.name, folder, card, resolve_base_model(candidate).path)
+            return ParentAdapter(folder.name, folder, card, resolve_base_model(candidate, hub=hub).path)
         except BaseModelError as exc:
             problems.append(str(exc))
     raise ParentAdapterError(
         f"{folder}: cannot find its base model ({'; '.join(problems) or 'twin.json names none'}); "
-        "pass --model with the base model's folder"
+        "pass --model with the base model's folder or hub id"
     )
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from wechat_twin.errors import TwinError
 from wechat_twin.server.adapters.card import TwinCard
+from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair, load_feedback
 from wechat_twin.training.preference.metrics import EvalSet, compare, score_set
@@ -63,6 +64,7 @@ class PreferenceJob:
     feedback: list[Path]
     out: Path | None = None
     model: str | None = None
+    hub: HubOptions = field(default_factory=HubOptions)  # --revision and --hub, for a hub id
     feedback_adapters: list[str] = field(default_factory=list)
     overwrite: bool = False
     settings: PreferenceSettings = field(default_factory=PreferenceSettings)
@@ -124,7 +126,7 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
     from datasets import Dataset
 
     settings = job.settings
-    parent = read_parent(job.parent_dir, job.model)
+    parent = read_parent(job.parent_dir, job.model, job.hub)
     out = prepare_output_dir(job.out or parent.path.parent / f"{parent.name}-{method.kind}", job.overwrite)
     adapters = job.feedback_adapters or [parent.name]
     feedback = _select(load_feedback(job.feedback), parent, adapters)

@@ -20,8 +20,8 @@ import typer
 from rich.console import Console
 
 from wechat_twin.server.adapters.card import TwinCard
-from wechat_twin.server.basemodel import resolve_base_model
-from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
+from wechat_twin.server.basemodel import HubOptions, resolve_base_model
+from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
 from wechat_twin.training.common.lora import ALL_LINEAR, build_lora_config, check_servable
@@ -60,17 +60,18 @@ def _split(texts: list[str], fraction: float, seed: int) -> tuple[list[str], lis
     return [t for i, t in enumerate(texts) if i not in heldout], [t for i, t in enumerate(texts) if i in heldout]
 
 
-def _card_base_name(model: str | None, base_path: Path) -> str:
-    """The embedded default by its served name (any machine resolves it), anything else by its folder."""
-    return EMBEDDED_NAME if model in (None, "", EMBEDDED_NAME, "embedded") else str(base_path)
-
-
 def _perplexity(loss: float | None) -> float | None:
     return math.exp(loss) if loss is not None and loss < 50 else None
 
 
 def run_cpt(
-    texts_path: Path, out: Path, model: str | None, settings: CptSettings, privacy: bool, overwrite: bool
+    texts_path: Path,
+    out: Path,
+    model: str | None,
+    settings: CptSettings,
+    privacy: bool,
+    overwrite: bool,
+    hub: HubOptions = HubOptions(),
 ) -> Path:
     import torch
     from datasets import Dataset
@@ -85,7 +86,7 @@ def run_cpt(
             f"{texts_path}: {len(texts.texts)} texts, at least {settings.min_texts} are needed (one post or article "
             "per line); add more, or lower --min-texts"
         )
-    base = resolve_base_model(model)
+    base = resolve_base_model(model, hub=hub)
     folder = prepare_output_dir(out, overwrite)
     train, heldout = _split(texts.texts, settings.heldout_fraction, settings.seed)
 
@@ -136,7 +137,7 @@ def run_cpt(
         "seconds": round(time.monotonic() - started, 1),
     }
     card = TwinCard(
-        base_model=_card_base_name(model, base.path),
+        base_model=base.source,
         kind="cpt",
         data={**texts.stats(), "train_texts": len(train), "heldout_texts": len(heldout)},
         training_args={**asdict(settings), "privacy_filter": privacy},
@@ -149,8 +150,13 @@ def cpt_command(
     texts: Annotated[Path, typer.Argument(help="UTF-8 (or GBK) text file, one post or article per line")],
     out: Annotated[Path, typer.Option("--out", "-o", help="New adapter folder; its name is the served name")],
     model: Annotated[
-        str | None, typer.Option(help="Base model folder [default: the embedded SmolLM2-135M-Instruct]")
+        str | None,
+        typer.Option(
+            help="Base model: a local folder or a hub id ORG/NAME [default: the embedded SmolLM2-135M-Instruct]"
+        ),
     ] = None,
+    revision: RevisionOpt = None,
+    hub: HubOpt = None,
     learning_rate: Annotated[
         float, typer.Option("--learning-rate", "--lr", help="Peak learning rate")
     ] = DEFAULTS.learning_rate,
@@ -201,7 +207,7 @@ def cpt_command(
         min_texts=min_texts,
         seed=seed,
     )
-    folder = run_cpt(texts, out, model, settings, privacy, overwrite)
+    folder = run_cpt(texts, out, model, settings, privacy, overwrite, HubOptions(revision, hub))
     card_metrics = TwinCard.model_validate_json((folder / "twin.json").read_text(encoding="utf-8")).metrics
     before, after = card_metrics["heldout_perplexity_before"], card_metrics["heldout_perplexity_after"]
     if before is not None and after is not None:

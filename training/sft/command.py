@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wechat_twin.memory.recall import RecallSettings
+from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.training.sft.train import LrScheduler, SFTOptions, run_sft
 
 DEFAULTS = SFTOptions(data_dir=Path(), out=Path())
@@ -16,7 +17,11 @@ DEFAULTS = SFTOptions(data_dir=Path(), out=Path())
 def sft_command(
     data_dir: Annotated[Path, typer.Argument(help="Folder with train.jsonl / dev.jsonl from `twin-train data`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Adapter folder to write; its name is the served name")],
-    model: Annotated[str | None, typer.Option(help="Base model folder (default: the embedded model)")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Base model: a local folder or a hub id ORG/NAME (default: the embedded model)")
+    ] = None,
+    revision: RevisionOpt = None,
+    hub: HubOpt = None,
     rank: Annotated[int, typer.Option(help="LoRA rank (1, 8, 16, 32, ...; at most --max-server-rank)")] = DEFAULTS.rank,
     alpha: Annotated[int, typer.Option(help="LoRA scaling (alpha / rank multiplies the update)")] = DEFAULTS.alpha,
     dropout: Annotated[float, typer.Option(help="Dropout on the LoRA layers' input")] = DEFAULTS.dropout,
@@ -61,7 +66,7 @@ def sft_command(
 ) -> None:
     """Fine-tune a LoRA adapter on the owner's replies (TRL SFT)."""
     options = SFTOptions(
-        data_dir=data_dir, out=out, model=model, rank=rank, alpha=alpha, dropout=dropout,
+        data_dir=data_dir, out=out, model=model, revision=revision, hub=hub, rank=rank, alpha=alpha, dropout=dropout,
         target_modules=target_modules or DEFAULTS.target_modules, learning_rate=learning_rate,
         lr_scheduler=lr_scheduler,
         warmup_ratio=warmup_ratio, epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,

@@ -25,8 +25,7 @@ from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.private_files import copy_private, lock_down, owner_only_umask, private_dir, write_private
 from wechat_twin.server.adapters.card import TwinCard
-from wechat_twin.server.basemodel import ResolvedBaseModel, resolve_base_model
-from wechat_twin.server.basemodel.embedded import EMBEDDED_NAME
+from wechat_twin.server.basemodel import Hub, HubOptions, ResolvedBaseModel, resolve_base_model
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
@@ -71,6 +70,8 @@ class SFTOptions:
     data_dir: Path
     out: Path
     model: str | None = None
+    revision: str | None = None  # with a hub id: its branch, tag or commit
+    hub: Hub | None = None
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.05
@@ -105,6 +106,7 @@ class SFTOptions:
         for key in ("data_dir", "out"):
             args[key] = str(Path(args[key]).resolve())
         args["lr_scheduler"] = LrScheduler(self.lr_scheduler).value
+        args["hub"] = self.hub and Hub(self.hub).value
         return args
 
 
@@ -193,7 +195,7 @@ def check_inputs(options: SFTOptions) -> SFTInputs:
         finally:
             store.close()
         memory = store.path
-    base = resolve_base_model(options.model)
+    base = resolve_base_model(options.model, hub=HubOptions(options.revision, options.hub))
     check_causal_lm(base.path)
     return SFTInputs(out, checkpoints, base, train, dev, report, resume, train_messages, dev_messages, memory)
 
@@ -282,7 +284,7 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
     if inputs.dev is not None:
         date_split["dev"] = inputs.dev.date_range()
     return TwinCard(
-        base_model=EMBEDDED_NAME if options.model in (None, "", EMBEDDED_NAME, "embedded") else str(inputs.base.path),
+        base_model=inputs.base.source,
         system_prompt=system_prompt,
         owner_name=report.get("owner_name"),
         kind="sft",

