@@ -14,7 +14,7 @@ from wechat_twin.bridge.config import BridgeConfig, ChannelName, WeixinConfig, l
 from wechat_twin.bridge.texts import DEFAULT_LANGUAGE, Language, Texts
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
-from wechat_twin.feedback import FEEDBACK_FILE
+from wechat_twin.feedback import FEEDBACK_FILE, feedback_location
 from wechat_twin.feedback.export import export_feedback
 
 app = command_app("Put the clone into WeChat and collect feedback for preference training.")
@@ -64,6 +64,9 @@ def run(
                                                       f"(default: {_DEFAULTS.api_base})")] = None,
     data_dir: Annotated[Path | None, typer.Option(help=f"Where {FEEDBACK_FILE} and the login live (TWIN_DATA_DIR) "
                                                        "(default: the working folder)")] = None,
+    feedback_db: Annotated[str | None, typer.Option(help=f"The feedback database (TWIN_FEEDBACK_DB): a SQLite file or "
+                                                         "postgresql://USER@HOST/DB shared with the server "
+                                                         f"(default: {FEEDBACK_FILE} in --data-dir)")] = None,
     ilink_base: Annotated[str | None, typer.Option(help=f"weixin channel: the iLink API host "
                                                         f"(default: {WeixinConfig().base_url})")] = None,
     friend: Annotated[str | None, typer.Option(help=f"console channel: the friend you play "
@@ -79,7 +82,8 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
     settings = load_config(config, weixin={"base_url": ilink_base}, channel=channel, model=model, api_base=api_base,
-                           data_dir=data_dir, console_friend=friend, answer_poll_s=poll_seconds)  # fmt: skip
+                           data_dir=data_dir, feedback_db=feedback_db, console_friend=friend,
+                           answer_poll_s=poll_seconds)  # fmt: skip
     if no_typing_delay:
         settings = settings.model_copy(update={"typing_seconds_per_char": 0.0})
     if settings.channel is ChannelName.CONSOLE:
@@ -108,12 +112,14 @@ def run(
 @app.command("export-feedback")
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for preference.jsonl and unpaired.jsonl")],
-    db: Annotated[Path, typer.Option(help="The bridge's feedback database")] = Path(FEEDBACK_FILE),
-) -> None:
+    db: Annotated[str, typer.Option(help="The feedback database: a SQLite file or a postgresql:// URL "
+                                         "(TWIN_FEEDBACK_DB)", envvar="TWIN_FEEDBACK_DB")] = FEEDBACK_FILE,
+) -> None:  # fmt: skip
     """Write TRL preference (prompt/chosen/rejected) and unpaired (prompt/completion/label) JSONL."""
-    if not db.is_file():
+    database = feedback_location(db)
+    if isinstance(database, Path) and not database.is_file():
         raise UsageError(f"{db}: no feedback database there")
-    pairs, labels = export_feedback(db, out)
+    pairs, labels = export_feedback(database, out)
     typer.echo(f"wrote {pairs} preference pairs and {labels} labels to {out}")
 
 

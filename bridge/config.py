@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from wechat_twin.bridge.guard import GuardConfig
 from wechat_twin.bridge.texts import DEFAULT_LANGUAGE, Language
 from wechat_twin.errors import TwinError, UsageError
-from wechat_twin.feedback import FEEDBACK_FILE
+from wechat_twin.feedback import FEEDBACK_FILE, FeedbackLocation, feedback_location
 
 
 class ChannelName(enum.Enum):
@@ -139,17 +139,23 @@ class BridgeConfig(BaseModel):
     bad_word: str = "不好"
     console_friend: str = Field(default="friend", description="Console channel: the friend you play")
     data_dir: Path = Path(".")
+    feedback_db: str | None = Field(
+        default=None,
+        description=f"The feedback database (and the bridge's tables): a SQLite file, or postgresql://USER@HOST/DB "
+        f"shared with the server's replicas; None = {FEEDBACK_FILE} in data_dir",
+    )
     weixin: WeixinConfig = Field(default_factory=WeixinConfig)
     takeover_idle_minutes: float = Field(default=30.0, gt=0, description="A takeover (on itchat: the pause after "
                                          "the owner typed in a chat) ends this long after their last word")  # fmt: skip
     guard: GuardConfig = Field(default_factory=GuardConfig, description="Guarded topics: held for the owner")
 
     @property
-    def database(self) -> Path:
-        return self.data_dir / FEEDBACK_FILE
+    def database(self) -> FeedbackLocation:
+        return feedback_location(self.feedback_db) if self.feedback_db else self.data_dir / FEEDBACK_FILE
 
 
-_ENV = {"TWIN_API_BASE": "api_base", "TWIN_API_KEY": "api_key", "TWIN_MODEL": "model", "TWIN_DATA_DIR": "data_dir"}
+_ENV = {"TWIN_API_BASE": "api_base", "TWIN_API_KEY": "api_key", "TWIN_MODEL": "model", "TWIN_DATA_DIR": "data_dir",
+        "TWIN_FEEDBACK_DB": "feedback_db"}  # fmt: skip
 
 
 def _problems(error: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""The bridge's tables, in the feedback database's file and over its one connection.
+"""The bridge's tables, in the feedback database (a SQLite file or PostgreSQL) and over its one connection.
 
 Schema:
 - `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
@@ -23,7 +23,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from wechat_twin.feedback.store import FeedbackStore
+from wechat_twin.feedback.store import FeedbackStore, integrity_errors
 
 
 class InboxStatus(str, enum.Enum):
@@ -73,7 +73,7 @@ class BridgeStore:
         try:
             self._write("INSERT INTO inbox(message_id, chat_id, chat_name, text, received_at) VALUES (?,?,?,?,?)",
                         (message_id, chat_id, chat_name, text, received_at))  # fmt: skip
-        except sqlite3.IntegrityError:
+        except integrity_errors():  # SQLite's or PostgreSQL's, whichever the feedback store is on
             return False
         return True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from wechat_twin.feedback import FeedbackLocation
 from wechat_twin.feedback.store import FeedbackStore
 from wechat_twin.private_files import open_private, private_dir
 
@@ -18,7 +19,7 @@ def _write_private(path: Path, records: list[dict]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def export_feedback(database: Path, out: Path) -> tuple[int, int]:
+def export_feedback(database: FeedbackLocation, out: Path) -> tuple[int, int]:
     store = FeedbackStore(database)
     try:
         pairs, labels = store.preference_pairs(), store.unpaired_labels()

@@ -4,7 +4,8 @@
 # Without vLLM installed, the whole suite runs on the transformers engine instead. TWIN_TRANSFORMERS_VENV=DIR
 # (CI sets it) runs the transformers pass in a venv made by `TWIN_ENGINE=transformers VENV=DIR scripts/setup.sh`,
 # after checking that vLLM really cannot be imported there. The chat page's browser tests run once, with the vLLM
-# pass: the page does not depend on the engine. Every pass prints its 25 slowest tests.
+# pass: the page does not depend on the engine. Every pass prints its 25 slowest tests. Chromium and PostgreSQL
+# (for the browser and feedback-store tests) are installed with apt where they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -20,6 +21,18 @@ if [ "$(uname -s)" = Linux ] && ! command -v chromium >/dev/null 2>&1 && command
     [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q chromium
+fi
+# The feedback store's tests run against a real PostgreSQL server that tests/support/postgres.py starts on a
+# temporary folder (socket only, no network): Debian's `postgresql` package, installed once where its initdb
+# is missing. The package's own system cluster is not used: it is stopped again.
+if [ "$(uname -s)" = Linux ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing postgresql (apt) for the feedback store's tests"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+    $SUDO service postgresql stop >/dev/null 2>&1 || true
 fi
 
 ruff check .

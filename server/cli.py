@@ -17,7 +17,7 @@ import typer
 
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
-from wechat_twin.feedback import FEEDBACK_FILE
+from wechat_twin.feedback import FEEDBACK_FILE, feedback_location
 from wechat_twin.server.basemodel import BaseModelError, HubOptions, resolve_base_model
 from wechat_twin.server.basemodel.embedded import ensure_embedded_model
 from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
@@ -149,8 +149,12 @@ def serve(
         ),
     ] = None,
     feedback_db: Annotated[
-        Path | None,
-        typer.Option(help=f"SQLite file for the chat page's feedback (default: {FEEDBACK_FILE} beside --adapters)"),
+        str | None,
+        typer.Option(
+            help=f"The chat page's feedback: a SQLite file, or postgresql://USER@HOST/DB that several replicas "
+            f"share (password in PGPASSWORD or ~/.pgpass) (default: {FEEDBACK_FILE} beside --adapters)",
+            envvar="TWIN_FEEDBACK_DB",
+        ),
     ] = None,
     alias: Annotated[list[str] | None, typer.Option(help="NAME=SERVED_MODEL, e.g. gpt-3.5-turbo=alice")] = None,
     engine: Annotated[EngineKind, typer.Option(help="auto prefers vllm when it is installed")] = _SERVER.engine,
@@ -250,7 +254,7 @@ def serve(
         chat_keys=_chat_keys(chat_key, keys.chat),
         require_key=require_key,
         allowed_hosts=_hosts(allowed_hosts),
-        feedback_db=feedback_db,
+        feedback_db=feedback_location(feedback_db) if feedback_db else None,
         aliases=_aliases(alias),
         engine=kind,
         engine_options=EngineOptions(

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 
 from wechat_twin.errors import UsageError
-from wechat_twin.feedback import FEEDBACK_FILE
+from wechat_twin.feedback import FEEDBACK_FILE, FeedbackLocation
 from wechat_twin.server.engines.base import EngineKind, EngineOptions
 from wechat_twin.server.keys import ChatKey, check_chat_key_name, check_key_set
 
@@ -35,8 +35,10 @@ class ServerSettings(BaseModel):
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Host names clients may reach the server by, besides its bound address"
     )
-    feedback_db: Path | None = Field(
-        default=None, description=f"Where the chat page's feedback goes; None = {FEEDBACK_FILE} beside the adapters"
+    feedback_db: FeedbackLocation | None = Field(
+        default=None,
+        description=f"Where the chat page's feedback goes: a SQLite file or a postgresql:// URL (what replicas "
+        f"share); None = {FEEDBACK_FILE} beside the adapters",
     )
     aliases: dict[str, str] = Field(default_factory=dict)
     engine: EngineKind = EngineKind.AUTO
@@ -75,9 +77,9 @@ class ServerSettings(BaseModel):
         """Bound beyond loopback: reachable by the network, so everything but health needs a key."""
         return not is_loopback(self.host)
 
-    def feedback_path(self) -> Path | None:
-        """The feedback database: as given, else beside the adapters folder (the page offers no feedback
-        when there is neither)."""
+    def feedback_path(self) -> FeedbackLocation | None:
+        """The feedback database: as given (a file or a PostgreSQL URL), else beside the adapters folder (the
+        page offers no feedback when there is neither)."""
         if self.feedback_db is not None:
             return self.feedback_db
         return self.adapters_dir.resolve().parent / FEEDBACK_FILE if self.adapters_dir else None

