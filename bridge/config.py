@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
+from wechat_twin.bridge.guard import GuardConfig
 from wechat_twin.bridge.texts import DEFAULT_LANGUAGE, Language
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.feedback import FEEDBACK_FILE, FeedbackLocation, feedback_location
@@ -145,6 +146,9 @@ class BridgeConfig(BaseModel):
         f"shared with the server's replicas; None = {FEEDBACK_FILE} in data_dir",
     )
     weixin: WeixinConfig = Field(default_factory=WeixinConfig)
+    takeover_idle_minutes: float = Field(default=30.0, gt=0, description="A takeover (on itchat: the pause after "
+                                         "the owner typed in a chat) ends this long after their last word")  # fmt: skip
+    guard: GuardConfig = Field(default_factory=GuardConfig, description="Guarded topics: held for the owner")
 
     @property
     def database(self) -> FeedbackLocation:

@@ -34,6 +34,8 @@ class InboxStatus(str, enum.Enum):
     REVIEW = "review"  # A/B candidates wait for the owner's choice
     ANSWERED = "answered"
     FALLBACK = "fallback"  # the API stayed down: the fallback text was sent instead
+    HELD = "held"  # a guarded topic: waits for the owner's /send, /say or /skip
+    OWNER = "owner"  # the owner answered it (or chose not to): a takeover, or a held message settled
 
 
 _SCHEMA = """
@@ -49,6 +51,9 @@ CREATE TABLE IF NOT EXISTS skipped (
     id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
     reason TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sent (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, chat_name TEXT NOT NULL, text TEXT NOT NULL,
+    author TEXT NOT NULL, at REAL NOT NULL);
 """
 # Columns added after a table was first released: `CREATE TABLE IF NOT EXISTS` leaves an old table as it was.
 _ADDED_COLUMNS = {"inbox": {"kind": "TEXT NOT NULL DEFAULT 'text'"}}
@@ -138,6 +143,22 @@ class BridgeStore:
 
     def inbox_rows(self) -> list[sqlite3.Row]:
         return self._db.execute("SELECT * FROM inbox ORDER BY id").fetchall()
+
+    # what went out in the owner's name (`twin-bridge log`)
+    def log_sent(self, chat_id: str, text: str, author: str) -> None:
+        """`author`: clone (its own reply), approved (the owner let a draft out) or owner (the owner's words)."""
+        row = self._db.execute("SELECT chat_name FROM inbox WHERE chat_id=? ORDER BY id DESC LIMIT 1",
+                               (chat_id,)).fetchone()  # fmt: skip
+        self._write("INSERT INTO sent(chat_id, chat_name, text, author, at) VALUES (?,?,?,?,?)",
+                    (chat_id, row["chat_name"] if row else chat_id, text, author, time.time()))  # fmt: skip
+
+    def sent_messages(self, contact: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
+        """Oldest first; `contact` matches the id or the name the bridge knows them by."""
+        where, args = ["at >= ?"], [since or 0.0]
+        if contact:
+            where.append("(chat_id = ? OR chat_name = ?)")
+            args += [contact, contact]
+        return self._db.execute(f"SELECT * FROM sent WHERE {' AND '.join(where)} ORDER BY id", args).fetchall()
 
     # memory
     def history(self, chat_id: str, since: float, limit: int) -> list[dict[str, str]]:

@@ -85,8 +85,8 @@ def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, 
     wait_for(lambda: len(fake_ilink.qr_keys) == 2, what="a new QR code")
     assert any("-14" in line for line in running.said)
     fake_ilink.text(owner, "/resume")
-    wait_for(lambda: fake_ilink.texts_to(FRIEND), what="the queued message answered")
-    assert running.statuses() == ["answered"]
+    wait_for(lambda: running.statuses() == ["answered"], what="the queued message answered")  # after its last line
+    assert fake_ilink.texts_to(FRIEND)
     assert {c.token for c in fake_ilink.sent(FRIEND)} == {"tok-2"}, "sent with the new login's token"
     assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-late"}
     assert running.error is None
