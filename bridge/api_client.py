@@ -64,10 +64,13 @@ class CloneApi:
             return {}
         return response.json() if response.status_code == 200 else None
 
-    def replies(self, model: str, messages: list[dict[str, str]], n: int, max_tokens: int, temperature: float,
-                contact: str | None = None) -> list[str]:  # fmt: skip
-        """`contact` goes out as OpenAI's `user` field: the server finds that friend's memory by it."""
-        body = {"model": model, "messages": messages, "n": n, "max_tokens": max_tokens, "temperature": temperature}
+    def replies(self, model: str, messages: list[dict[str, str]], n: int, max_tokens: int | None = None,
+                temperature: float | None = None, contact: str | None = None) -> list[str]:  # fmt: skip
+        """`contact` goes out as OpenAI's `user` field: the server finds that friend's memory by it. A sampling
+        value left None is not sent, so the server applies the clone's own (twin.json's tuned sampling and
+        reply budget)."""
+        sampling = {"max_tokens": max_tokens, "temperature": temperature}
+        body = {"model": model, "messages": messages, "n": n, **{k: v for k, v in sampling.items() if v is not None}}
         if contact:
             body["user"] = contact
         data = self._post("/chat/completions", body)

@@ -11,7 +11,7 @@ import typer
 
 from wechat_twin.bridge.channels.base import Channel, ChannelStopped
 from wechat_twin.bridge.config import BridgeConfig, ChannelName, WeixinConfig, load_config
-from wechat_twin.bridge.texts import Texts
+from wechat_twin.bridge.texts import DEFAULT_LANGUAGE, Language, Texts
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE, feedback_location
@@ -138,6 +138,25 @@ def export(
         raise UsageError(f"{db}: no feedback database there")
     pairs, labels = export_feedback(database, out)
     typer.echo(f"wrote {pairs} preference pairs and {labels} labels to {out}")
+
+
+@app.command("log")
+def log(
+    contact: Annotated[str | None, typer.Option(help="Only this contact (id, or the name the bridge knows)")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this day on (YYYY-MM-DD, local time)")] = None,
+    db: Annotated[Path, typer.Option(help="The bridge's database")] = Path(FEEDBACK_FILE),
+    out: Annotated[Path | None, typer.Option(help="Also write the list to this file (owner-only)")] = None,
+    language: Annotated[Language | None, typer.Option(help="zh or en (default: zh)")] = None,
+) -> None:  # fmt: skip
+    """List what the bridge sent in your name: time, contact, whether the clone wrote it, you approved its
+    draft, or you wrote it, and the text."""
+    from wechat_twin.bridge.sent_log import sent_lines, write_log
+
+    lines = sent_lines(db, contact, since, Texts(language or DEFAULT_LANGUAGE))
+    for line in lines:
+        typer.echo(line)
+    if out is not None:
+        write_log(out, lines)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
+from wechat_twin.bridge.guard import GuardConfig
 from wechat_twin.bridge.texts import DEFAULT_LANGUAGE, Language
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.feedback import FEEDBACK_FILE, FeedbackLocation, feedback_location
@@ -110,8 +111,9 @@ class BridgeConfig(BaseModel):
                        "are ignored: friends' messages and the key never leave through one unasked)")  # fmt: skip
     model: str = Field(default="demo-clone", description="The adapter name the server serves the clone under")
     system_prompt: str | None = Field(default=None, description="None: the server applies the adapter's persona")
-    max_tokens: int = 128
-    temperature: float = 0.8
+    max_tokens: int | None = Field(default=None, ge=1, description="None: the clone's own reply budget (twin.json)")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0,
+                                      description="None: the clone's own tuned sampling (twin.json)")  # fmt: skip
     request_timeout_s: float = 60.0
     retries: int = 3
     backoff_s: float = 1.0
@@ -150,6 +152,9 @@ class BridgeConfig(BaseModel):
         f"shared with the server's replicas; None = {FEEDBACK_FILE} in data_dir",
     )
     weixin: WeixinConfig = Field(default_factory=WeixinConfig)
+    takeover_idle_minutes: float = Field(default=30.0, gt=0, description="A takeover (on itchat: the pause after "
+                                         "the owner typed in a chat) ends this long after their last word")  # fmt: skip
+    guard: GuardConfig = Field(default_factory=GuardConfig, description="Guarded topics: held for the owner")
 
     @property
     def database(self) -> FeedbackLocation:

@@ -46,10 +46,8 @@ class Policy:
             needs_mention = self.config.groups_need_mention if answer_all is None else not answer_all
             if needs_mention and not message.mentioned:
                 return Decision.IGNORE, "group message without @"
-        if message.kind != "text":
-            return Decision.IGNORE, message.kind
-        if not message.text.strip():
-            return Decision.IGNORE, "empty"
+        if not message.text.strip():  # an image, file, video or a voice without WeChat's transcript: not read
+            return Decision.IGNORE, "empty" if message.kind == "text" else message.kind
         return Decision.ANSWER, ""
 
     def may_reply_now(self, chat_id: str, now: float | None = None) -> bool:

@@ -18,9 +18,11 @@ from collections.abc import Mapping, Sequence
 from wechat_twin.bridge.api_client import ApiUnavailable, CloneApi
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, IncomingMessage
 from wechat_twin.bridge.config import BridgeConfig, FeedbackFrom
+from wechat_twin.bridge.guard import GuardDesk
 from wechat_twin.bridge.policy import Decision, Policy
 from wechat_twin.bridge.rhythm import Pace, bridge_rhythm
 from wechat_twin.bridge.store import BridgeStore, InboxStatus
+from wechat_twin.bridge.takeover import ReplyDropped, TakeoverDesk
 from wechat_twin.bridge.texts import Texts
 from wechat_twin.bridge.waits import WaitLog
 from wechat_twin.feedback.store import FeedbackStore
@@ -44,6 +46,8 @@ class Bridge:
         self.rhythm = bridge_rhythm(config, lambda: self.api.model_card(config.model), WaitLog(self.feedback))
         self._ab_next = False
         self._lock = threading.RLock()
+        self.takeovers = TakeoverDesk(self)
+        self.guard = GuardDesk(self)
 
     def close(self) -> None:
         self.api.close()
@@ -54,9 +58,10 @@ class Bridge:
         """Take in what a channel delivered: owner commands act at once; the rest is stored in one
         transaction with the channel's `state`, either queued to answer or skipped with its reason.
         A message id seen before is dropped, so a re-delivery after a restart changes nothing."""
-        queued: list[tuple[str, str, str, str, float]] = []
+        queued: list[tuple[str, str, str, str, float, str]] = []
         skipped: list[tuple[str, str, str, float]] = []
         taken: set[str] = set()
+        self.takeovers.note_typed(list(messages))
         with self._lock:
             for message in messages:
                 if message.message_id in taken or self.store.seen(message.message_id):
@@ -64,7 +69,8 @@ class Bridge:
                 taken.add(message.message_id)
                 reason = self._take(message)
                 if reason is None:
-                    queued.append((message.message_id, message.chat_id, message.chat_name, message.text, message.time))
+                    queued.append((message.message_id, message.chat_id, message.chat_name, message.text, message.time,
+                                   message.kind))  # fmt: skip
                 else:
                     skipped.append((message.message_id, message.chat_id, reason, message.time))
             self.store.receive(queued, skipped, dict(state or {}))
@@ -78,10 +84,17 @@ class Bridge:
         """None: answer it; otherwise why not (the reason `skipped` records)."""
         decision, reason = self.policy.classify(message)
         if decision is Decision.OWNER:
-            self._owner_command(message.text.strip())
+            text = message.text.strip()
+            if not (self.takeovers.command(text) or self.guard.command(text)):
+                self._owner_command(text)
             return "owner"
         if decision is Decision.IGNORE:
+            if message.from_self:
+                self.takeovers.owner_typed(message)
             return reason
+        if self.takeovers.state.holds(message.chat_id):
+            self.takeovers.forward(message)
+            return "takeover"
         if self._friend_feedback(message):
             return "feedback"
         return None
@@ -109,6 +122,8 @@ class Bridge:
                 self.feedback.record_label(last["id"], text == cfg.good_word, "owner")
         elif text == "/help":
             self._review(self.texts("help", good=cfg.good_word, bad=cfg.bad_word))
+        else:
+            self.takeovers.relay(text)
 
     def _friend_feedback(self, message: IncomingMessage) -> bool:
         """A friend's `1`/`2` or good/bad word is feedback, not chat, where friends may give it."""
@@ -135,7 +150,7 @@ class Bridge:
         self.feedback.record_choice(exchange["id"], index, labeler)
         chosen = self.feedback.exchange(exchange["id"])["reply"]
         inbox_ids = self.store.in_review(exchange["chat_id"])
-        self._deliver(exchange["chat_id"], chosen)
+        self._deliver(exchange["chat_id"], chosen, "approved")
         self._remember(exchange["chat_id"], inbox_ids, exchange["context"], chosen)
 
     # answering
@@ -152,17 +167,26 @@ class Bridge:
         self.store.finish(inbox_ids, InboxStatus.ANSWERED, [(chat_id, "user", messages[-1]["content"], now),
                                                   (chat_id, "assistant", reply, now)])  # fmt: skip
 
-    def _deliver(self, chat_id: str, reply: str) -> Pace:
-        """Send a reply as the owner would: one WeChat message per line, each after a pause the rhythm draws."""
+    def _deliver(self, chat_id: str, reply: str, author: str = "clone") -> Pace:
+        """Send a reply as the owner would: one WeChat message per line, each after a pause the rhythm draws. The
+        clone's reply stops (`ReplyDropped`) where the owner took the chat meanwhile: checked again before each line."""
         pace = self.rhythm.pace()
         for line in (part.strip() for part in reply.split("\n")):
             if not line:
                 continue
             self.sleep(pace.before(line))
-            self.channel.send(chat_id, line)
+            if author == "clone" and self.takeovers.state.holds(chat_id):
+                raise ReplyDropped(chat_id)
+            self._send(chat_id, line, author)
             pace.sent()
         self.policy.replied(chat_id)
         return pace
+
+    def _send(self, chat_id: str, text: str, author: str) -> None:
+        """One message to a friend, logged with who wrote it (`twin-bridge log`)."""
+        self.takeovers.state.bridge_sent(chat_id, text)
+        self.channel.send(chat_id, text)
+        self.store.log_sent(chat_id, text, author)
 
     def _review(self, text: str) -> None:
         self.channel.send(OWNER_REVIEW_CHAT, text)
@@ -171,8 +195,12 @@ class Bridge:
         """Answer what is queued; returns how many contacts were answered. Safe to call repeatedly."""
         answered = 0
         with self._lock:
+            self.takeovers.expire()
+            waiting = self.guard.held.open_chats()
             for chat_id in self.store.pending_chats():
                 rows = self.store.pending(chat_id)
+                if chat_id in waiting or self.takeovers.state.holds(chat_id):
+                    continue
                 if not rows or not self.policy.may_reply_now(chat_id, now) or not self._due(chat_id, rows):
                     continue
                 if self._answer(chat_id, rows, now):
@@ -208,19 +236,30 @@ class Bridge:
         chat_name = rows[0]["chat_name"]
         context = self._context(chat_id, "\n".join(r["text"] for r in rows))
         ab = self._ab_next or (cfg.ab_probability > 0 and random.random() < cfg.ab_probability)
+        topic = self.guard.guard.topic(context[-1]["content"])
         try:
             replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature,
                                        contact=chat_name or chat_id)  # fmt: skip
         except ApiUnavailable as exc:
+            if topic:  # the owner answers it, with no draft to send
+                self.rhythm.forget(chat_id)
+                self.guard.hold(chat_id, chat_name, topic, inbox_ids, context, None)
+                return True
             oldest = min(r["received_at"] for r in rows)
             if (time.time() if now is None else now) - oldest < cfg.answer_deadline_s:
                 logger.warning("API unavailable, %d message(s) from a contact stay queued: %s", len(rows), exc)
                 return False
             if cfg.fallback_text:
-                self._deliver(chat_id, cfg.fallback_text)
+                self._deliver(chat_id, cfg.fallback_text, "owner")
             self.store.finish(inbox_ids, InboxStatus.FALLBACK, [])
             self.rhythm.forget(chat_id)
             logger.warning("past the deadline: %d message(s) answered with the fallback", len(rows))
+            return True
+        topic = topic or next(filter(None, map(self.guard.guard.topic, replies)), None)
+        if topic:
+            self._ab_next = False if ab else self._ab_next
+            self.rhythm.forget(chat_id)
+            self.guard.hold(chat_id, chat_name, topic, inbox_ids, context, replies[0])
             return True
         base = self.api.base_model_of(cfg.model)
         if ab:
@@ -228,15 +267,20 @@ class Bridge:
             self.rhythm.forget(chat_id)
             self.store.hold_for_review(inbox_ids, chat_id, chat_name, cfg.model, base, context, replies)
             if cfg.ab_to_friends:
-                self.channel.send(chat_id, f"1: {replies[0]}\n2: {replies[1]}")
+                self._send(chat_id, f"1: {replies[0]}\n2: {replies[1]}", "clone")
             else:
                 self._review(self.texts("choose", name=chat_name, text=context[-1]["content"], first=replies[0],
                                         second=replies[1]))  # fmt: skip
             return True
         reply = replies[0]
-        self.feedback.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
-        pace = self._deliver(chat_id, reply)
+        try:
+            pace = self._deliver(chat_id, reply)
+        except ReplyDropped:  # the owner wrote meanwhile: theirs is the answer
+            self.rhythm.forget(chat_id)
+            self.store.finish(inbox_ids, InboxStatus.OWNER, [(chat_id, "user", context[-1]["content"], time.time())])
+            return True
         self.rhythm.replied(chat_id, inbox_ids[-1], rows[-1]["received_at"], pace)
+        self.feedback.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
         self._remember(chat_id, inbox_ids, context, reply)
         if cfg.review_replies:
             self._review(self.texts("review", name=chat_name, text=context[-1]["content"], reply=reply,

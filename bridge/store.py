@@ -1,8 +1,9 @@
 """The bridge's tables, in the feedback database (a SQLite file or PostgreSQL) and over its one connection.
 
 Schema:
-- `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at)`: every
-  incoming message to answer; `status` is an `InboxStatus` (pending, review, answered, fallback, unread). The unique
+- `inbox(id, message_id UNIQUE, chat_id, chat_name, text, received_at, status, done_at, kind)`: every
+  incoming message to answer; `status` is an `InboxStatus` (pending, review, answered, fallback, held, owner,
+  unread); `kind` is `text`, or `voice` when `text` is WeChat's transcript of a voice message. The unique
   channel message id makes a re-delivered message after a restart a no-op.
 - `turns(id, chat_id, role, content, at)`: per-contact memory (user = friend, assistant = clone).
 - `skipped(id, message_id UNIQUE, chat_id, reason, received_at)`: messages received and deliberately
@@ -33,6 +34,8 @@ class InboxStatus(str, enum.Enum):
     REVIEW = "review"  # A/B candidates wait for the owner's choice
     ANSWERED = "answered"
     FALLBACK = "fallback"  # the API stayed down: the fallback text was sent instead
+    HELD = "held"  # a guarded topic: waits for the owner's /send, /say or /skip
+    OWNER = "owner"  # the owner answered it (or chose not to): a takeover, or a held message settled
     UNREAD = "unread"  # read, no reply: left unanswered on purpose (`no_reply = true`, bridge/rhythm.py)
 
 
@@ -40,7 +43,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
     chat_name TEXT NOT NULL, text TEXT NOT NULL, received_at REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', done_at REAL);
+    status TEXT NOT NULL DEFAULT 'pending', done_at REAL, kind TEXT NOT NULL DEFAULT 'text');
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(status, chat_id, id);
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
@@ -49,7 +52,12 @@ CREATE TABLE IF NOT EXISTS skipped (
     id INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT UNIQUE NOT NULL, chat_id TEXT NOT NULL,
     reason TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sent (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, chat_name TEXT NOT NULL, text TEXT NOT NULL,
+    author TEXT NOT NULL, at REAL NOT NULL);
 """
+# Columns added after a table was first released: `CREATE TABLE IF NOT EXISTS` leaves an old table as it was.
+_ADDED_COLUMNS = {"inbox": {"kind": "TEXT NOT NULL DEFAULT 'text'"}}
 
 
 class BridgeStore:
@@ -60,8 +68,25 @@ class BridgeStore:
         self._feedback = feedback
         self._db = feedback.connection
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
         self._transaction = feedback.transaction
         self._write = feedback.write
+
+    def _add_missing_columns(self) -> None:
+        """A database written before a column existed gets it, with its default: old rows keep their meaning."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = self._columns(table)
+            for name, declaration in columns.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+
+    def _columns(self, table: str) -> set[str]:
+        if self._feedback.postgres:
+            sql = ("SELECT column_name AS name FROM information_schema.columns "
+                   "WHERE table_schema = current_schema() AND table_name = ?")  # fmt: skip
+        else:
+            sql = "SELECT name FROM pragma_table_info(?)"
+        return {row["name"] for row in self._db.execute(sql, (table,))}
 
     # inbox
     def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
@@ -73,15 +98,15 @@ class BridgeStore:
             return False
         return True
 
-    def receive(self, queued: Sequence[tuple[str, str, str, str, float]],
+    def receive(self, queued: Sequence[tuple[str, str, str, str, float, str]],
                 skipped: Sequence[tuple[str, str, str, float]], state: dict[str, str]) -> None:  # fmt: skip
         """One delivery from a channel in one transaction: the messages to answer
-        (`message_id, chat_id, chat_name, text, received_at`), the ones not to answer
+        (`message_id, chat_id, chat_name, text, received_at, kind`), the ones not to answer
         (`message_id, chat_id, reason, received_at`) and the channel state that goes with them,
         so a crash either keeps all of it (and the cursor moved past it) or none of it."""
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at) "
-                           "VALUES (?,?,?,?,?)", queued)  # fmt: skip
+            db.executemany("INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at, kind) "
+                           "VALUES (?,?,?,?,?,?)", queued)  # fmt: skip
             db.executemany("INSERT OR IGNORE INTO skipped(message_id, chat_id, reason, received_at) VALUES (?,?,?,?)",
                            skipped)  # fmt: skip
             db.executemany("INSERT INTO channel_state(key, value) VALUES (?,?) "
@@ -119,6 +144,22 @@ class BridgeStore:
 
     def inbox_rows(self) -> list[sqlite3.Row]:
         return self._db.execute("SELECT * FROM inbox ORDER BY id").fetchall()
+
+    # what went out in the owner's name (`twin-bridge log`)
+    def log_sent(self, chat_id: str, text: str, author: str) -> None:
+        """`author`: clone (its own reply), approved (the owner let a draft out) or owner (the owner's words)."""
+        row = self._db.execute("SELECT chat_name FROM inbox WHERE chat_id=? ORDER BY id DESC LIMIT 1",
+                               (chat_id,)).fetchone()  # fmt: skip
+        self._write("INSERT INTO sent(chat_id, chat_name, text, author, at) VALUES (?,?,?,?,?)",
+                    (chat_id, row["chat_name"] if row else chat_id, text, author, time.time()))  # fmt: skip
+
+    def sent_messages(self, contact: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
+        """Oldest first; `contact` matches the id or the name the bridge knows them by."""
+        where, args = ["at >= ?"], [since or 0.0]
+        if contact:
+            where.append("(chat_id = ? OR chat_name = ?)")
+            args += [contact, contact]
+        return self._db.execute(f"SELECT * FROM sent WHERE {' AND '.join(where)} ORDER BY id", args).fetchall()
 
     # memory
     def history(self, chat_id: str, since: float, limit: int) -> list[dict[str, str]]:

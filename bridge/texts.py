@@ -22,7 +22,8 @@ DEFAULT_LANGUAGE = Language.zh
 TABLES: dict[Language, dict[str, str]] = {
     Language.zh: {
         "help": "命令：/pause 暂停回复 · /resume 恢复回复 · /reset 名字 清空和此人的对话记忆 · "
-        "/ab 下一条回复出两个候选 · 回 1 或 2 选一个发出去 · 回 {good} / {bad} 评价上一条回复",
+        "/ab 下一条回复出两个候选 · 回 1 或 2 选一个发出去 · 回 {good} / {bad} 评价上一条回复 · "
+        "/take 名字 接管和此人的对话 · /release 交还 · /who 看接管中的 · /send /say 内容 /skip 处理敏感话题",
         "paused": "分身已暂停：新消息先存着，发 /resume 再回",
         "resumed": "分身已恢复回复",
         "memory_cleared": "已清空和 {name} 的对话记忆",
@@ -50,10 +51,31 @@ TABLES: dict[Language, dict[str, str]] = {
         "itchat_warning": "itchat 走微信网页版协议：微信会标记并封禁使用它的账号（直到 2025 年都有人报告）。"
         "请用小号登录，千万别用主号。`--channel weixin`（微信官方机器人接口）没有封号风险。",
         "itchat_logged_out": "已退出微信登录：请重新运行 `twin-bridge run` 并扫新的二维码",
+        "take_started": "已接管 {name}：对方的消息转给你，你发来的非命令消息发给对方；/release 交还分身",
+        "take_forward": "【{name}】{text}",
+        "take_choose": "有几个联系人匹配“{query}”，请发 /take 加上其中一个 id：\n{choices}",
+        "take_none": "没有找到联系人“{query}”",
+        "take_nothing": "没有接管中的联系人",
+        "take_idle": "{minutes} 分钟没有你的消息：{name} 已交还分身",
+        "released": "{name} 已交还分身",
+        "who": "接管中：{names}",
+        "guarded": "【{name}】{text}\n敏感话题：{topic}，分身没有回\n分身的草稿：{draft}\n"
+        "（/send 发出草稿 · /say 内容 发你自己的话 · /skip 不回）",
+        "no_draft": "（没有草稿）",
+        "guard_sent": "已发给 {name}",
+        "guard_skipped": "没有回复 {name}",
+        "guard_nothing": "没有等你处理的消息",
+        "topic_money": "钱",
+        "topic_codes": "验证码和密码",
+        "topic_meeting": "见面的时间地点",
+        "topic_politics": "政治",
+        "log_clone": "分身",
+        "log_approved": "主人批准",
+        "log_owner": "主人",
     },
     Language.en: {
         "help": "commands: /pause /resume /reset NAME /ab (next reply as two candidates) · 1 or 2 picks · "
-        "{good} / {bad} labels",
+        "{good} / {bad} labels · /take NAME /release /who (take a chat over) · /send /say TEXT /skip (guarded topics)",
         "paused": "bridge paused",
         "resumed": "bridge resumed",
         "memory_cleared": "memory of {name} cleared",
@@ -83,6 +105,28 @@ TABLES: dict[Language, dict[str, str]] = {
         "up to 2025). Log in with a secondary account, never your main one. `--channel weixin` (WeChat's bot API) "
         "has no ban risk.",
         "itchat_logged_out": "logged out of WeChat: run `twin-bridge run` again and scan the new QR code",
+        "take_started": "took over {name}: their messages come to you, yours (not commands) go to them; "
+        "/release gives them back",
+        "take_forward": "[{name}] {text}",
+        "take_choose": 'several contacts match "{query}": send /take with one of these ids:\n{choices}',
+        "take_none": 'no contact matches "{query}"',
+        "take_nothing": "no takeover is open",
+        "take_idle": "{minutes} min without a word from you: {name} is back with the clone",
+        "released": "{name} is back with the clone",
+        "who": "taken over: {names}",
+        "guarded": "[{name}] {text}\nguarded topic: {topic}, not answered\nthe clone's draft: {draft}\n"
+        "(/send sends the draft · /say TEXT sends yours · /skip sends nothing)",
+        "no_draft": "(no draft)",
+        "guard_sent": "sent to {name}",
+        "guard_skipped": "{name} gets no reply",
+        "guard_nothing": "nothing is waiting for you",
+        "topic_money": "money",
+        "topic_codes": "codes and passwords",
+        "topic_meeting": "meeting time or place",
+        "topic_politics": "politics",
+        "log_clone": "clone",
+        "log_approved": "approved",
+        "log_owner": "owner",
     },
 }
 

@@ -27,7 +27,9 @@ class IncomingMessage:
     is_official: bool = False
     sender_name: str = ""
     remark: str = ""
-    kind: str = "text"  # text, or what else it carried (image, voice, file, video): not answered, counted
+    # text; voice (`text` is WeChat's transcript: answered, stored as voice); or what else it carried without
+    # text (image, file, video, a voice without a transcript): not answered, counted
+    kind: str = "text"
 
 
 class ChannelStopped(RuntimeError):

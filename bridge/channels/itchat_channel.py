@@ -23,6 +23,9 @@ from wechat_twin.private_files import FILE_MODE, make_dirs, owner_only_umask
 
 LOGIN_FILE = "itchat.pkl"
 QR_FILE = "login-qr.png"
+# itchat's message types that carry no text: taken in as that kind, recorded and counted, not answered. The web
+# protocol gives a voice message no transcript (its `Text` downloads the audio), unlike WeChat's bot API.
+MEDIA_KINDS = {"Picture": "image", "Recording": "voice", "Attachment": "file", "Video": "video"}
 
 
 def _no_remark(user_name: str) -> str:
@@ -37,7 +40,8 @@ def from_itchat(msg: dict[str, Any], self_id: str, is_group: bool,
     chat_id = msg.get("ToUserName", "") if from_self else msg.get("FromUserName", "")
     user = msg.get("User") or {}
     remark = user.get("RemarkName", "")
-    text = msg.get("Text") if isinstance(msg.get("Text"), str) else msg.get("Content", "")
+    kind = MEDIA_KINDS.get(msg.get("Type", ""), "text")
+    text = "" if kind != "text" else msg.get("Text") if isinstance(msg.get("Text"), str) else msg.get("Content", "")
     sender_id = msg.get("ActualUserName", "") if is_group else chat_id
     return IncomingMessage(
         message_id=str(msg.get("MsgId") or msg.get("NewMsgId") or f"{chat_id}:{msg.get('CreateTime')}:{text}"),
@@ -51,6 +55,7 @@ def from_itchat(msg: dict[str, Any], self_id: str, is_group: bool,
         is_official=bool(user.get("VerifyFlag", 0) & 8) or chat_id.startswith("gh_"),
         sender_name=(remark_of(sender_id) if is_group else remark) or sender_id,
         remark=remark,
+        kind=kind,
     )
 
 
@@ -92,16 +97,16 @@ class ItchatChannel(Channel):
             self._serve(inbox)
 
     def _serve(self, inbox: Inbox) -> None:
-        from itchat.content import TEXT
+        from itchat.content import ATTACHMENT, PICTURE, RECORDING, TEXT, VIDEO
 
         self._login()
         self_id = self.itchat.search_friends()["UserName"]
 
-        @self.itchat.msg_register(TEXT, isFriendChat=True, isMpChat=True)
+        @self.itchat.msg_register([TEXT, PICTURE, RECORDING, ATTACHMENT, VIDEO], isFriendChat=True, isMpChat=True)
         def _friend(msg: dict[str, Any]) -> None:
             inbox.receive([from_itchat(msg, self_id, is_group=False)])
 
-        @self.itchat.msg_register(TEXT, isGroupChat=True)
+        @self.itchat.msg_register([TEXT, PICTURE, RECORDING, ATTACHMENT, VIDEO], isGroupChat=True)
         def _group(msg: dict[str, Any]) -> None:
             inbox.receive([from_itchat(msg, self_id, is_group=True, remark_of=self._remark_of)])
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.inprocess_server import InProcessServer, serve_fake
 from wechat_twin.bridge.channels.base import Channel
 from wechat_twin.bridge.channels.itchat_channel import from_itchat
 from wechat_twin.bridge.config import BridgeConfig
 from wechat_twin.bridge.service import Bridge
+from wechat_twin.server.config import ServerSettings
 
 SELF_ID = "@self0001"
 FRIEND_REMARKS = {"@uncle01": "二舅"}  # the owner's remarks for friends, as itchat's friend list has them
@@ -79,5 +81,33 @@ def make_bridge(tmp_path: Path, twin_server):
         return harness
 
     yield make
+    for harness in harnesses:
+        harness.bridge.close()
+
+
+@pytest.fixture(scope="session")
+def clone_api(adapters_dir: Path):
+    """The real API server over the small fake engine: for bridge behaviour that does not depend on the model
+    (what is held, relayed, logged); `knobs.reply` scripts the clone's draft."""
+    with serve_fake(ServerSettings(adapters_dir=adapters_dir, api_keys=["bridge-key"])) as server:
+        yield server
+
+
+@pytest.fixture
+def quick_bridge(tmp_path: Path, clone_api: InProcessServer):
+    """`make_bridge` over `clone_api`: the itchat harness with no model engine behind it."""
+    harnesses: list[Harness] = []
+    clone_api.knobs.reply = None
+
+    def make(**changes) -> Harness:
+        settings = {"api_base": clone_api.base_url, "api_key": clone_api.api_key, "model": "alice",
+                    "data_dir": tmp_path, "retries": 0, "backoff_s": 0.0, "typing_seconds_per_char": 0.0,
+                    **changes}  # fmt: skip
+        harness = Harness(BridgeConfig(**settings))
+        harnesses.append(harness)
+        return harness
+
+    yield make
+    clone_api.knobs.reply = None
     for harness in harnesses:
         harness.bridge.close()

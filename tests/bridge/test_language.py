@@ -57,7 +57,8 @@ def test_the_owner_gets_help_and_notices_in_chinese_with_their_own_feedback_word
     said = _owner_says(tmp_path, ["/help", "/pause", "/resume", "/reset 小美"], good_word="好评", bad_word="差评")
     assert said == [
         "命令：/pause 暂停回复 · /resume 恢复回复 · /reset 名字 清空和此人的对话记忆 · /ab 下一条回复出两个候选 · "
-        "回 1 或 2 选一个发出去 · 回 好评 / 差评 评价上一条回复",
+        "回 1 或 2 选一个发出去 · 回 好评 / 差评 评价上一条回复 · /take 名字 接管和此人的对话 · /release 交还 · "
+        "/who 看接管中的 · /send /say 内容 /skip 处理敏感话题",
         "分身已暂停：新消息先存着，发 /resume 再回",
         "分身已恢复回复",
         "已清空和 小美 的对话记忆",
@@ -68,7 +69,8 @@ def test_the_owner_gets_help_and_notices_in_chinese_with_their_own_feedback_word
 def test_the_owner_gets_help_and_notices_in_english_when_set(tmp_path):
     said = _owner_says(tmp_path, ["/help", "/pause", "/resume", "/reset Mia"], language="en")
     assert said == [
-        "commands: /pause /resume /reset NAME /ab (next reply as two candidates) · 1 or 2 picks · 不错 / 不好 labels",
+        "commands: /pause /resume /reset NAME /ab (next reply as two candidates) · 1 or 2 picks · 不错 / 不好 labels · "
+        "/take NAME /release /who (take a chat over) · /send /say TEXT /skip (guarded topics)",
         "bridge paused",
         "bridge resumed",
         "memory of Mia cleared",
@@ -90,7 +92,7 @@ def test_the_console_speaks_the_settings_language(tmp_path, language):
 def test_ab_candidates_and_review_copies_reach_the_owner_in_their_language(make_bridge, language):
     h = make_bridge(language=language, temperature=1.0, review_replies=True, good_word="好评", bad_word="差评")
     h.receive(owner_message("/ab"))
-    h.receive(friend_message("周末去哪儿玩？", nick="小美"))
+    h.receive(friend_message("周末去哪儿玩？", remark="小美"))
     h.bridge.process_pending()
     choose = h.channel.to("filehelper")[-1]
     first, second = json.loads(h.bridge.store.open_choice()["candidates"])
@@ -101,7 +103,7 @@ def test_ab_candidates_and_review_copies_reach_the_owner_in_their_language(make_
     h.receive(owner_message("1"))
     assert h.channel.to("@friend01") == [line.strip() for line in first.split("\n") if line.strip()]
 
-    h.receive(friend_message("好呀", nick="小美"))
+    h.receive(friend_message("好呀", remark="小美"))
     h.bridge.process_pending()
     reply = h.bridge.store.last_reply()["reply"]
     review = h.channel.to("filehelper")[-1]

@@ -113,7 +113,7 @@ def test_log_message_text_logs_what_was_said(app, server_log):
 def test_a_loopback_server_without_keys_answers_without_authorization(app):
     assert "authorization" not in app.headers
     assert _chat(app, QUESTION)["choices"][0]["message"]["content"]
-    sdk = OpenAI(base_url="http://testserver/v1", api_key="none-needed-on-loopback", http_client=app, max_retries=0)
+    sdk = OpenAI(base_url="http://127.0.0.1/v1", api_key="none-needed-on-loopback", http_client=app, max_retries=0)
     reply = sdk.chat.completions.create(model="alice", messages=QUESTION, max_tokens=4, temperature=0)
     assert reply.usage.completion_tokens == 4
 

@@ -36,6 +36,7 @@ class Knobs:
     fail_to_start: bool = False
     start_delay_s: float = 0.0
     reply_tokens: int | None = None  # a reply this long (REPLY repeated), for streams that must fill buffers
+    reply: list[str] | None = None  # the reply's pieces instead of REPLY (a draft the bridge must hold)
     built: list[FakeEngine] = field(default_factory=list)
 
 
@@ -73,7 +74,8 @@ class FakeEngine(Engine):
         self.seen.append(options)
         self.running.add(request_id)
         try:
-            length = self.knobs.reply_tokens or len(REPLY)
+            pieces = self.knobs.reply or REPLY
+            length = self.knobs.reply_tokens or len(pieces)
             steps = min(options.max_tokens, length)
             for step in range(steps):
                 if self.knobs.fail_after_deltas is not None and step >= self.knobs.fail_after_deltas:
@@ -83,7 +85,7 @@ class FakeEngine(Engine):
                     raise RuntimeError("engine core is gone")
                 last = step == steps - 1
                 reason = ("length" if options.max_tokens <= length else "stop") if last else None
-                yield [ChoiceDelta(index=i, text=REPLY[step % len(REPLY)], completion_tokens=1, finish_reason=reason)
+                yield [ChoiceDelta(index=i, text=pieces[step % len(pieces)], completion_tokens=1, finish_reason=reason)
                        for i in range(options.n)]  # fmt: skip
         finally:
             self.running.discard(request_id)

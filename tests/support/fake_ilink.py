@@ -147,6 +147,13 @@ class FakeIlink:
     def text(self, user: str, text: str, context_token: str | None = None) -> dict[str, Any]:
         return self.push(self.user_message(user, [{"type": 1, "text_item": {"text": text}}], context_token))
 
+    def voice(self, user: str, transcript: str, context_token: str | None = None) -> dict[str, Any]:
+        """A voice message: the SILK audio on the CDN, WeChat's speech-to-text in `voice_item.text` ("" when none)."""
+        media = {"encrypt_query_param": "voice-param", "aes_key": "a2V5", "encrypt_type": 1}
+        item = {"media": media, "encode_type": 6, "bits_per_sample": 16, "sample_rate": 16000, "playtime": 2100,
+                "text": transcript}  # fmt: skip
+        return self.push(self.user_message(user, [{"type": 3, "voice_item": item}], context_token))
+
     def calls_to(self, endpoint: str) -> list[Call]:
         return [c for c in list(self.calls) if c.endpoint == endpoint]
 

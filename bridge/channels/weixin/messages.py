@@ -1,8 +1,10 @@
 """iLink's message shapes, read and written: a `WeixinMessage` in, text chunks out.
 
-Ids are uint64 on the wire and kept as strings. A message is answered when it carries text; one with
-only an image, voice, file or video is taken in as that kind, which the bridge records and counts but
-does not answer (the clone reads text only).
+Ids are uint64 on the wire and kept as strings. A message is answered when it carries text. A voice item
+carries WeChat's own transcript (`voice_item.text`), as Tencent's client and chatgpt-on-wechat read it: a
+non-empty one is the friend's words, taken in as kind `voice`. One with only an image, file, video or a voice
+without a transcript is taken in as that kind, which the bridge records and counts but does not answer (the
+clone reads text only).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, IncomingMessage
 
 TEXT_TYPE = 1
+VOICE_TYPE = 3
 ITEM_KINDS = {2: "image", 3: "voice", 4: "file", 5: "video"}
 USER_MESSAGE = 1
 
@@ -33,9 +36,16 @@ def from_weixin(msg: dict[str, Any], owner_id: str) -> IncomingMessage | None:
     sender = str(msg.get("from_user_id", ""))
     items = msg.get("item_list") or []
     texts = [item.get("text_item", {}).get("text", "") for item in items if item.get("type") == TEXT_TYPE]
+    spoken = [item.get("voice_item", {}).get("text", "") for item in items if item.get("type") == VOICE_TYPE]
     kinds = [ITEM_KINDS.get(item.get("type"), "other") for item in items if item.get("type") != TEXT_TYPE]
     text = "\n".join(t for t in texts if t)
-    kind = "text" if text or not kinds else kinds[0]
+    transcript = "\n".join(t for t in spoken if t and t.strip())
+    if text or not kinds:
+        kind = "text"
+    elif transcript:
+        text, kind = transcript, "voice"
+    else:
+        kind = kinds[0]
     owner = bool(owner_id) and sender == owner_id
     created = msg.get("create_time_ms")
     return IncomingMessage(

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from wechat_twin.server.api.models.clone_sampling import CloneSampling, clone_sampling
 from wechat_twin.server.api.openapi import READ_ERRORS
 from wechat_twin.server.auth import can_manage, identity, require_api_key, visible_names
 from wechat_twin.server.errors import OpenAIError
@@ -24,6 +25,10 @@ class ModelCard(BaseModel):
     max_model_len: int | None = None
     owner_name: str | None = Field(default=None, description="Whose clone this is (the adapter's twin.json)")
     base_model: str | None = Field(default=None, description="The base the adapter was trained on (twin.json)")
+    sampling: CloneSampling = Field(
+        description="What a request that leaves a sampling field unset gets: the adapter's tuned sampling and "
+        "reply budget (twin.json), else the server's"
+    )
     rhythm: dict[str, Any] | None = Field(default=None, description="The owner's reply rhythm the bridge replays "
                                           "(twin.json); shown to the owner's keys, not to chat keys")  # fmt: skip
 
@@ -39,7 +44,12 @@ def _cards(request: Request) -> list[ModelCard]:
     max_len = request.app.state.engine.max_model_len
     show_paths = can_manage(request.app.state.settings, identity(request))
     show_rhythm = identity(request).chooses_contact  # per-contact timing: the bridge's and the owner's, no friend's
-    cards = [ModelCard(id=registry.base_name, created=registry.created, root=registry.base_name, max_model_len=max_len)]
+
+    def sampling(name: str) -> CloneSampling:
+        return clone_sampling(request.app.state.settings, registry.resolve(name))
+
+    cards = [ModelCard(id=registry.base_name, created=registry.created, root=registry.base_name, max_model_len=max_len,
+                       sampling=sampling(registry.base_name))]  # fmt: skip
     cards += [
         ModelCard(
             id=a.ref.name,
@@ -49,6 +59,7 @@ def _cards(request: Request) -> list[ModelCard]:
             max_model_len=max_len,
             owner_name=a.card.owner_name if a.card else None,
             base_model=a.card.base_model if a.card else None,
+            sampling=sampling(a.ref.name),
             rhythm=a.card.rhythm if a.card and show_rhythm else None,
         )
         for a in registry.adapters
@@ -56,7 +67,8 @@ def _cards(request: Request) -> list[ModelCard]:
     for alias, name in registry.aliases.items():
         target = registry.resolve(name)
         parent = registry.base_name if target.adapter else None
-        cards.append(ModelCard(id=alias, created=registry.created, root=name, parent=parent, max_model_len=max_len))
+        cards.append(ModelCard(id=alias, created=registry.created, root=name, parent=parent, max_model_len=max_len,
+                               sampling=sampling(alias)))  # fmt: skip
     visible = set(visible_names(request, [card.id for card in cards]))
     return [card for card in cards if card.id in visible]
 

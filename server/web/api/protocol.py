@@ -13,6 +13,8 @@ CONVERSATION_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_FEEDBACK_CHARS = 64_000
 # Exchange ids are SQLite rowids: a signed 64-bit integer, 1 and up.
 MAX_EXCHANGE_ID = 2**63 - 1
+# "Show two" needs a temperature above 0 (else both candidates are one): used where the clone's own is 0.
+PAIR_TEMPERATURE = 0.8
 
 
 class Turn(BaseModel):
@@ -49,7 +51,12 @@ class LabelRequest(FeedbackContext):
 
 
 class PairRequest(FeedbackContext):
-    temperature: float = Field(default=0.8, gt=0.0, le=2.0, description="Above 0, or both candidates are one")
+    temperature: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=2.0,
+        description=f"Above 0, or both candidates are one; None: the clone's own, {PAIR_TEMPERATURE} where that is 0",
+    )
     max_tokens: int | None = Field(default=None, ge=1)
 
 

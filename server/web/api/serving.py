@@ -16,10 +16,12 @@ from fastapi import Request, Response
 from wechat_twin.feedback.store import ChoiceTaken, FeedbackStore
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest, ChatMessageIn
 from wechat_twin.server.api.chat.serving import create_chat_completion
+from wechat_twin.server.api.models.clone_sampling import clone_sampling
 from wechat_twin.server.auth import key_name, resolve_model
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.errors import OpenAIError
 from wechat_twin.server.web.api.protocol import (
+    PAIR_TEMPERATURE,
     ChoiceRequest,
     FeedbackContext,
     LabelRequest,
@@ -83,13 +85,14 @@ def record_label(request: Request, body: LabelRequest) -> Recorded:
 async def make_pair(request: Request, body: PairRequest) -> Pair:
     store = _store(request)
     fields = _exchange_fields(request, body)
+    own = clone_sampling(request.app.state.settings, resolve_model(request, body.model)).temperature
     completion = await create_chat_completion(
         request,
         ChatCompletionRequest(
             model=body.model,
             messages=[ChatMessageIn(role=t.role, content=t.content) for t in body.messages],
             n=2,
-            temperature=body.temperature,
+            temperature=body.temperature or own or PAIR_TEMPERATURE,  # two candidates need one above 0
             max_tokens=body.max_tokens,
         ),
         Response(),  # the pair is answered in this route's own body: the chat route's headers are not sent

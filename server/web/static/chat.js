@@ -76,11 +76,17 @@ function conversation() {
 }
 const saveConversation = (chat) => writeJSON("chat:" + state.model, chat);
 
+// Only what the owner typed is sent: an empty field leaves the value to the clone (twin.json's tuned sampling and
+// reply budget, shown on its model card). Kept under a new name: the old "sampling" always held both values.
+const SAMPLING_FIELDS = { temperature: "temperature", max_tokens: "max-tokens" };
 function sampling() {
-  const temperature = Number($("temperature").value);
-  const maxTokens = Number($("max-tokens").value);
-  writeJSON("sampling", { temperature, maxTokens });
-  return { temperature, max_tokens: maxTokens };
+  const typed = {};
+  for (const [name, id] of Object.entries(SAMPLING_FIELDS)) {
+    const value = $(id).value.trim();
+    if (value !== "") typed[name] = Number(value);
+  }
+  writeJSON("sampling-typed", typed);
+  return typed;
 }
 
 // ---- HTTP ----------------------------------------------------------------------------------------
@@ -247,6 +253,15 @@ function showWho() {
   $("who").textContent = card.parent
     ? t("who_clone", { owner: card.owner_name || card.id, base: card.base_model || card.parent })
     : t("who_base", { model: card.id });
+  showOwnSampling(card);
+}
+
+// The clone's own values (its card's `sampling`), shown in the empty fields and spelled out under them.
+function showOwnSampling(card) {
+  const own = card.sampling;
+  if (!own) return;
+  for (const [name, id] of Object.entries(SAMPLING_FIELDS)) $(id).placeholder = String(own[name]);
+  $("sampling-own").textContent = t("sampling_own", { temperature: own.temperature, max_tokens: own.max_tokens });
 }
 
 // ---- actions -------------------------------------------------------------------------------------
@@ -368,8 +383,9 @@ async function showTwo() {
       model: state.model,
       conversation: chat.id,
       messages: contextOf(chat),
-      temperature: temperature > 0 ? temperature : 0.8,
-      max_tokens,
+      // two candidates need a temperature above 0: without one the server takes the clone's own
+      ...(temperature > 0 ? { temperature } : {}),
+      ...(max_tokens ? { max_tokens } : {}),
     });
     state.pair = { ...pair, model: state.model };
     setStatus("");
@@ -467,11 +483,9 @@ async function load() {
 
 async function start() {
   await useLanguage(chosenLanguage());
-  const saved = readJSON("sampling", null);
-  if (saved) {
-    $("temperature").value = saved.temperature;
-    $("max-tokens").value = saved.maxTokens;
-  }
+  localStorage.removeItem(STORE + "sampling");
+  const typed = readJSON("sampling-typed", {});
+  for (const [name, id] of Object.entries(SAMPLING_FIELDS)) $(id).value = typed[name] ?? "";
   $("composer").addEventListener("submit", send);
   $("input").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) send(event);

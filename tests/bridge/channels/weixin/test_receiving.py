@@ -39,6 +39,18 @@ def test_media_items_are_recorded_not_answered_and_counted(fake_ilink, run_weixi
     assert fake_ilink.sent(FRIEND) == []
 
 
+def test_a_voice_with_a_transcript_is_queued_as_the_friends_words_and_one_without_is_skipped(fake_ilink, run_weixin):
+    running = run_weixin(api_base=_dead_api())
+    spoken = fake_ilink.voice(FRIEND, "今晚一起吃饭吗")
+    fake_ilink.voice(FRIEND, "")
+    fake_ilink.voice(FRIEND, "  ")
+    wait_for(lambda: running.bridge.store.skipped_counts().get("voice") == 2, what="two voices without words")
+    rows = running.bridge.store.inbox_rows()
+    assert [(r["message_id"], r["text"], r["kind"]) for r in rows] == [
+        (str(spoken["message_id"]), "今晚一起吃饭吗", "voice")
+    ], "the transcript is the friend's turn, stored as voice"
+
+
 def test_the_cursor_is_stored_with_the_messages_it_delivered(fake_ilink, run_weixin, tmp_path):
     running = run_weixin(api_base=_dead_api())
     first = fake_ilink.text(FRIEND, "are you there?", context_token="ctx-first")

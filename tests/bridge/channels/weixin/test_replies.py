@@ -35,6 +35,20 @@ def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typi
     assert running.statuses() == ["answered"] and len(running.bridge.store.inbox_rows()) == 1
 
 
+def test_a_voice_with_a_transcript_is_answered_and_one_without_is_not(fake_ilink, run_weixin, twin_server):
+    running = run_weixin()
+    fake_ilink.voice(FRIEND, "", context_token="ctx-silent")
+    fake_ilink.voice(FRIEND, "are you free this weekend", context_token="ctx-spoken")
+    wait_for(lambda: running.statuses() == ["answered"], what="the spoken message answered")
+
+    exchange = running.bridge.feedback.last_reply(FRIEND)
+    assert json.loads(exchange["context"]) == [{"role": "user", "content": "are you free this weekend"}]
+    assert fake_ilink.texts_to(FRIEND) == _lines(exchange["reply"]), "answered as text, one message per line"
+    assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-spoken"}
+    assert running.bridge.store.inbox_rows()[0]["kind"] == "voice"
+    assert running.bridge.store.skipped_counts() == {"voice": 1}, "the voice without a transcript is not answered"
+
+
 def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, run_weixin, twin_server):
     owner = fake_ilink.owner_id
     running = run_weixin(temperature=1.0)
@@ -71,8 +85,8 @@ def test_a_stale_token_pauses_for_a_new_scan_and_the_queue_survives(fake_ilink, 
     wait_for(lambda: len(fake_ilink.qr_keys) == 2, what="a new QR code")
     assert any("-14" in line for line in running.said)
     fake_ilink.text(owner, "/resume")
-    wait_for(lambda: fake_ilink.texts_to(FRIEND), what="the queued message answered")
-    assert running.statuses() == ["answered"]
+    wait_for(lambda: running.statuses() == ["answered"], what="the queued message answered")  # after its last line
+    assert fake_ilink.texts_to(FRIEND)
     assert {c.token for c in fake_ilink.sent(FRIEND)} == {"tok-2"}, "sent with the new login's token"
     assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-late"}
     assert running.error is None
