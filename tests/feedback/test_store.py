@@ -195,8 +195,8 @@ def test_the_bridges_tables_work_over_the_stores_connection(store):
     bridge = BridgeStore(store)
     assert bridge.enqueue("m1", "@a", "A", "hi", 1.0)
     assert not bridge.enqueue("m1", "@a", "A", "hi again", 2.0), "a re-delivery is a no-op"
-    bridge.receive([("m1", "@a", "A", "dup", 3.0, "text"), ("m2", "@b", "B", "yo", 4.0, "voice")], [("m3", "@a", "image", 5.0)],
-                   {"weixin:cursor": "c1", "weixin:token:@a": "t"})  # fmt: skip
+    bridge.receive([("m1", "@a", "A", "dup", 3.0, "text"), ("m2", "@b", "B", "yo", 4.0, "voice")],
+                   [("m3", "@a", "image", 5.0)], {"weixin:cursor": "c1", "weixin:token:@a": "t"})  # fmt: skip
     bridge.receive([], [("m3", "@a", "image", 6.0)], {"weixin:cursor": "c2"})
     assert bridge.seen("m3") and bridge.seen("m2") and not bridge.seen("m9")
     assert bridge.skipped_counts() == {"image": 1}
