@@ -95,7 +95,7 @@ def test_ab_candidates_and_review_copies_reach_the_owner_in_their_language(make_
     h.receive(friend_message("周末去哪儿玩？", remark="小美"))
     h.bridge.process_pending()
     choose = h.channel.to("filehelper")[-1]
-    first, second = json.loads(h.bridge.store.open_choice()["candidates"])
+    first, second = json.loads(h.bridge.feedback.open_choice()["candidates"])
     if language == "zh":
         assert choose == f"【小美】周末去哪儿玩？\n1: {first}\n2: {second}\n（回 1 或 2，选中的那条发给对方）"
     else:
@@ -105,7 +105,7 @@ def test_ab_candidates_and_review_copies_reach_the_owner_in_their_language(make_
 
     h.receive(friend_message("好呀", remark="小美"))
     h.bridge.process_pending()
-    reply = h.bridge.store.last_reply()["reply"]
+    reply = h.bridge.feedback.last_reply()["reply"]
     review = h.channel.to("filehelper")[-1]
     if language == "zh":
         assert review == f"【小美】好呀\n→ {reply}\n（回 好评 或 差评 评价这条回复）"
