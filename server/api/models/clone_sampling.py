@@ -29,11 +29,4 @@ def clone_sampling(settings: ServerSettings, target: ModelTarget) -> CloneSampli
     card = target.adapter.card if target.adapter else None
     unset = SamplingFields(model=target.served_name)
     options = unset.sampling(reply_budget(settings, target, None), card.sampling if card else None)
-    return CloneSampling(
-        temperature=options.temperature,
-        top_p=options.top_p,
-        presence_penalty=options.presence_penalty,
-        frequency_penalty=options.frequency_penalty,
-        repetition_penalty=options.repetition_penalty,
-        max_tokens=options.max_tokens,
-    )
+    return CloneSampling.model_validate(options, from_attributes=True)
