@@ -257,7 +257,8 @@ class Bridge:
             return True
         topic = topic or next(filter(None, map(self.guard.guard.topic, replies)), None)
         if topic:
-            self._ab_next = False if ab else self._ab_next
+            if ab:
+                self._ab_next = False
             self.rhythm.forget(chat_id)
             self.guard.hold(chat_id, chat_name, topic, inbox_ids, context, replies[0])
             return True
