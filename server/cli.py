@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin import output
 from wechat_twin.commands import command_app
 from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE, feedback_location
@@ -301,7 +302,7 @@ def install_model(
     force: Annotated[bool, typer.Option(help="Convert again even if the cache is complete")] = False,
 ) -> None:
     """Convert the embedded SmolLM2-135M-Instruct into the per-user cache (done automatically on first use)."""
-    typer.echo(str(ensure_embedded_model(force=force)))
+    output.result(str(ensure_embedded_model(force=force)))
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def test_a_card_naming_a_hub_id_finds_its_base_in_the_cache(hf_home, adapters_di
     export = [str(Path(sys.executable).parent / "twin-train"), "export", str(adapter), "--out", str(tmp_path / "m")]
     done = subprocess.run(export, env=_env(hf_home), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert f"merging alice into {HUB_ID}" in done.stdout and (tmp_path / "m" / "config.json").is_file()
+    assert f"merging alice into {HUB_ID}" in done.stderr and (tmp_path / "m" / "config.json").is_file()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("modelscope") is not None, reason="modelscope is installed here")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin import output
 from wechat_twin.training.dataset.pipeline import PipelineOptions, run
 from wechat_twin.training.dataset.privacy import RedactMode
 from wechat_twin.training.dataset.report import summary
@@ -74,8 +75,9 @@ def data(
     ] = DEFAULTS.memory,
     facts: Annotated[
         Path | None,
-        typer.Option(help="Facts file for the memory: global lines, then [contact] sections", exists=True,
-                     dir_okay=False),
+        typer.Option(
+            help="Facts file for the memory: global lines, then [contact] sections", exists=True, dir_okay=False
+        ),
     ] = None,
 ) -> None:
     """Turn chat exports into train.jsonl / dev.jsonl (OpenAI messages) and report.json."""
@@ -105,7 +107,7 @@ def data(
         progress=sys.stderr.isatty(),
     )
     report = run(inputs, options)
-    typer.echo(summary(report))
+    output.result(summary(report))
     written = "train.jsonl, dev.jsonl, report.json" + (", memory.sqlite" if memory else "")
     written += ", llamafactory/" if llamafactory else ""
-    typer.echo(f"wrote {written} to {out}")
+    output.result(f"wrote {written} to {out}")

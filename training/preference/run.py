@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.console import Console
-
 from wechat_twin.errors import TwinError
+from wechat_twin.output import progress_console
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
@@ -26,8 +25,6 @@ from wechat_twin.training.preference.parent import ParentAdapter, load_trainable
 from wechat_twin.training.preference.rows import PromptStyle
 from wechat_twin.training.preference.settings import PreferenceSettings
 from wechat_twin.training.preference.split import split_heldout
-
-console = Console(stderr=True)
 
 
 class NotEnoughFeedback(TwinError):
@@ -133,7 +130,9 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
     method.check(feedback, settings)
     split = _split(feedback, settings)
 
-    console.print(f"[bold]{method.kind.upper()}[/] from adapter [cyan]{parent.name}[/] (base {parent.base_path})")
+    progress_console().print(
+        f"[bold]{method.kind.upper()}[/] from adapter [cyan]{parent.name}[/] (base {parent.base_path})"
+    )
     model, tokenizer = load_trainable(parent)
     if torch.cuda.is_available():
         model.to("cuda")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from wechat_twin import output
 from wechat_twin.options import option, settings_command
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import HubOptions, resolve_base_model
@@ -29,8 +29,6 @@ from wechat_twin.training.common.lora import ALL_LINEAR, build_lora_config, chec
 from wechat_twin.training.common.model_loading import training_dtype
 from wechat_twin.training.dataset.privacy import Redactor
 from wechat_twin.training.pretrain.texts import PretrainTextError, read_texts
-
-console = Console(stderr=True)
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ def run_cpt(
     folder = prepare_output_dir(out, overwrite)
     train, heldout = _split(texts.texts, settings.heldout_fraction, settings.seed)
 
-    console.print(f"[bold]CPT[/] on {len(train)} texts ({len(heldout)} held out), base {base.path}")
+    output.progress_console().print(f"[bold]CPT[/] on {len(train)} texts ({len(heldout)} held out), base {base.path}")
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     dtype = training_dtype()
     lm = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype)
@@ -175,8 +173,8 @@ def cpt_command(
     card_metrics = TwinCard.model_validate_json((folder / "twin.json").read_text(encoding="utf-8")).metrics
     before, after = card_metrics["heldout_perplexity_before"], card_metrics["heldout_perplexity_after"]
     if before is not None and after is not None:
-        console.print(f"Held-out perplexity {before:.2f} -> {after:.2f}")
-    console.print(
+        output.result(f"Held-out perplexity {before:.2f} -> {after:.2f}")
+    output.result_console().print(
         f"[green]Wrote[/] CPT adapter [bold]{folder.name}[/] at {folder} ({card_metrics['steps']} steps). "
         "Continue it with SFT on the chat dataset next."
     )

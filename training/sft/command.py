@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wechat_twin import output
 from wechat_twin.options import settings_command
 from wechat_twin.training.sft.train import SFTOptions, run_sft
 
@@ -9,4 +10,4 @@ from wechat_twin.training.sft.train import SFTOptions, run_sft
 @settings_command
 def sft_command(options: SFTOptions) -> None:
     """Fine-tune a LoRA adapter on the owner's replies (TRL SFT)."""
-    run_sft(options)
+    output.result(str(run_sft(options)))

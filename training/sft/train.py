@@ -19,12 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.options import argument, option
+from wechat_twin.output import progress_console
 from wechat_twin.private_files import copy_private, lock_down, owner_only_umask, private_dir, write_private
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import Hub, HubOptions, ResolvedBaseModel, resolve_base_model
@@ -46,7 +45,6 @@ from wechat_twin.training.memory_samples import dataset_memory, with_recalled
 from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
 
-console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"
 # Options that may change between an interrupted run and its resumption without changing what is trained.
 _RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
@@ -364,7 +362,7 @@ def run_sft(options: SFTOptions) -> Path:
     show_loss_in_progress_bar(trainer)
     if process.is_main_process:
         dev = len(inputs.dev.samples) if inputs.dev else 0
-        console.print(
+        progress_console().print(
             f"training LoRA r={options.rank} ({', '.join(sorted(lora.target_modules))}) on {inputs.base.served_name}: "
             f"{len(inputs.train.samples)} train / {dev} dev samples, {total_steps} steps"
             + (f", resuming from {inputs.checkpoints}" if inputs.resume else "")
@@ -377,7 +375,7 @@ def run_sft(options: SFTOptions) -> Path:
     metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
     _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes, tokenizer))
     if process.is_main_process:
-        console.print(
+        progress_console().print(
             f"[green]adapter written[/] {inputs.out}  train loss {metrics['train_loss']:.3f}"
             + (f", dev loss {metrics['dev_loss']:.3f}" if "dev_loss" in metrics else "")
         )
