@@ -56,7 +56,9 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal registry
         engine = await supervisor.start()
-        registry = AdapterRegistry(engine, base.served_name, base.path, settings.adapters_dir, settings.aliases)
+        registry = AdapterRegistry(
+            engine, base.served_name, base.path, settings.adapters_dir, settings.aliases, settings.base_revision
+        )
         app.state.registry = registry
         for problem in await registry.load_folder():
             logger.warning("adapter skipped: %s", problem)

@@ -247,6 +247,7 @@ def serve(
     settings = ServerSettings(
         model=str(base.path),
         served_name=base.served_name,
+        base_revision=base.revision,
         adapters_dir=adapters,
         host=host,
         port=port,

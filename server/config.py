@@ -22,6 +22,10 @@ FALLBACK_MAX_TOKENS = 512
 class ServerSettings(BaseModel):
     model: str | None = Field(default=None, description="Local HF folder; None = the embedded default")
     served_name: str | None = None
+    base_revision: str | None = Field(
+        default=None,
+        description="With a hub id: the --revision `model` was taken at; an adapter trained at another is refused",
+    )
     adapters_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000

@@ -111,7 +111,8 @@ def eval_command(
         raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
     dev = read_sample_file(data / "dev.jsonl")
     samples, origins = dev.samples[:max_prompts], dev.origins[:max_prompts]
-    base = resolve_base_model(model or card.base_model, hub=HubOptions(revision, hub))
+    given = HubOptions(revision, hub)
+    base = resolve_base_model(model or card.base_model, hub=given if model else card.base_hub_options(given))
     blocks = None
     if memory:
         store = _memory_of(adapter, card, data)

@@ -40,7 +40,8 @@ def export_command(
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise UsageError(f"{out}: already exists and is not an empty folder (pass --overwrite to replace it)")
     try:
-        base = resolve_base_model(model or card.base_model, hub=HubOptions(revision, hub))
+        given = HubOptions(revision, hub)
+        base = resolve_base_model(model or card.base_model, hub=given if model else card.base_hub_options(given))
     except BaseModelError as exc:
         raise TwinError(str(exc)) from exc
     for source in (adapter, base.path):

@@ -141,6 +141,7 @@ def run_cpt(
     }
     card = TwinCard(
         base_model=base.source,
+        base_revision=base.revision,
         kind="cpt",
         data={**texts.stats(), "train_texts": len(train), "heldout_texts": len(heldout)},
         training_args={**asdict(settings), "privacy_filter": privacy},

@@ -297,6 +297,7 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         date_split["dev"] = inputs.dev.date_range()
     return TwinCard(
         base_model=inputs.base.source,
+        base_revision=inputs.base.revision,
         system_prompt=system_prompt,
         owner_name=report.get("owner_name"),
         kind="sft",
