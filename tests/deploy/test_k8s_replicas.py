@@ -48,7 +48,11 @@ def server() -> dict:
 
 
 def claims() -> dict[str, dict]:
-    return {doc["metadata"]["name"]: doc for doc in kustomization_resources(REPLICAS) if doc["kind"] == "PersistentVolumeClaim"}
+    return {
+        doc["metadata"]["name"]: doc
+        for doc in kustomization_resources(REPLICAS)
+        if doc["kind"] == "PersistentVolumeClaim"
+    }
 
 
 def test_several_replicas_behind_one_service() -> None:

@@ -2,10 +2,11 @@
 
 Docker is not available where the tests run, so each start is rebuilt from the files: the image's ENTRYPOINT,
 its CMD (or the command compose or the manifest gives instead) and its environment (the image's ENV, then
-what compose or the manifest adds, a Secret's values taken from its committed `.example` file). That command line is parsed by `twin-server serve`'s own parser, values,
-types and path checks included, inside a stand-in for the container's file system (the folders the image
-creates and the volumes mounted on it). Then the feedback database it would open must be writable by the
-image's user and kept on a volume, or be PostgreSQL (which several replicas must share): a folder the user cannot write (the old default,
+what compose or the manifest adds; a Secret's values come from its committed `.example` file). That command
+line is parsed by `twin-server serve`'s own parser, values, types and path checks included, inside a stand-in
+for the container's file system (the folders the image creates, the volumes mounted on it, and the files a
+Secret projects). Then the feedback database it would open must be writable by the image's user and kept on a
+volume, or be PostgreSQL (which several replicas must share): a folder the user cannot write (the old default,
 `/feedback.db` beside `--adapters /adapters`) stopped the server at its start.
 """
 
@@ -214,5 +215,5 @@ def test_the_replicas_read_their_keys_from_the_secrets_file_and_share_postgresql
     assert os.environ["TWIN_ADMIN_KEYS"], "the admin key comes from the Secret the controllers read"
     assert is_postgres_url(feedback_location(params, tmp_path) or "")
     without_file = Start(start.name, start.argv, start.env, start.volumes, start.dockerfile, {}, start.replicas)
-    with pytest.raises(ClickException, match="keys.toml.*does not exist"):
+    with pytest.raises(ClickException, match=r"keys\.toml' does not exist"):
         parse_serve(without_file, tmp_path / "bare", monkeypatch)
