@@ -52,9 +52,6 @@ class CptSettings:
     seed: int = option(42, help="Random seed (held-out split, shuffling)")
 
 
-DEFAULTS = CptSettings()
-
-
 def _split(texts: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
     order = list(range(len(texts)))
     random.Random(seed).shuffle(order)
