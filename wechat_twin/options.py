@@ -42,8 +42,8 @@ class _Cli:
 def option(default: Any = dataclasses.MISSING, *flags: str, factory: Callable[[], Any] | None = None,
            **settings: Any) -> Any:  # fmt: skip
     """A settings field that is also a command-line option: `flags` default to `--field-name`, `settings`
-    are typer.Option's (help, min, max...). A field with a `factory` default is given as `None` on the
-    command line, meaning the factory's value, so `--help` shows the help text's wording of it."""
+    are typer.Option's (help, min, max...). A list or tuple field is a repeatable option; not given, it keeps
+    the field's default, which `--help` shows in the help text's wording."""
     metadata = {_CLI: _Cli(flags, False, settings)}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -55,18 +55,25 @@ def argument(**settings: Any) -> Any:
     return dataclasses.field(metadata={_CLI: _Cli((), True, settings)})
 
 
+def _repeatable(hint: Any) -> type | None:
+    """`list` or `tuple` for a field of several values (a repeatable option), else None."""
+    origin = typing.get_origin(hint)
+    return origin if origin in (list, tuple) else None
+
+
 def _parameters(settings_type: type) -> list[inspect.Parameter]:
     hints = typing.get_type_hints(settings_type)
     params = []
     for item in dataclasses.fields(settings_type):
         cli = item.metadata.get(_CLI)
         if cli is None:
-            continue  # set by code (tests, the demo), not from the command line
+            continue  # set by code (tests, the demo, the command itself), not from the command line
         info = typer.Argument(**cli.settings) if cli.argument else typer.Option(*cli.flags, **cli.settings)
         hint = hints[item.name]
         default: Any = item.default
-        if item.default_factory is not dataclasses.MISSING:
-            hint, default = hint | None, None
+        if _repeatable(hint) and not cli.argument:
+            # given as a repeated option; not given is None, which stands for the field's own default
+            hint, default = list[typing.get_args(hint)[0]] | None, None  # type: ignore[valid-type]
         if default is dataclasses.MISSING:
             default = inspect.Parameter.empty
         params.append(inspect.Parameter(item.name, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -75,15 +82,18 @@ def _parameters(settings_type: type) -> list[inspect.Parameter]:
 
 
 def settings_from(settings_type: type, values: dict[str, Any]) -> Any:
-    """The settings object from parsed option values: a `None` for a factory default takes the factory's."""
+    """The settings object from parsed option values: a repeatable option not given keeps the field's default."""
+    hints = typing.get_type_hints(settings_type)
     given = {}
     for item in dataclasses.fields(settings_type):
         if item.name not in values:
             continue
-        value = values[item.name]
-        if value is None and item.default_factory is not dataclasses.MISSING:
-            continue
-        given[item.name] = list(value) if isinstance(value, tuple) else value
+        value, kind = values[item.name], _repeatable(hints[item.name])
+        if kind is not None:
+            if not value:
+                continue
+            value = kind(value)
+        given[item.name] = value
     return settings_type(**given)
 
 

@@ -1,4 +1,4 @@
-"""`--config FILE.yaml` on the training commands: the file's values parse to the same settings as the flags.
+"""`--config FILE.yaml` on `twin-train`'s commands: the file's values parse to the same settings as the flags.
 
 The commands' options are generated from their settings dataclasses (`wechat_twin.options`), so these
 tests parse real command lines with click's own parser and build the settings the command would receive;
@@ -17,6 +17,8 @@ from wechat_twin.errors import UsageError
 from wechat_twin.options import settings_from
 from wechat_twin.server.basemodel.hub import Hub
 from wechat_twin.training.cli import app
+from wechat_twin.training.dataset.pipeline import PipelineOptions
+from wechat_twin.training.formats.registry import FormatChoice
 from wechat_twin.training.preference.settings import PreferenceSettings
 from wechat_twin.training.pretrain.cpt import CptSettings
 from wechat_twin.training.sft.train import LrScheduler, SFTOptions
@@ -109,3 +111,12 @@ def test_a_value_from_the_file_is_checked_as_a_typed_one_is(tmp_path):
     config = _yaml(tmp_path, "- rank\n- 8\n")
     result = CliRunner().invoke(app, ["sft", "data", "--out", str(tmp_path / "a"), "--config", str(config)])
     assert result.exit_code == 2 and result.stderr.startswith("error: --config ") and "mapping" in result.stderr
+
+
+def test_twin_train_data_takes_a_config_too(tmp_path):
+    config = _yaml(tmp_path, "out: data/me\nformat: memotrace\nme: Jay\nallow: [Mia, Bo]\nmemory: false\n")
+    parsed = _parsed("data", ["export.csv", "--config", str(config), "--allow", "Li"])
+    assert settings_from(PipelineOptions, parsed) == PipelineOptions(
+        out=Path("data/me"), format=FormatChoice.memotrace, me=("Jay",), allow=("Li",), memory=False
+    )  # a single value for a repeatable option is one item; the command line's --allow replaces the file's list
+    assert settings_from(PipelineOptions, _parsed("data", ["export.csv", "-o", "x"])) == PipelineOptions(out=Path("x"))

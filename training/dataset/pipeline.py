@@ -9,6 +9,7 @@ redaction runs last, on the text that is actually written, so its counts are exa
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from wechat_twin.errors import UsageError, readable
 from wechat_twin.memory.facts import read_facts
 from wechat_twin.memory.store import MEMORY_FILE
+from wechat_twin.options import option
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
 from wechat_twin.training.dataset.memory_file import memory_file
 from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
@@ -42,6 +44,7 @@ from wechat_twin.training.dataset.writer import (
     write_files,
 )
 from wechat_twin.training.formats import registry
+from wechat_twin.training.formats.registry import FormatChoice
 from wechat_twin.training.formats.support import table
 from wechat_twin.training.formats.support.message import DEFAULT_TIMEZONE, Diagnostics, ExportFormatError, ParseOptions
 
@@ -51,28 +54,39 @@ KEPT_COLUMNS = ("chat_id", "sender_id", "sender_name", "is_me", "timestamp", "te
 
 @dataclass
 class PipelineOptions:
-    out: Path
-    format: str = "auto"
-    me: tuple[str, ...] = ()
-    system_prompt: str | None = None  # None: the default persona prompt; "": no system message
-    owner_name: str | None = None
-    session_gap: float = 3600
-    include_groups: bool = False
-    allow: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
-    redact_words: Path | None = None
-    redact_mode: RedactMode = RedactMode.REDACT
-    privacy: bool = True
-    max_message_chars: int = 500
-    dedupe_min_chars: int = 50
-    max_turns: int = 24
-    max_tokens: int = 1024
-    dev_fraction: float = 0.1
-    llamafactory: bool = False
-    timezone: str = DEFAULT_TIMEZONE
-    tokenizer: str | None = None
-    memory: bool = True
-    facts: Path | None = None
+    """`twin-train data`'s options, declared once: the command's options are generated from these fields."""
+
+    out: Path = option(dataclasses.MISSING, "--out", "-o", help="Folder for train.jsonl, dev.jsonl, report.json")
+    format: FormatChoice = option(FormatChoice(registry.AUTO), "--format", help="Export format; auto detects it")
+    me: tuple[str, ...] = option(
+        (), "--me", help="The owner's display name or id where the export does not mark the owner (repeatable)"
+    )
+    # None: the default persona prompt; "": no system message
+    system_prompt: str | None = option(
+        None, help="Persona prompt for every sample; '' for none. Default names the owner"
+    )
+    owner_name: str | None = option(None, help="The owner's name for the default persona prompt")
+    session_gap: float = option(3600, help="Seconds of silence that start a new session")
+    include_groups: bool = option(False, help="Also learn from group chats (excluded by default)")
+    allow: tuple[str, ...] = option((), help="Only these chats, by name or id (repeatable)")
+    deny: tuple[str, ...] = option((), help="Never these chats, by name or id (repeatable)")
+    redact_words: Path | None = option(
+        None, help="File of words (or re:PATTERN lines) to redact", exists=True, dir_okay=False
+    )
+    redact_mode: RedactMode = option(RedactMode.REDACT, help="redact: replace listed words; drop: drop their messages")
+    privacy: bool = True  # the command's --no-privacy turns it off
+    max_message_chars: int = option(500, help="Drop longer messages (pasted articles)")
+    dedupe_min_chars: int = option(50, help="Drop repeats of texts at least this long (spam)")
+    max_turns: int = option(24, help="Turns per sample; longer sessions are windowed")
+    max_tokens: int = option(1024, help="Tokens per sample, system prompt included")
+    dev_fraction: float = option(0.1, help="Share of each chat's latest sessions held out")
+    llamafactory: bool = option(False, help="Also write LLaMA-Factory sharegpt files")
+    timezone: str = option(DEFAULT_TIMEZONE, help="Zone of local times in the exports")
+    tokenizer: str | None = option(None, help="Count tokens with this tokenizer (path or hub id); default: estimate")
+    memory: bool = option(True, "--memory/--no-memory", help="Also write memory.sqlite: past exchanges per contact")
+    facts: Path | None = option(
+        None, help="Facts file for the memory: global lines, then [contact] sections", exists=True, dir_okay=False
+    )
     progress: bool = False
 
     def validate(self) -> None:
@@ -157,7 +171,7 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise UsageError(f"--timezone {options.timezone!r} is not a known time zone") from error
     diagnostics = Diagnostics()
-    files = registry.resolve(inputs, options.format, diagnostics)
+    files = registry.resolve(inputs, FormatChoice(options.format).value, diagnostics)
     try:
         words = compile_words(load_word_list(options.redact_words)) if options.redact_words else None
     except ValueError as error:
@@ -409,7 +423,7 @@ def _no_owner_error(inputs: Sequence[registry.Source], kept: pl.DataFrame, me: t
 
 def _settings(options: PipelineOptions) -> dict[str, Any]:
     return {
-        "format": options.format,
+        "format": FormatChoice(options.format).value,
         "session_gap": options.session_gap,
         "include_groups": options.include_groups,
         "privacy": options.privacy,
