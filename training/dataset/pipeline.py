@@ -35,6 +35,7 @@ from wechat_twin.training.dataset.split import split_by_time
 from wechat_twin.training.dataset.tokens import token_counter
 from wechat_twin.training.dataset.writer import (
     LLAMAFACTORY_DIR,
+    BuiltAt,
     json_document,
     jsonl,
     llamafactory_info,
@@ -218,8 +219,8 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     report["rhythm"] = measure(rhythm[0], names)
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
     if options.memory:
-        database, report["memory"] = memory_file(train_records, _aliases(chats), facts)
-        outputs[MEMORY_FILE] = lambda f: f.write(database)
+        build, report["memory"] = memory_file(train_records, _aliases(chats), facts)
+        outputs[MEMORY_FILE] = BuiltAt(build)
     if options.llamafactory:
         outputs[f"{LLAMAFACTORY_DIR}/train.jsonl"] = jsonl(map(sharegpt, train_records))
         outputs[f"{LLAMAFACTORY_DIR}/dev.jsonl"] = jsonl(map(sharegpt, dev_records))
