@@ -188,7 +188,8 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     system_tokens = counter.count(system_prompt) if system_prompt else 0
     limits = Limits(options.max_turns, options.max_tokens, system_tokens)
 
-    sessions, observed = _sessions(chats, drops, kept, options, counter.count, limits, redactor, stats)
+    count = counter.column(pl.col("text")) if counter.column else counter.count
+    sessions, observed = _sessions(chats, drops, kept, options, count, limits, redactor, stats)
     train, dev = split_by_time(sessions, options.dev_fraction)
     dev_numbers = {session.number for session in dev}
     rhythm = (observed.sessions(dev_numbers, keep=False), observed.sessions(dev_numbers))
@@ -274,7 +275,7 @@ def _sessions(
     drops: pl.DataFrame,
     kept: pl.DataFrame,
     options: PipelineOptions,
-    count: Callable[[str], int],
+    count: Callable[[str], int] | pl.Expr,
     limits: Limits,
     redactor: Redactor,
     stats: Stats,

@@ -90,14 +90,17 @@ def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
 
 
 def turn_objects(
-    table: pl.DataFrame, count_tokens: Callable[[str], int], may_identify: pl.Expr = pl.lit(True)
+    table: pl.DataFrame, count_tokens: Callable[[str], int] | pl.Expr, may_identify: pl.Expr = pl.lit(True)
 ) -> list[Turn]:
-    """The turn table's rows as `Turn`s, tokens counted: what windowing walks through.
-    `may_identify` (over `text`) marks the turns the privacy filter has to look at."""
+    """The turn table's rows as `Turn`s, tokens counted (per text, or natively by an expression over
+    `text`): what windowing walks through. `may_identify` (over `text`) marks the turns the privacy
+    filter has to look at."""
     texts = table["text"].to_list()
     roles = [ASSISTANT if is_me else USER for is_me in table["is_me"].to_list()]
-    flags = table.with_columns(may_identify=may_identify)["may_identify"].to_list()
-    return list(map(Turn, roles, texts, table["messages"].to_list(), map(count_tokens, texts), flags))
+    native = {"tokens": count_tokens} if isinstance(count_tokens, pl.Expr) else {}
+    columns = table.with_columns(may_identify=may_identify, **native)
+    tokens = columns["tokens"].to_list() if native else map(count_tokens, texts)
+    return list(map(Turn, roles, texts, table["messages"].to_list(), tokens, columns["may_identify"].to_list()))
 
 
 def samples_of(turns: list[Turn], limits: Limits) -> tuple[list[Window], dict[str, int]]:
