@@ -3,11 +3,11 @@
 Built from the train records as written (so redacted exactly like the dataset) and never from dev:
 evaluation measures replies to dev conversations, and their answers must not be retrievable.
 
-The search terms are made over whole columns in polars, not one text at a time in Python: they were
-most of the import's time (issue 31). They are the terms `wechat_twin.memory.terms.indexed` makes,
-exactly: its word characters are Python's `\\w`, so the class polars matches is read off Python's own
-regex engine (every code point it calls a word character, outside the CJK ranges), and words that are
-not ASCII are lowercased by Python's `str.lower`.
+The search terms are made over whole columns in polars, not one text at a time in Python (issue 31).
+They are the terms `wechat_twin.memory.terms.indexed` makes, exactly: its word characters are Python's
+`\\w`, so the class polars matches is read off Python's own regex engine (every code point it calls a
+word character, outside the CJK ranges), and a text with letters outside ASCII and CJK (whose
+lowercase polars and Python may spell differently) is left to `indexed` itself.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import polars as pl
 
 from wechat_twin.memory.facts import Facts
 from wechat_twin.memory.store import session_key, write_memory
-from wechat_twin.memory.terms import CJK
+from wechat_twin.memory.terms import CJK, indexed
 
-CHUNK_TEXTS = 100_000  # texts per polars pass: bounds the exploded term table (a few terms per text)
+CHUNK_TEXTS = 100_000  # texts per polars pass: bounds the copies each pass makes
+_START, _END = "\x01", "\x02"  # mark a CJK run while its bigrams are made (never in a term)
 
 
 def exchange_columns(records: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -74,34 +75,24 @@ def indexed_column(texts: list[str]) -> list[str]:
 
 
 def _indexed_chunk(texts: pl.Series) -> list[str]:
-    cjk_class, word_class = _classes()
-    run = pl.col("run")
-    runs = (
-        texts.str.extract_all(f"[{cjk_class}]+|[{word_class}]+")
-        .rename("run")
-        .to_frame()
-        .with_row_index("row")
-        .explode("run")
-        .drop_nulls("run")
+    """The runs joined by spaces, then each CJK run turned into its bigrams with regular expressions alone
+    (no lookaround there): the run is marked, every character doubled around a space (ABC -> A AB BC C),
+    and the first and last half-pairs dropped. Lowercasing is polars' where the terms are ASCII and CJK
+    (no case there, and ASCII's is the same everywhere); texts with other letters are done by `indexed`."""
+    cjk, word = _classes()
+    joined = texts.str.extract_all(f"[{cjk}]+|[{word}]+").list.join(" ")
+    bigrams = (
+        joined.str.replace_all(f"[{cjk}]+", f"{_START}${{0}}{_END}")
+        .str.replace_all(f"([{cjk}])", "${1} ${1}")
+        .str.replace_all(f"{_START}[{cjk}] ", _START)
+        .str.replace_all(f" [{cjk}]{_END}", _END)
+        .str.replace_all(f"[{_START}{_END}]", "")
     )
-    is_cjk, ascii_only = run.str.contains(f"^[{cjk_class}]"), run.str.contains(r"^[\x00-\x7f]*$")
-    runs = runs.with_columns(
-        is_cjk=is_cjk, lower=pl.when(is_cjk).then(run).when(ascii_only).then(run.str.to_lowercase())
-    )
-    others = runs.filter(pl.col("lower").is_null())["run"].unique()  # non-ASCII words: Python lowercases them
-    if others.len():
-        lowered = pl.Series([word.lower() for word in others.to_list()], dtype=pl.String)
-        runs = runs.with_columns(pl.col("lower").fill_null(run.replace(others, lowered)))
-    count = run.str.len_chars()
-    terms = (
-        runs.with_columns(offset=pl.int_ranges(0, pl.when(pl.col("is_cjk") & (count > 1)).then(count - 1).otherwise(1)))
-        .explode("offset")
-        .select("row", term=pl.when(pl.col("is_cjk")).then(run.str.slice(pl.col("offset"), 2)).otherwise("lower"))
-        .group_by("row", maintain_order=True)
-        .agg(pl.col("term").str.join(" "))
-    )
-    joined = pl.repeat("", texts.len(), eager=True, dtype=pl.String)
-    return joined.scatter(terms["row"], terms["term"]).to_list()
+    other_letters = bigrams.str.contains(f"[^\\x00-\\x7f{cjk}]")
+    out = bigrams.str.to_lowercase().to_list()
+    for i in other_letters.arg_true().to_list():
+        out[i] = indexed(texts[i])
+    return out
 
 
 @cache
