@@ -83,7 +83,7 @@ def _indexed_chunk(texts: pl.Series) -> list[str]:
     joined = texts.str.extract_all(f"[{cjk}]+|[{word}]+").list.join(" ")
     bigrams = (
         joined.str.replace_all(f"[{cjk}]+", f"{_START}${{0}}{_END}")
-        .str.replace_all(f"([{cjk}])", "${1} ${1}")
+        .str.replace_all(f"[{cjk}]", "${0} ${0}")
         .str.replace_all(f"{_START}[{cjk}] ", _START)
         .str.replace_all(f" [{cjk}]{_END}", _END)
         .str.replace_all(f"[{_START}{_END}]", "")
