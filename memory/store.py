@@ -11,7 +11,8 @@ Schema:
 - `facts(contact, position, text)`: the facts file's lines; contact "" holds the global ones.
 
 Only the train split is ever written here (dev is what evaluation measures against), and the texts
-are the dataset's, already redacted. The file is built in memory and written owner-only (0600).
+are the dataset's, already redacted. `twin-train data` builds the file in its staging folder in one
+transaction (rows first, then the index over them) and renames it into place owner-only (0600).
 """
 
 from __future__ import annotations
