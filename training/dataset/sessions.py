@@ -9,7 +9,7 @@ to answer and trailing messages nothing to learn, so both are trimmed (and count
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -105,29 +105,46 @@ def turn_objects(
 
 def samples_of(turns: list[Turn], limits: Limits) -> tuple[list[Window], dict[str, int]]:
     """Windows of user/assistant pairs within the budget, and the messages left out, by reason."""
+    is_me = [t.role == ASSISTANT for t in turns]
+    spans, dropped = windows_of(is_me, [t.tokens for t in turns], [t.messages for t in turns], 0, len(turns), limits)
+    windows = [Window([turn for i in pairs for turn in turns[i : i + 2]], m, n) for pairs, m, n in spans]
+    return windows, dropped
+
+
+Span = tuple[list[int], int, int]  # a window: where each of its pairs starts, its messages, its tokens
+
+
+def windows_of(
+    is_me: Sequence[bool], tokens: Sequence[int], messages: Sequence[int], lo: int, hi: int, limits: Limits
+) -> tuple[list[Span], dict[str, int]]:
+    """`samples_of` over one session, turns `lo` to `hi` of flat per-turn columns (turns alternate
+    sides): the import windows every session this way, with no object per turn or window. A window's
+    pair starting at turn i holds turns i (the other person) and i + 1 (the owner)."""
     dropped: dict[str, int] = {}
-    if not any(t.role == ASSISTANT for t in turns):
-        dropped["session_without_owner"] = sum(t.messages for t in turns)
+    if not any(is_me[lo:hi]):
+        dropped["session_without_owner"] = sum(messages[lo:hi])
         return [], dropped
-    start = 0 if turns[0].role == USER else 1
-    end = len(turns) if turns[-1].role == ASSISTANT else len(turns) - 1
-    if start:
-        dropped["owner_opening"] = turns[0].messages
-    if end < len(turns):
-        dropped["unanswered"] = turns[-1].messages
+    start = lo + 1 if is_me[lo] else lo
+    end = hi if is_me[hi - 1] else hi - 1
+    if start > lo:
+        dropped["owner_opening"] = messages[lo]
+    if end < hi:
+        dropped["unanswered"] = messages[hi - 1]
     budget = limits.max_tokens - limits.system_tokens
-    windows: list[Window] = []
-    window = Window([])
+    windows: list[Span] = []
+    pairs: list[int] = []
+    window_messages = window_tokens = 0
     for i in range(start, end, 2):
-        user, assistant = turns[i], turns[i + 1]
-        cost = user.tokens + assistant.tokens
+        cost = tokens[i] + tokens[i + 1]
         if cost > budget:
-            dropped["over_token_budget"] = dropped.get("over_token_budget", 0) + user.messages + assistant.messages
+            dropped["over_token_budget"] = dropped.get("over_token_budget", 0) + messages[i] + messages[i + 1]
             continue
-        if window.turns and (window.tokens + cost > budget or len(window.turns) + 2 > limits.max_turns):
-            windows.append(window)
-            window = Window([])
-        window.add(user, assistant)
-    if window.turns:
-        windows.append(window)
+        if pairs and (window_tokens + cost > budget or 2 * len(pairs) + 2 > limits.max_turns):
+            windows.append((pairs, window_messages, window_tokens))
+            pairs, window_messages, window_tokens = [], 0, 0
+        pairs.append(i)
+        window_messages += messages[i] + messages[i + 1]
+        window_tokens += cost
+    if pairs:
+        windows.append((pairs, window_messages, window_tokens))
     return windows, dropped
