@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.training.formats.export_files import read_jsonl, run_data
 from wechat_twin.memory.store import MemoryStore
 from wechat_twin.memory.terms import indexed
-from wechat_twin.training.dataset.memory_file import indexed_column
+from wechat_twin.training.dataset.memory_file import indexed_column, word_ranges
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "examples" / "memotrace_sample" / "messages.csv"
@@ -68,3 +68,8 @@ def test_terms_made_over_columns_are_the_terms_made_one_text_at_a_time():
     texts += ["".join(map(chr, rng.sample(range(0x20, 0x30000), 40))) for _ in range(300)]
     texts = [t for t in texts if not any(0xD800 <= ord(c) <= 0xDFFF for c in t)]
     assert indexed_column(texts) == [indexed(t) for t in texts]
+
+
+def test_no_word_character_lies_above_the_planes_the_import_reads():
+    """The terms' word class is read off planes 0 to 3; in this Python's Unicode the rest adds nothing."""
+    assert word_ranges() == word_ranges(0x110000)
