@@ -30,7 +30,7 @@ from wechat_twin.memory.terms import CJK, indexed
 # checks against the whole range for the Python that runs it.
 WORD_PLANES_END = 0x40000
 CHUNK_TEXTS = 100_000  # texts per polars pass: bounds the copies each pass makes
-_START, _END = "\x01", "\x02"  # mark a CJK run while its bigrams are made (never in a term)
+_MARK = "\x01"  # between a CJK run's bigrams while they are made (never in a term)
 
 
 def exchange_columns(records: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -80,17 +80,16 @@ def indexed_column(texts: list[str]) -> list[str]:
 
 def _indexed_chunk(texts: pl.Series) -> list[str]:
     """The runs joined by spaces, then each CJK run turned into its bigrams with regular expressions alone
-    (no lookaround there): the run is marked, every character doubled around a space (ABC -> A AB BC C),
-    and the first and last half-pairs dropped. Lowercasing is polars' where the terms are ASCII and CJK
-    (no case there, and ASCII's is the same everywhere); texts with other letters are done by `indexed`."""
+    (no lookaround there): every CJK character doubled around a mark (ABC -> A|AB|BC|C), the first and
+    last halves of each run dropped (a run of one keeps one), the marks made spaces. Lowercasing is
+    polars' where the terms are ASCII and CJK (no case there, and ASCII's is the same everywhere);
+    texts with other letters are done by `indexed`."""
     cjk, word = _classes()
     joined = texts.str.extract_all(f"[{cjk}]+|[{word}]+").list.join(" ")
     bigrams = (
-        joined.str.replace_all(f"[{cjk}]+", f"{_START}${{0}}{_END}")
-        .str.replace_all(f"[{cjk}]", "${0} ${0}")
-        .str.replace_all(f"{_START}[{cjk}] ", _START)
-        .str.replace_all(f" [{cjk}]{_END}", _END)
-        .str.replace_all(f"[{_START}{_END}]", "")
+        joined.str.replace_all(f"[{cjk}]", f"${{0}}{_MARK}${{0}}")
+        .str.replace_all(f"[{cjk}]{_MARK}([^ ]*){_MARK}[{cjk}]|([{cjk}]){_MARK}[{cjk}]", "${1}${2}")
+        .str.replace_all(_MARK, " ", literal=True)
     )
     other_letters = bigrams.str.contains(f"[^\\x00-\\x7f{cjk}]")
     out = bigrams.str.to_lowercase().to_list()
