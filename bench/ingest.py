@@ -30,8 +30,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from wechat_twin.training.formats.support.memotrace_rows import HEADER, ZONE, row
-
 GOAL_RATIO = 1.0  # pipeline time / read_csv time
 GOAL_MEMORY = 1 << 30
 
@@ -78,6 +76,10 @@ def generate(path: Path, messages: int, seed: int = 7) -> None:
     texts = [
         " ".join(rng.sample(WORDS, rng.randint(1, 4))) + rng.choice(EXTRAS) + rng.choice(EMOJI) for _ in range(20_000)
     ]
+    # Imported here, not at the top: it loads polars, which sizes its thread pool when first imported, and a
+    # child must pin itself to one CPU before that (see `child`).
+    from wechat_twin.training.formats.support.memotrace_rows import HEADER, ZONE, row
+
     now = datetime(2023, 1, 1, tzinfo=ZONE).timestamp()
     chat = chats[0]
     with open(path, "w", encoding="utf-8-sig", newline="") as f:

@@ -10,7 +10,8 @@ was changed for speed; they are digests rather than files so the test data stays
 Re-record only for a change that is meant to change the output, and say so in its commit.
 
 The exports: the three sample exports under examples/, a crafted one with what the privacy
-filter, groups and windowing must handle, and a generated one in the benchmark's shape (bench/ingest.py).
+filter, groups and windowing must handle, and a generated one in the benchmark's shape (bench/ingest.py's
+generator: a change there changes those cases' digests too).
 """
 
 from __future__ import annotations
