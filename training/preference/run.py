@@ -122,6 +122,8 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
     import torch
     from datasets import Dataset
 
+    from wechat_twin.training.progress import show_loss_in_progress_bar  # transformers' trainer modules
+
     settings = job.settings
     parent = read_parent(job.parent_dir, job.model, job.hub)
     out = prepare_output_dir(job.out or parent.path.parent / f"{parent.name}-{method.kind}", job.overwrite)
@@ -149,6 +151,7 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
         # Shuffled here because KTO reads its data in order (its KL term pairs neighbours within a batch).
         dataset = Dataset.from_list(rows).shuffle(seed=settings.seed)
         trainer = method.trainer(model, tokenizer, dataset, arguments)
+        show_loss_in_progress_bar(trainer)  # the stock bar prints every log on stdout
         result = trainer.train()
     elapsed = time.monotonic() - started
 

@@ -78,6 +78,8 @@ def run_cpt(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from wechat_twin.training.progress import show_loss_in_progress_bar
+
     # The LoRA settings `sft` checks, checked the same way before anything is read or loaded.
     check_servable(settings.lora_r, settings.max_server_rank, [ALL_LINEAR])
     texts = read_texts(texts_path, Redactor(enabled=privacy))
@@ -125,6 +127,7 @@ def run_cpt(
             peft_config=lora,
         )
         loss_before = trainer.evaluate()["eval_loss"] if heldout else None
+        show_loss_in_progress_bar(trainer)  # the stock bar prints every log on stdout
         result = trainer.train()
         loss_after = trainer.evaluate()["eval_loss"] if heldout else None
     metrics: dict[str, Any] = {
