@@ -26,25 +26,11 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+
+from wechat_twin.training.formats.support.memotrace_rows import HEADER, ZONE, row
 
 GOAL_RATIO = 1.0  # pipeline time / read_csv time
 GOAL_MEMORY = 1 << 30
-HEADER = [
-    "localId",
-    "TalkerId",
-    "Type",
-    "SubType",
-    "IsSender",
-    "CreateTime",
-    "Status",
-    "StrContent",
-    "StrTime",
-    "Remark",
-    "NickName",
-    "Sender",
-]
-ZONE = ZoneInfo("Asia/Shanghai")
 
 WORDS = [
     "今天",
@@ -100,29 +86,13 @@ def generate(path: Path, messages: int, seed: int = 7) -> None:
                 chat = rng.choice(chats)
             talker, remark, nickname, group = chat
             is_me = rng.random() < 0.45
-            sender = "我" if is_me else (f"member{rng.randint(1, 8)}" if group else nickname)
+            sender = "" if is_me else (f"member{rng.randint(1, 8)}" if group else nickname)
             if rng.random() < 0.88:
                 type_, subtype, content = "1", "0", rng.choice(texts)
             else:
                 type_, subtype, content = rng.choice(MEDIA)
-            created = int(now)
-            strtime = datetime.fromtimestamp(created, ZONE).strftime("%Y-%m-%d %H:%M:%S")
-            writer.writerow(
-                [
-                    local_id,
-                    talker,
-                    type_,
-                    subtype,
-                    int(is_me),
-                    created,
-                    2,
-                    content,
-                    strtime,
-                    remark if not group else "",
-                    nickname,
-                    sender,
-                ]
-            )
+            remark = remark if not group else ""
+            writer.writerow(row(local_id, talker, type_, subtype, is_me, int(now), content, remark, nickname, sender))
 
 
 def child(kind: str, path: Path) -> None:
