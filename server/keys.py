@@ -10,7 +10,9 @@ start-up, where a mistake is one `error:` line naming the option (exit 2), never
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -98,9 +100,25 @@ def parse_chat_keys(values: list[str]) -> dict[str, ChatKey]:
     return keys
 
 
+def check_key_file_mode(path: Path) -> None:
+    """Like ssh with a private key: a key file other users may read (or change) is refused, not served,
+    since anyone who reads it holds every key in it."""
+    if os.name != "posix":
+        return
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    if mode & 0o077:
+        raise ValueError(
+            f"{path} is open to other users (mode {mode:04o}); keys must be owner-only: run chmod 600 {path}"
+        )
+
+
 def read_key_file(path: Path) -> KeySet:
     """The key file: `api = [...]`, `admin = [...]`, and a `[chat.NAME]` table per friend (`key`, `clones`,
     optional `contact`). Unknown fields are refused: a typo must not silently drop a key's limits."""
+    check_key_file_mode(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
