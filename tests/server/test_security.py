@@ -17,13 +17,14 @@ import httpx
 import pytest
 
 from tests.support.inprocess_server import serve_fake
-from tests.support.memory import MOM, write_memory
+from tests.support.memory import MOM, SHARED_FACT, UNSHARED_FACT, write_memory
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.server.keys import ChatKey
 
 API_KEY = "api-key-for-the-bridge-0001"
 FRIEND_KEY = "friend-key-of-lin-000000001"
+MOM_KEY = "chat-key-of-mom-00000000001"
 HELLO = [{"role": "user", "content": "hello"}]
 MEMORY_CLONE = "alice-memory"
 
@@ -39,7 +40,10 @@ def keyed(embedded_model, adapters_dir, tmp_path_factory):
     settings = ServerSettings(
         adapters_dir=root,
         api_keys=[API_KEY],
-        chat_keys={"lin": ChatKey(key=FRIEND_KEY, clones=["alice", MEMORY_CLONE])},
+        chat_keys={
+            "lin": ChatKey(key=FRIEND_KEY, clones=["alice", MEMORY_CLONE]),
+            "mom": ChatKey(key=MOM_KEY, clones=[MEMORY_CLONE], contact="妈妈"),
+        },
         engine_options=EngineOptions(max_model_len=65536),  # room for a stream of tens of megabytes
         body_timeout_s=1.0,
         request_timeout_s=2.0,
@@ -179,3 +183,17 @@ def test_a_chat_key_cannot_use_a_clone_it_was_not_given(keyed):
     assert [m["id"] for m in models] == ["alice", MEMORY_CLONE] and models[0]["root"] == "alice"
     chat = {"model": "alice", "messages": HELLO, "max_tokens": 1}
     assert httpx.post(f"{keyed.base_url}/chat/completions", json=chat, headers=headers).status_code == 200
+
+
+def _prompt_text(server, key: str, fields: dict | None = None) -> str:
+    _prompt_tokens(server, key, fields)
+    return server.engine.tokenizer.decode(server.engine.prompts[-1])
+
+
+def test_only_the_facts_the_owner_marked_shared_reach_a_contacts_prompt(keyed):
+    """The facts file's lines before any section are marked for nobody: neither the friend speaking as their
+    own contact nor the bridge naming that contact gets them; the `[*]` ones and the contact's own do."""
+    for key, fields in ((MOM_KEY, None), (API_KEY, {"user": "妈妈"})):
+        prompt = _prompt_text(keyed, key, fields)
+        assert SHARED_FACT in prompt and "Mom grows tomatoes" in prompt, prompt
+        assert UNSHARED_FACT not in prompt and "Jie is my college roommate" not in prompt, prompt

@@ -30,5 +30,6 @@ def memory_file(records: list[dict[str, Any]], aliases: dict[str, str], facts: F
         "exchanges": len(exchanges),
         "contacts": len({e.contact for e in exchanges}),
         "facts": facts.count() if facts else 0,
+        "facts_not_shared": facts.not_shared() if facts else 0,
     }
     return build_memory(exchanges, aliases, facts), summary
