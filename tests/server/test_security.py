@@ -27,6 +27,7 @@ FRIEND_KEY = "friend-key-of-lin-000000001"
 MOM_KEY = "chat-key-of-mom-00000000001"
 HELLO = [{"role": "user", "content": "hello"}]
 MEMORY_CLONE = "alice-memory"
+HEADER_TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,7 @@ def keyed(embedded_model, adapters_dir, tmp_path_factory):
             "mom": ChatKey(key=MOM_KEY, clones=[MEMORY_CLONE], contact="妈妈"),
         },
         engine_options=EngineOptions(max_model_len=65536),  # room for a stream of tens of megabytes
+        header_timeout_s=HEADER_TIMEOUT_S,
         body_timeout_s=1.0,
         request_timeout_s=2.0,
     )
@@ -131,6 +133,45 @@ def test_a_stalled_body_with_a_key_gets_408_at_the_body_timeout(keyed):
     assert all(a.startswith(b"HTTP/1.1 408") for a in answers), answers[:2]
     assert time.monotonic() - started < 8
     assert httpx.get(f"{keyed.root_url}/health/live").status_code == 200
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server has closed its end (EOF or a reset); False while it waits for more."""
+    try:
+        return sock.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_connections_that_dribble_their_headers_are_closed_while_others_are_served(keyed):
+    """Slowloris: 30 connections send a request's headers a byte every 0.1 s, one sends nothing. Each is closed
+    within `--header-timeout` (plus the loop's slack), and a normal client is answered throughout."""
+    slow = [socket.create_connection(("127.0.0.1", keyed.port)) for _ in range(31)]
+    for sock in slow:
+        sock.setblocking(False)
+    line = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 200
+    started, closed_at = time.monotonic(), {}
+    with httpx.Client(base_url=keyed.root_url, timeout=2) as other:
+        for step in range(len(line)):
+            now = time.monotonic() - started
+            for index, sock in enumerate(slow):
+                if index in closed_at:
+                    continue
+                if _closed_by_server(sock):
+                    closed_at[index] = now
+                elif index:  # the first one never sends a byte
+                    with contextlib.suppress(OSError):
+                        sock.send(line[step : step + 1])
+            if len(closed_at) == len(slow) or now > 4 * HEADER_TIMEOUT_S:
+                break
+            assert other.get("/health/live").status_code == 200, "another client waits"
+            time.sleep(0.1)
+    for sock in slow:
+        sock.close()
+    assert len(closed_at) == len(slow), f"{len(slow) - len(closed_at)} slow connections still open after 4 s"
+    assert max(closed_at.values()) < HEADER_TIMEOUT_S + 1.0, sorted(closed_at.values())[-3:]
 
 
 def test_a_stream_reader_that_stops_reading_loses_its_slot_at_the_request_timeout(keyed):
