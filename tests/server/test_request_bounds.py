@@ -19,8 +19,7 @@ from wechat_twin.server.api.chat.protocol import MAX_MESSAGES
 from wechat_twin.server.api.chat.trimming import fit_history, wrapper_tokens
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
-LIVE_WITHIN_S = 0.1  # nine probes in ten, beyond the idle server's slowest
-LIVE_AT_WORST_S = 2.0  # every probe: one stall of 0.7-1 s per big request is seen on a loaded 2-core CI machine
+LIVE_WITHIN_S = 0.1  # every probe, beyond the idle server's slowest
 ONE_MIB = 1 << 20
 
 
@@ -68,9 +67,10 @@ def live_probe(root_url: str) -> Iterator[list[float]]:
 
 
 def assert_live(latencies: list[float]) -> None:
+    """Every probe: the one stall of 0.7-1 s per big request was a full garbage collection of the start-up heap
+    (`server.app.freeze_startup_heap`), which nothing else on the loop comes near."""
     assert len(latencies) >= 3, latencies
-    ordered = sorted(latencies)
-    assert ordered[int(0.9 * (len(ordered) - 1))] < LIVE_WITHIN_S and ordered[-1] < LIVE_AT_WORST_S, ordered[-5:]
+    assert max(latencies) < LIVE_WITHIN_S, sorted(latencies)[-5:]
 
 
 def _send_while_probing(twin_server, body: dict) -> tuple[httpx.Response, list[float], float]:
