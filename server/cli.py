@@ -26,7 +26,14 @@ from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions, Ex
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
 from wechat_twin.server.engines.supervisor import EngineState
-from wechat_twin.server.keys import ChatKey, KeySet, check_key, parse_chat_keys, read_key_file
+from wechat_twin.server.keys import (
+    ChatKey,
+    KeySet,
+    check_key,
+    check_key_file_mode,
+    parse_chat_keys,
+    read_key_file,
+)
 
 app = command_app("Serve chat clones over an OpenAI-compatible API.")
 
@@ -58,6 +65,7 @@ def _key_file(path: Path | None) -> KeySet:
     if path is None:
         return KeySet()
     try:
+        check_key_file_mode(path)  # the served file only: examples and tests read theirs as checked out
         return read_key_file(path)
     except ValueError as exc:
         raise UsageError(f"--key-file: {exc}") from exc

@@ -101,15 +101,17 @@ def parse_chat_keys(values: list[str]) -> dict[str, ChatKey]:
 
 
 def check_key_file_mode(path: Path) -> None:
-    """Like ssh with a private key: a key file other users may read (or change) is refused, not served,
-    since anyone who reads it holds every key in it."""
+    """Like ssh with a private key: a key file of ours that others may open is refused, not served, since
+    whoever reads it holds every key in it. One owned by another user (a Kubernetes Secret: root, mode 0440,
+    the group the server runs in) may give its group access, never everyone."""
     if os.name != "posix":
         return
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc}") from exc
-    if mode & 0o077:
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o007 or (mode & 0o070 and info.st_uid == os.geteuid()):
         raise ValueError(
             f"{path} is open to other users (mode {mode:04o}); keys must be owner-only: run chmod 600 {path}"
         )
@@ -118,7 +120,6 @@ def check_key_file_mode(path: Path) -> None:
 def read_key_file(path: Path) -> KeySet:
     """The key file: `api = [...]`, `admin = [...]`, and a `[chat.NAME]` table per friend (`key`, `clones`,
     optional `contact`). Unknown fields are refused: a typo must not silently drop a key's limits."""
-    check_key_file_mode(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -3,6 +3,8 @@ with uvicorn.run stubbed so no engine starts (the refusal happens before any mod
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import uvicorn
 from typer.testing import CliRunner
@@ -135,3 +137,15 @@ def test_a_key_file_other_users_can_open_is_refused_like_ssh_refuses_a_private_k
     assert len(errors) == 1 and str(keys) in errors[0] and f"chmod 600 {keys}" in errors[0], result.output
     keys.chmod(0o600)
     assert serve("0.0.0.0", "--key-file", str(keys))[0].exit_code == 0
+
+
+def test_a_key_file_another_user_owns_may_be_read_by_its_group_never_by_everyone(serve, tmp_path):
+    """A Kubernetes Secret: owned by root, mode 0440, readable by the group the server runs in."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    keys = key_file(tmp_path / "keys.toml", f'api = ["{"a" * 20}"]\n', 0o440)
+    os.chown(keys, 10001, 10001)
+    assert serve("0.0.0.0", "--key-file", str(keys))[0].exit_code == 0
+    keys.chmod(0o444)
+    result, started = serve("0.0.0.0", "--key-file", str(keys))
+    assert result.exit_code == 2 and started is None and f"chmod 600 {keys}" in result.output
