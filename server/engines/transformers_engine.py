@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wechat_twin.server.engines import batch_cache
-from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, DType, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.base import (
+    AdapterRef,
+    ChoiceDelta,
+    DType,
+    Engine,
+    EngineLoad,
+    EngineOptions,
+    SamplingOptions,
+)
 from wechat_twin.server.engines.device import Device, pick_device, probe, serving_dtype
 
 _BASE = "__base__"
@@ -313,10 +321,11 @@ class TransformersEngine(Engine):
             self._cache = self._mask = None
 
     def _finish(self, request: _Request) -> None:
-        request.loop.call_soon_threadsafe(request.queue.put_nowait, None)
+        """Forgotten before its caller hears the end, so that a scrape after the reply no longer counts it."""
         with self._wake:
             self._cancelled.discard(request.request_id)
             self._live.pop(request.request_id, None)
+        request.loop.call_soon_threadsafe(request.queue.put_nowait, None)
 
     def _load_sync(self, adapter: AdapterRef) -> None:
         from peft import PeftModel
@@ -351,8 +360,39 @@ class TransformersEngine(Engine):
         """Requests waiting or generating; drops as soon as an aborted request leaves the batch."""
         return len(self._live)
 
+    def load(self) -> dict[int, EngineLoad]:
+        """The batch and its queue as they stand now (read from the event loop while the scheduler thread runs).
+
+        Running: requests admitted to the batch (prefilling or decoding); waiting: those not admitted yet.
+        KV-cache usage: the token slots the batch's cache holds (rows x padded length: padding is memory all the
+        same) over the most it may hold, `--max-num-seqs` rows of `max_model_len`; the cache grows as needed, with
+        no fixed budget as vLLM's, so this is the fraction of that ceiling. `max_loras`: the adapters loaded, since
+        peft keeps every one resident and any mix of them shares one batch.
+        """
+        with self._wake:
+            live = list(self._live.values())
+            waiting = list(self._waiting)
+        queued = {id(request) for request in waiting}
+        running = [request for request in live if id(request) not in queued]
+        mask = self._mask
+        slots = mask.shape[0] * mask.shape[1] if mask is not None else 0
+        load = EngineLoad(
+            running=len(running),
+            waiting=len(waiting),
+            kv_cache_usage=min(1.0, slots / (self._max_batch * self.max_model_len)),
+            running_adapters=_adapter_names(running),
+            waiting_adapters=_adapter_names(waiting),
+            max_loras=len(self._adapters),
+        )
+        return {0: load}
+
     async def shutdown(self) -> None:
         with self._wake:
             self._closing = True
             self._wake.notify()
         await asyncio.get_running_loop().run_in_executor(None, self._scheduler.join)
+
+
+def _adapter_names(requests: list[_Request]) -> tuple[str, ...]:
+    """The clones these requests use, each once, in their order (base-model requests use none)."""
+    return tuple(dict.fromkeys(r.adapter_name for r in requests if r.adapter_name != _BASE))
