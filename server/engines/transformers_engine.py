@@ -309,16 +309,19 @@ class TransformersEngine(Engine):
         keep = [i for i, row in enumerate(self._rows) if not row.done and row.request.request_id not in cancelled]
         if len(keep) == len(self._rows):
             return
+        ended = []
         for row in self._rows:
             if row.done or row.request.request_id in cancelled:
                 row.request.live_rows -= 1
                 if row.request.live_rows == 0:
-                    self._finish(row.request)
+                    ended.append(row.request)
         self._rows = [self._rows[i] for i in keep]
         if self._rows:
             self._mask = batch_cache.keep_rows(self._cache, self._mask, keep)
         else:
             self._cache = self._mask = None
+        for request in ended:  # after the batch shrank: a caller that heard the end sees the load without it
+            self._finish(request)
 
     def _finish(self, request: _Request) -> None:
         """Forgotten before its caller hears the end, so that a scrape after the reply no longer counts it."""
