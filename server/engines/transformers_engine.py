@@ -48,6 +48,14 @@ class _Request:
     live_rows: int = 0
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """The running batch as the scheduler thread last left it, swapped whole so that a reader sees one state."""
+
+    requests: tuple[_Request, ...] = ()
+    kv_slots: int = 0  # rows x padded length of the batch's KV cache
+
+
 @dataclass
 class _Row:
     """One of a request's `n` choices while it generates."""
@@ -90,6 +98,7 @@ class TransformersEngine(Engine):
         self._rows: list[_Row] = []
         self._cache: Any = None
         self._mask: Any = None
+        self._batch = _Batch()
         self._scheduler = threading.Thread(target=self._run, name="transformers-batch", daemon=True)
         self._scheduler.start()
 
@@ -152,6 +161,7 @@ class TransformersEngine(Engine):
                     return
                 self._drop_cancelled_waiting()
                 joining = self._admit()
+                self._publish(joining)
             try:
                 with self._model_lock:
                     if joining:
@@ -166,6 +176,7 @@ class TransformersEngine(Engine):
     def _fail(self, requests: Any, exc: Exception) -> None:
         """A failed step ends every request in it with the error, and the scheduler carries on with an empty batch."""
         self._rows, self._cache, self._mask = [], None, None
+        self._publish()
         for request in requests:
             request.loop.call_soon_threadsafe(request.queue.put_nowait, exc)
             self._finish(request)
@@ -308,6 +319,7 @@ class TransformersEngine(Engine):
             cancelled = set(self._cancelled)
         keep = [i for i, row in enumerate(self._rows) if not row.done and row.request.request_id not in cancelled]
         if len(keep) == len(self._rows):
+            self._publish()
             return
         ended = []
         for row in self._rows:
@@ -320,8 +332,15 @@ class TransformersEngine(Engine):
             self._mask = batch_cache.keep_rows(self._cache, self._mask, keep)
         else:
             self._cache = self._mask = None
+        self._publish()
         for request in ended:  # after the batch shrank: a caller that heard the end sees the load without it
             self._finish(request)
+
+    def _publish(self, joining: list[_Request] | None = None) -> None:
+        """The batch for `load`: its requests (those joining it now included) and its cache's size."""
+        requests = {id(request): request for request in [*(row.request for row in self._rows), *(joining or ())]}
+        slots = self._mask.shape[0] * self._mask.shape[1] if self._mask is not None else 0
+        self._batch = _Batch(tuple(requests.values()), slots)
 
     def _finish(self, request: _Request) -> None:
         """Forgotten before its caller hears the end, so that a scrape after the reply no longer counts it."""
@@ -373,17 +392,13 @@ class TransformersEngine(Engine):
         peft keeps every one resident and any mix of them shares one batch.
         """
         with self._wake:
-            live = list(self._live.values())
             waiting = list(self._waiting)
-        queued = {id(request) for request in waiting}
-        running = [request for request in live if id(request) not in queued]
-        mask = self._mask
-        slots = mask.shape[0] * mask.shape[1] if mask is not None else 0
+        batch = self._batch
         load = EngineLoad(
-            running=len(running),
+            running=len(batch.requests),
             waiting=len(waiting),
-            kv_cache_usage=min(1.0, slots / (self._max_batch * self.max_model_len)),
-            running_adapters=_adapter_names(running),
+            kv_cache_usage=min(1.0, batch.kv_slots / (self._max_batch * self.max_model_len)),
+            running_adapters=_adapter_names(list(batch.requests)),
             waiting_adapters=_adapter_names(waiting),
             max_loras=len(self._adapters),
         )
