@@ -337,10 +337,15 @@ class TransformersEngine(Engine):
             self._finish(request)
 
     def _publish(self, joining: list[_Request] | None = None) -> None:
-        """The batch for `load`: its requests (those joining it now included) and its cache's size."""
-        requests = {id(request): request for request in [*(row.request for row in self._rows), *(joining or ())]}
-        slots = self._mask.shape[0] * self._mask.shape[1] if self._mask is not None else 0
-        self._batch = _Batch(tuple(requests.values()), slots)
+        """The batch for `load`: its requests and its cache's size, counting the requests joining it now as in, with
+        their prompts' cache (as vLLM counts a prompt's blocks once it schedules it, before the forward pass)."""
+        joining = joining or []
+        requests = {id(request): request for request in [*(row.request for row in self._rows), *joining]}
+        rows, width = (self._mask.shape[0], self._mask.shape[1]) if self._mask is not None else (0, 0)
+        if joining:
+            rows += sum(request.options.n for request in joining)
+            width = max(width, *(len(request.prompt) for request in joining))
+        self._batch = _Batch(tuple(requests.values()), rows * width)
 
     def _finish(self, request: _Request) -> None:
         """Forgotten before its caller hears the end, so that a scrape after the reply no longer counts it."""
