@@ -92,7 +92,7 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app = FastAPI(title="wechat-twin", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.supervisor = supervisor
-    app.state.metrics = ServerMetrics()
+    app.state.metrics = ServerMetrics(lambda: getattr(app.state, "engine", None), base.served_name)
     app.state.admission = Admission(settings.max_pending_requests, settings.max_pending_per_key)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     app.state.feedback = open_store(settings)

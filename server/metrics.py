@@ -1,15 +1,26 @@
-"""Prometheus metrics, one registry per app so tests can run several servers in one process."""
+"""Prometheus metrics, one registry per app so tests can run several servers in one process.
+
+The server's own are named `twin_*`; the engine's load is also given under vLLM's names (`protocol_metrics`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from wechat_twin.server.engines.base import Engine
+from wechat_twin.server.protocol_metrics import EngineLoadCollector
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160)
 
 
 class ServerMetrics:
-    def __init__(self) -> None:
+    def __init__(self, engine: Callable[[], Engine | None], model_name: str) -> None:
+        """`engine()` is the engine serving now (it changes when one is restarted); `model_name` the base's served
+        name, the `model_name` label of the `vllm:*` gauges."""
         self.registry = CollectorRegistry()
+        self.registry.register(EngineLoadCollector(engine, model_name))
         self.requests = Counter(
             "twin_requests", "Requests by route, model and status", ["route", "model", "status"], registry=self.registry
         )

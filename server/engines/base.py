@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,24 @@ class ChoiceDelta:
     text: str
     completion_tokens: int
     finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineLoad:
+    """What one engine core is doing now, in the terms of vLLM's scheduler gauges (the model-server protocol's).
+
+    `running`: requests in the batch being generated; `waiting`: requests queued for it. `kv_cache_usage`: 0..1,
+    how full the KV cache is. `running_adapters`/`waiting_adapters`: the adapters of those requests. `max_loras`:
+    how many different adapters one batch can hold. `updated_at`: when this was true (Unix time).
+    """
+
+    running: int = 0
+    waiting: int = 0
+    kv_cache_usage: float = 0.0
+    running_adapters: tuple[str, ...] = ()
+    waiting_adapters: tuple[str, ...] = ()
+    max_loras: int = 0
+    updated_at: float = field(default_factory=time.time)
 
 
 class EngineKind(enum.Enum):
@@ -142,6 +161,12 @@ class Engine(abc.ABC):
     def queue_depth(self) -> int:
         """Requests admitted but not finished; feeds the queue-full check and metrics."""
         return 0
+
+    def load(self) -> dict[int, EngineLoad]:
+        """Each engine core's load by its index (several with vLLM's data parallelism), for `/metrics`.
+
+        An engine that knows no better reports every unfinished request as running."""
+        return {0: EngineLoad(running=self.queue_depth())}
 
     @abc.abstractmethod
     async def shutdown(self) -> None:

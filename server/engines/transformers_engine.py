@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wechat_twin.server.engines import batch_cache
-from wechat_twin.server.engines.base import AdapterRef, ChoiceDelta, DType, Engine, EngineOptions, SamplingOptions
+from wechat_twin.server.engines.base import (
+    AdapterRef,
+    ChoiceDelta,
+    DType,
+    Engine,
+    EngineLoad,
+    EngineOptions,
+    SamplingOptions,
+)
 from wechat_twin.server.engines.device import Device, pick_device, probe, serving_dtype
 
 _BASE = "__base__"
@@ -38,6 +46,14 @@ class _Request:
     queue: asyncio.Queue
     generator: Any
     live_rows: int = 0
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The running batch as the scheduler thread last left it, swapped whole so that a reader sees one state."""
+
+    requests: tuple[_Request, ...] = ()
+    kv_slots: int = 0  # rows x padded length of the batch's KV cache
 
 
 @dataclass
@@ -82,6 +98,7 @@ class TransformersEngine(Engine):
         self._rows: list[_Row] = []
         self._cache: Any = None
         self._mask: Any = None
+        self._batch = _Batch()
         self._scheduler = threading.Thread(target=self._run, name="transformers-batch", daemon=True)
         self._scheduler.start()
 
@@ -144,6 +161,7 @@ class TransformersEngine(Engine):
                     return
                 self._drop_cancelled_waiting()
                 joining = self._admit()
+                self._publish(joining)
             try:
                 with self._model_lock:
                     if joining:
@@ -158,6 +176,7 @@ class TransformersEngine(Engine):
     def _fail(self, requests: Any, exc: Exception) -> None:
         """A failed step ends every request in it with the error, and the scheduler carries on with an empty batch."""
         self._rows, self._cache, self._mask = [], None, None
+        self._publish()
         for request in requests:
             request.loop.call_soon_threadsafe(request.queue.put_nowait, exc)
             self._finish(request)
@@ -300,23 +319,40 @@ class TransformersEngine(Engine):
             cancelled = set(self._cancelled)
         keep = [i for i, row in enumerate(self._rows) if not row.done and row.request.request_id not in cancelled]
         if len(keep) == len(self._rows):
+            self._publish()
             return
+        ended = []
         for row in self._rows:
             if row.done or row.request.request_id in cancelled:
                 row.request.live_rows -= 1
                 if row.request.live_rows == 0:
-                    self._finish(row.request)
+                    ended.append(row.request)
         self._rows = [self._rows[i] for i in keep]
         if self._rows:
             self._mask = batch_cache.keep_rows(self._cache, self._mask, keep)
         else:
             self._cache = self._mask = None
+        self._publish()
+        for request in ended:  # after the batch shrank: a caller that heard the end sees the load without it
+            self._finish(request)
+
+    def _publish(self, joining: list[_Request] | None = None) -> None:
+        """The batch for `load`: its requests and its cache's size, counting the requests joining it now as in, with
+        their prompts' cache (as vLLM counts a prompt's blocks once it schedules it, before the forward pass)."""
+        joining = joining or []
+        requests = {id(request): request for request in [*(row.request for row in self._rows), *joining]}
+        rows, width = (self._mask.shape[0], self._mask.shape[1]) if self._mask is not None else (0, 0)
+        if joining:
+            rows += sum(request.options.n for request in joining)
+            width = max(width, *(len(request.prompt) for request in joining))
+        self._batch = _Batch(tuple(requests.values()), rows * width)
 
     def _finish(self, request: _Request) -> None:
-        request.loop.call_soon_threadsafe(request.queue.put_nowait, None)
+        """Forgotten before its caller hears the end, so that a scrape after the reply no longer counts it."""
         with self._wake:
             self._cancelled.discard(request.request_id)
             self._live.pop(request.request_id, None)
+        request.loop.call_soon_threadsafe(request.queue.put_nowait, None)
 
     def _load_sync(self, adapter: AdapterRef) -> None:
         from peft import PeftModel
@@ -351,8 +387,35 @@ class TransformersEngine(Engine):
         """Requests waiting or generating; drops as soon as an aborted request leaves the batch."""
         return len(self._live)
 
+    def load(self) -> dict[int, EngineLoad]:
+        """The batch and its queue as they stand now (read from the event loop while the scheduler thread runs).
+
+        Running: requests admitted to the batch (prefilling or decoding); waiting: those not admitted yet.
+        KV-cache usage: the token slots the batch's cache holds (rows x padded length: padding is memory all the
+        same) over the most it may hold, `--max-num-seqs` rows of `max_model_len`; the cache grows as needed, with
+        no fixed budget as vLLM's, so this is the fraction of that ceiling. `max_loras`: the adapters loaded, since
+        peft keeps every one resident and any mix of them shares one batch.
+        """
+        with self._wake:
+            waiting = list(self._waiting)
+        batch = self._batch
+        load = EngineLoad(
+            running=len(batch.requests),
+            waiting=len(waiting),
+            kv_cache_usage=min(1.0, batch.kv_slots / (self._max_batch * self.max_model_len)),
+            running_adapters=_adapter_names(list(batch.requests)),
+            waiting_adapters=_adapter_names(waiting),
+            max_loras=len(self._adapters),
+        )
+        return {0: load}
+
     async def shutdown(self) -> None:
         with self._wake:
             self._closing = True
             self._wake.notify()
         await asyncio.get_running_loop().run_in_executor(None, self._scheduler.join)
+
+
+def _adapter_names(requests: list[_Request]) -> tuple[str, ...]:
+    """The clones these requests use, each once, in their order (base-model requests use none)."""
+    return tuple(dict.fromkeys(r.adapter_name for r in requests if r.adapter_name != _BASE))

@@ -17,6 +17,7 @@ from wechat_twin.server.engines.base import (
     ChoiceDelta,
     DType,
     Engine,
+    EngineLoad,
     EngineOptions,
     EngineRequestError,
     SamplingOptions,
@@ -74,7 +75,12 @@ class VLLMEngine(Engine):
         from vllm.engine.arg_utils import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
-        self._engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**engine_args(model_path, options)))
+        from wechat_twin.server.engines.vllm_load import LoadBoard
+
+        self._load = LoadBoard()
+        self._engine = AsyncLLM.from_engine_args(
+            AsyncEngineArgs(**engine_args(model_path, options)), stat_loggers=[self._load.logger_factory()]
+        )
         self._tokenizer = self._engine.get_tokenizer()
         self.max_model_len = self._engine.model_config.max_model_len
         self.max_lora_rank = options.max_lora_rank
@@ -164,6 +170,10 @@ class VLLMEngine(Engine):
         """Unfinished requests as the engine counts them, so an abort shows up here at once (none once shut down:
         /health still asks while a new engine starts)."""
         return self._engine.output_processor.get_num_unfinished_requests() if self._engine else 0
+
+    def load(self) -> dict[int, EngineLoad]:
+        """vLLM's scheduler numbers after its latest step, per engine core (`vllm_load`); none once shut down."""
+        return dict(self._load.loads) if self._engine else {}
 
     async def shutdown(self) -> None:
         """Let go of the engine as well: something in vLLM's start-up keeps this object alive until exit, and

@@ -152,3 +152,36 @@ def test_a_broken_adapter_fails_its_own_request_only(engine, adapters_dir, tmp_p
     assert isinstance(broken_outcome, RuntimeError) and "NaN logits" in str(broken_outcome)
     assert neighbour == alone
     assert engine.queue_depth() == 0
+
+
+def test_load_reports_the_batch_its_queue_and_their_adapters(engine):
+    """Requests for more rows than the running batch has room for wait, and so do those behind them: the load says
+    so, with their adapters, and is back to nothing once the replies are done."""
+    from wechat_twin.server.engines.transformers_engine import DEFAULT_MAX_BATCH
+
+    async def until(predicate) -> None:
+        for _ in range(600):
+            if predicate(engine.load()[0]):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the load never got there: {engine.load()}")
+
+    async def run():
+        long_options = SamplingOptions(max_tokens=160, temperature=0)
+        busy = asyncio.ensure_future(_text(engine, _prompt(engine, COUNTING), long_options, "busy", None))
+        await until(lambda load: load.running == 1)
+        crowd_options = SamplingOptions(max_tokens=2, temperature=0, n=DEFAULT_MAX_BATCH)
+        crowd = asyncio.ensure_future(_text(engine, _prompt(engine, "hi"), crowd_options, "crowd", engine.refs["bob"]))
+        behind = asyncio.ensure_future(_text(engine, _prompt(engine, "hi"), GREEDY, "behind", engine.refs["alice"]))
+        await until(lambda load: load.waiting == 2)
+        during = engine.load()[0]
+        await asyncio.gather(busy, crowd, behind)
+        return during, engine.load()[0]
+
+    during, after = asyncio.run(run())
+    assert (during.running, during.waiting) == (1, 2)
+    assert (during.running_adapters, during.waiting_adapters) == ((), ("bob", "alice"))
+    assert 0 < during.kv_cache_usage < 1
+    assert during.max_loras == 2
+    assert (after.running, after.waiting, after.kv_cache_usage) == (0, 0, 0)
+    assert after.running_adapters == after.waiting_adapters == ()
