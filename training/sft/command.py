@@ -39,6 +39,9 @@ def sft_command(
     grad_accum: Annotated[int, typer.Option(help="Steps whose gradients are summed per update")] = DEFAULTS.grad_accum,
     max_length: Annotated[int, typer.Option(help="Tokens per sample; longer ones are truncated")] = DEFAULTS.max_length,
     packing: Annotated[bool, typer.Option(help="Pack samples into full blocks")] = DEFAULTS.packing,
+    padding_free: Annotated[
+        bool, typer.Option(help="Batch samples end to end instead of padding them (same loss, fewer tokens)")
+    ] = DEFAULTS.padding_free,
     gradient_checkpointing: Annotated[bool | None, typer.Option(help="Default: on with a GPU")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (shuffling, LoRA init)")] = DEFAULTS.seed,
     evals: Annotated[int, typer.Option(help="Dev evaluations (and checkpoints) during training")] = DEFAULTS.evals,
@@ -70,7 +73,8 @@ def sft_command(
         target_modules=target_modules or DEFAULTS.target_modules, learning_rate=learning_rate,
         lr_scheduler=lr_scheduler,
         warmup_ratio=warmup_ratio, epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
-        max_length=max_length, packing=packing, gradient_checkpointing=gradient_checkpointing, seed=seed,
+        max_length=max_length, packing=packing, padding_free=padding_free,
+        gradient_checkpointing=gradient_checkpointing, seed=seed,
         evals=evals, assistant_only_loss=assistant_only_loss, qlora=qlora, resume=resume, overwrite=overwrite,
         max_server_rank=max_server_rank, memory=memory, memory_k=memory_k,
     )  # fmt: skip
