@@ -126,9 +126,17 @@ def ensure_llamafactory(venv: Path) -> Path:
     cli = venv / "bin" / "llamafactory-cli"
     if cli.is_file():
         return cli
+    import torch
+
     print(f"making LLaMA-Factory's venv in {venv} ({LLAMAFACTORY}; once, a few minutes)", file=sys.stderr)
+    python = venv / "bin" / "python"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", LLAMAFACTORY, "torch"], check=True)
+    torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # the same torch build as ours: the CPU wheel on a CPU box
+    subprocess.run([str(python), "-m", "pip", "install", "-q", LLAMAFACTORY, torch_pin], check=True)
+    # PyPI's torchvision is built against the CUDA torch and breaks transformers' import next to the CPU one;
+    # text-only training never needs it.
+    if subprocess.run([str(python), "-c", "import torchvision"], capture_output=True, check=False).returncode:
+        subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "torchvision"], check=True)
     return cli
 
 
