@@ -173,7 +173,8 @@ def real_tokens(model: Path, samples: list[list[dict[str, str]]], max_length: in
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
-    return sum(min(len(tokenizer.apply_chat_template(s, tokenize=True)), max_length) for s in samples)
+    rendered = (tokenizer.apply_chat_template(s, tokenize=True, return_dict=True)["input_ids"] for s in samples)
+    return sum(min(len(ids), max_length) for ids in rendered)
 
 
 def timed(command: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, int]:

@@ -67,3 +67,15 @@ def test_the_goals_are_judged_by_the_ratio_of_each_measure(bench) -> None:
     worse = bench.Run("wechat-twin", seconds=90.0, wall=100.0, peak_kib=2_100_000, dev_loss=2.05)
     assert bench.verdict(bench.ratios(worse, theirs, tokens)) == "not met (speed, loss, memory)"
     assert "tokens/s 120" in bench.report_line(theirs, tokens)
+
+
+def test_real_tokens_count_each_rendered_sample_up_to_the_cutoff(bench, embedded_model) -> None:
+    from transformers import AutoTokenizer
+
+    chat = [{"role": "system", "content": "You are Jay."}, {"role": "user", "content": "dinner at 7?"},
+            {"role": "assistant", "content": "ok la~ see you"}]  # fmt: skip
+    rendered = AutoTokenizer.from_pretrained(embedded_model).apply_chat_template(chat, tokenize=False)
+    length = len(AutoTokenizer.from_pretrained(embedded_model)(rendered, add_special_tokens=False)["input_ids"])
+    assert length > 10
+    assert bench.real_tokens(embedded_model, [chat, chat], 1024) == 2 * length
+    assert bench.real_tokens(embedded_model, [chat, chat], 8) == 2 * 8
