@@ -133,10 +133,11 @@ def ensure_llamafactory(venv: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # the same torch build as ours: the CPU wheel on a CPU box
     subprocess.run([str(python), "-m", "pip", "install", "-q", LLAMAFACTORY, torch_pin], check=True)
-    # PyPI's torchvision is built against the CUDA torch and breaks transformers' import next to the CPU one;
-    # text-only training never needs it.
-    if subprocess.run([str(python), "-c", "import torchvision"], capture_output=True, check=False).returncode:
-        subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "torchvision"], check=True)
+    # PyPI's torchvision and torchaudio are built against the CUDA torch and break transformers' import next to
+    # the CPU one; text-only training never needs them.
+    for extra in ("torchvision", "torchaudio"):
+        if subprocess.run([str(python), "-c", f"import {extra}"], capture_output=True, check=False).returncode:
+            subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", extra], check=True)
     return cli
 
 
