@@ -42,6 +42,12 @@ SAMPLE_EXPORT = Path(__file__).resolve().parent.parent / "examples" / "memotrace
 DEFAULT_VENV = Path.home() / ".cache" / "wechat-twin" / "bench" / "llamafactory-0.9.5"
 # Runs `command` (argv after the script) and prints its max RSS in KiB: a fresh parent per trainer, so the
 # number is that trainer's alone (RUSAGE_CHILDREN keeps the largest child a process has waited for).
+AUDIO_STUB = '''"""Stands in for torchaudio, which has no build for this torch: the bench trains on text only."""
+
+
+def __getattr__(name):
+    raise ImportError(f"torchaudio.{name}: torchaudio is not installed for this torch build (text-only bench)")
+'''
 PEAK_WRAPPER = (
     "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)"
@@ -123,21 +129,27 @@ class Run:
 
 def ensure_llamafactory(venv: Path) -> Path:
     """`llamafactory-cli` from its own venv, made once: its transformers/peft/TRL pins are not ours."""
-    cli = venv / "bin" / "llamafactory-cli"
-    if cli.is_file():
-        return cli
-    import torch
+    cli, python = venv / "bin" / "llamafactory-cli", venv / "bin" / "python"
+    if not cli.is_file():
+        import torch
 
-    print(f"making LLaMA-Factory's venv in {venv} ({LLAMAFACTORY}; once, a few minutes)", file=sys.stderr)
-    python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # the same torch build as ours: the CPU wheel on a CPU box
-    subprocess.run([str(python), "-m", "pip", "install", "-q", LLAMAFACTORY, torch_pin], check=True)
+        print(f"making LLaMA-Factory's venv in {venv} ({LLAMAFACTORY}; once, a few minutes)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        torch_pin = f"torch=={torch.__version__.split('+')[0]}"  # our torch build: the CPU wheel on a CPU machine
+        subprocess.run([str(python), "-m", "pip", "install", "-q", LLAMAFACTORY, torch_pin], check=True)
     # PyPI's torchvision and torchaudio are built against the CUDA torch and break transformers' import next to
     # the CPU one; text-only training never needs them.
     for extra in ("torchvision", "torchaudio"):
         if subprocess.run([str(python), "-c", f"import {extra}"], capture_output=True, check=False).returncode:
             subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", extra], check=True)
+    if subprocess.run([str(python), "-c", "import torchaudio"], capture_output=True, check=False).returncode:
+        # LLaMA-Factory imports torchaudio at start-up but calls it only for audio inputs, and PyPI has no
+        # torchaudio for every torch build: a module that says so if it is ever used stands in.
+        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        stub = Path(site) / "torchaudio"
+        stub.mkdir(exist_ok=True)
+        (stub / "__init__.py").write_text(AUDIO_STUB)
     return cli
 
 
