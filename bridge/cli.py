@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin import output
 from wechat_twin.bridge.channels.base import Channel, ChannelStopped
 from wechat_twin.bridge.config import BridgeConfig, ChannelName, WeixinConfig, load_config
 from wechat_twin.bridge.texts import DEFAULT_LANGUAGE, Language, Texts
@@ -42,13 +43,13 @@ def _transport(settings: BridgeConfig) -> Channel:
         from wechat_twin.bridge.channels.weixin.channel import WeixinChannel
 
         return WeixinChannel(
-            settings.weixin, settings.data_dir, say=typer.echo,
+            settings.weixin, settings.data_dir, say=output.say,
             ask_code=lambda: typer.prompt(texts("ask_code")),
             confirm_owner=lambda user: typer.confirm(texts("confirm_owner", user=user)), texts=texts,
         )  # fmt: skip
     from wechat_twin.bridge.channels.itchat_channel import ItchatChannel
 
-    typer.secho(texts("itchat_warning"), fg="yellow", err=True)
+    output.warning(texts("itchat_warning"))
     return ItchatChannel(settings.data_dir, texts)
 
 
@@ -137,7 +138,7 @@ def export(
     if isinstance(database, Path) and not database.is_file():
         raise UsageError(f"{db}: no feedback database there")
     pairs, labels = export_feedback(database, out)
-    typer.echo(f"wrote {pairs} preference pairs and {labels} labels to {out}")
+    output.result(f"wrote {pairs} preference pairs and {labels} labels to {out}")
 
 
 @app.command("log")
@@ -154,7 +155,7 @@ def log(
 
     lines = sent_lines(db, contact, since, Texts(language or DEFAULT_LANGUAGE))
     for line in lines:
-        typer.echo(line)
+        output.result(line)
     if out is not None:
         write_log(out, lines)
 

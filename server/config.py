@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
 from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE, FeedbackLocation
+from wechat_twin.network import is_loopback
 from wechat_twin.server.engines.base import EngineKind, EngineOptions
 from wechat_twin.server.keys import ChatKey, check_chat_key_name, check_key_set
 
@@ -22,6 +22,10 @@ FALLBACK_MAX_TOKENS = 512
 class ServerSettings(BaseModel):
     model: str | None = Field(default=None, description="Local HF folder; None = the embedded default")
     served_name: str | None = None
+    base_revision: str | None = Field(
+        default=None,
+        description="With a hub id: the --revision `model` was taken at; an adapter trained at another is refused",
+    )
     adapters_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -48,6 +52,9 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=1 << 20, gt=0)
     max_pending_requests: int = Field(default=256, gt=0)
     max_pending_per_key: int = Field(default=64, gt=0, description="Requests in flight per key before 429")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a connection has to send a request's headers (slowloris)"
+    )
     body_timeout_s: float = Field(default=30.0, gt=0, description="Seconds a client has to send its whole body")
     request_timeout_s: float = Field(default=600.0, gt=0)
     log_message_text: bool = False
@@ -83,15 +90,6 @@ class ServerSettings(BaseModel):
         if self.feedback_db is not None:
             return self.feedback_db
         return self.adapters_dir.resolve().parent / FEEDBACK_FILE if self.adapters_dir else None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(settings: ServerSettings) -> None:

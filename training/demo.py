@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin import output
 from wechat_twin.server.adapters.card import read_card
 from wechat_twin.training.dataset.pipeline import PipelineOptions, run
 from wechat_twin.training.dataset.report import summary
@@ -40,15 +41,17 @@ def demo_command(
     adapter = adapters / name
     data_dir = out / "data"
     if read_card(adapter) is not None and not force:
-        typer.echo(f"demo adapter already built: {adapter} (--force rebuilds it)")
+        output.say(f"demo adapter already built: {adapter} (--force rebuilds it)")
     else:
         started = time.monotonic()
-        typer.echo(f"== 1/2 dataset from {export}")
+        output.say(f"== 1/2 dataset from {export}")
         report = run([export], PipelineOptions(out=data_dir, owner_name=owner_name, progress=True))
-        typer.echo(summary(report))
-        typer.echo(f"== 2/2 training {name} on the embedded model ({steps} steps)")
+        output.say(summary(report))
+        output.say(f"== 2/2 training {name} on the embedded model ({steps} steps)")
         run_sft(demo_options(data_dir, adapter, steps))
-        typer.echo(f"demo clone built in {time.monotonic() - started:.0f} s; loss curve: {adapter / 'loss.png'}")
-    typer.echo(f"serve it:     twin-server serve --adapters {adapters}   (then call it with model={name!r})")
-    typer.echo(f"evaluate it:  twin-train eval {adapter} --data {data_dir}")
-    typer.echo("  add --tune-sampling to pick the sampling that sounds most like the owner (the server then uses it)")
+        output.say(f"demo clone built in {time.monotonic() - started:.0f} s; loss curve: {adapter / 'loss.png'}")
+    output.result(f"serve it:     twin-server serve --adapters {adapters}   (then call it with model={name!r})")
+    output.result(f"evaluate it:  twin-train eval {adapter} --data {data_dir}")
+    output.result(
+        "  add --tune-sampling to pick the sampling that sounds most like the owner (the server then uses it)"
+    )

@@ -6,6 +6,7 @@ one bar with the loss beside it and one short line per dev evaluation.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from transformers.trainer_callback import ProgressCallback
@@ -18,7 +19,8 @@ class LossProgressCallback(ProgressCallback):
         if "loss" in logs:
             self.training_bar.set_postfix(loss=f"{logs['loss']:.3f}", refresh=False)
         if "eval_loss" in logs:
-            self.training_bar.write(f"step {state.global_step}: dev loss {logs['eval_loss']:.4f}")
+            # progress, so stderr (tqdm writes to stdout unless told): stdout holds the command's result alone
+            self.training_bar.write(f"step {state.global_step}: dev loss {logs['eval_loss']:.4f}", file=sys.stderr)
 
 
 def show_loss_in_progress_bar(trainer: Any) -> None:

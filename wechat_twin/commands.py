@@ -13,7 +13,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from wechat_twin.errors import TwinError, readable
+from wechat_twin import output
+from wechat_twin.errors import TwinError
 
 
 class _ReportingGroup(TyperGroup):
@@ -21,7 +22,7 @@ class _ReportingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except TwinError as exc:
-            typer.echo(f"error: {readable(str(exc))}", err=True)
+            output.error(str(exc))
             raise typer.Exit(exc.exit_code) from exc
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wechat_twin import output
 from wechat_twin.bridge.channels.base import OWNER_REVIEW_CHAT, Channel, Inbox, IncomingMessage
 from wechat_twin.bridge.texts import Texts
 from wechat_twin.private_files import FILE_MODE, make_dirs, owner_only_umask
@@ -76,7 +77,7 @@ class ItchatChannel(Channel):
             statusStorageDir=str(login_file),
             enableCmdQR=2,
             picDir=str(qr_file),
-            exitCallback=lambda: print(self.texts("itchat_logged_out")),
+            exitCallback=lambda: output.say(self.texts("itchat_logged_out")),
         )
         for path in (login_file, qr_file):
             if path.exists():

@@ -8,6 +8,7 @@ the server must not import training, while training may import the server.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.private_files import write_private
+from wechat_twin.server.basemodel.hub import HubOptions
 
 CARD_FILE = "twin.json"
 
@@ -26,6 +28,11 @@ class TwinCard(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     base_model: str = Field(description="Served name or local path of the base model the LoRA was trained on")
+    base_revision: str | None = Field(
+        default=None,
+        description="With a hub id as base_model: the branch, tag or commit trained on (`--revision`); none: the "
+        "hub's main one",
+    )
     system_prompt: str | None = Field(default=None, description="Persona prompt used in training")
     owner_name: str | None = None
     kind: str = Field(default="sft", description="sft, dpo, kto or cpt")
@@ -63,6 +70,10 @@ class TwinCard(BaseModel):
     @property
     def recall_settings(self) -> RecallSettings:
         return RecallSettings(k=self.memory_k)
+
+    def base_hub_options(self, given: HubOptions) -> HubOptions:
+        """How to resolve `base_model` again: at the revision trained on, unless `--revision` says otherwise."""
+        return given if given.revision else replace(given, revision=self.base_revision)
 
 
 def read_card(adapter_dir: Path) -> TwinCard | None:

@@ -51,10 +51,17 @@ class ModelTarget:
 
 class AdapterRegistry:
     def __init__(
-        self, engine: Engine, base_name: str, base_path: Path, adapters_dir: Path | None, aliases: dict[str, str]
+        self,
+        engine: Engine,
+        base_name: str,
+        base_path: Path,
+        adapters_dir: Path | None,
+        aliases: dict[str, str],
+        base_revision: str | None = None,
     ) -> None:
         self.engine = engine
         self.base_name = base_name
+        self.base_revision = base_revision
         self.adapters_dir = adapters_dir.resolve() if adapters_dir else None
         self.aliases = dict(aliases)
         self.created = int(time.time())
@@ -104,7 +111,9 @@ class AdapterRegistry:
             if name in self._adapters or name == self.base_name or name in self.aliases:
                 raise OpenAIError(400, f"the name '{name}' is already served; unload it first", param="lora_name")
             try:
-                validate_adapter_folder(folder, self._base_config, self.base_name, self.engine.max_lora_rank)
+                validate_adapter_folder(
+                    folder, self._base_config, self.base_name, self.engine.max_lora_rank, self.base_revision
+                )
                 card = read_card(folder)
                 memory = open_memory(folder, card)
             except (AdapterInvalid, ValueError) as exc:

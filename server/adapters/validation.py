@@ -47,7 +47,10 @@ def _same_base(card_base: str, base_name: str, base_config: dict[str, Any]) -> b
     return Path(card_base).name == Path(base_name).name
 
 
-def validate_adapter_folder(folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int) -> None:
+def validate_adapter_folder(
+    folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int, base_revision: str | None = None
+) -> None:
+    """Refuse a folder the engine cannot serve on this base; `base_revision` is the server's `--revision`."""
     if not folder.is_dir():
         raise AdapterInvalid(f"{folder} is not a folder")
     config_path = folder / "adapter_config.json"
@@ -66,6 +69,12 @@ def validate_adapter_folder(folder: Path, base_config: dict[str, Any], base_name
     if card is not None and not _same_base(card.base_model, base_name, base_config):
         raise AdapterInvalid(
             f"{folder / 'twin.json'}: base_model is {card.base_model!r} but this server serves {base_name!r}"
+        )
+    if card is not None and card.base_revision and base_revision and card.base_revision != base_revision:
+        # Same shapes, other weights: the LoRA would load and answer worse, so it is refused as another base is.
+        raise AdapterInvalid(
+            f"{folder / 'twin.json'}: trained on {card.base_model} at revision {card.base_revision!r}, but this "
+            f"server serves it at --revision {base_revision!r}; serve that revision, or train again on this one"
         )
     hidden = base_config.get("hidden_size")
     inner = base_config.get("intermediate_size")

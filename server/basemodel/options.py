@@ -12,14 +12,10 @@ import typer
 
 from wechat_twin.server.basemodel.hub import MODELSCOPE_ENV, Hub
 
-RevisionOpt = Annotated[
-    str | None,
-    typer.Option(help="With a hub id for --model: the branch, tag or commit to use (default: the hub's main one)"),
-]
-HubOpt = Annotated[
-    Hub | None,
-    typer.Option(
-        help=f"Where a hub id comes from: huggingface (HF_ENDPOINT names a mirror) or modelscope (needs the "
-        f"modelscope package); default: huggingface, or modelscope when {MODELSCOPE_ENV}=1"
-    ),
-]
+REVISION_HELP = "With a hub id for --model: the branch, tag or commit to use (default: the hub's main one)"
+HUB_HELP = (
+    f"Where a hub id comes from: huggingface (HF_ENDPOINT names a mirror) or modelscope (needs the "
+    f"modelscope package); default: huggingface, or modelscope when {MODELSCOPE_ENV}=1"
+)
+RevisionOpt = Annotated[str | None, typer.Option(help=REVISION_HELP)]
+HubOpt = Annotated[Hub | None, typer.Option(help=HUB_HELP)]

@@ -25,6 +25,8 @@ class ResolvedBaseModel:
     # What twin.json records as the adapter's base: a name another machine resolves again (the embedded
     # name, the hub id) or, for a local folder, its absolute path.
     source: str
+    # With a hub id: the `--revision` it was taken at, which twin.json records beside `source` (None: the hub's main).
+    revision: str | None = None
 
 
 def is_embedded(model: str | None) -> bool:
@@ -54,7 +56,7 @@ def resolve_base_model(
         except HubError as exc:
             raise BaseModelError(str(exc)) from exc
         _check_folder(folder)
-        return ResolvedBaseModel(served_name or model, folder, model)
+        return ResolvedBaseModel(served_name or model, folder, model, hub.revision)
     if not path.is_dir():
         raise BaseModelError(
             f"base model '{model}' is not a local folder, nor a hub id ORG/NAME (give the path of a "

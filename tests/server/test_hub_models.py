@@ -17,13 +17,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from openai import OpenAI
 
 from bench.support import free_port
+from tests.support.inprocess_server import serve_fake
 from tests.support.server_process import ServerProcess
 from tests.support.tiers import slow_fixture
 from wechat_twin.server.basemodel.hub import is_hub_id
+from wechat_twin.server.config import ServerSettings
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the embedded model's own id: its adapters fit it
 REPO = "models--HuggingFaceTB--SmolLM2-135M-Instruct"
@@ -124,7 +127,52 @@ def test_a_card_naming_a_hub_id_finds_its_base_in_the_cache(hf_home, adapters_di
     export = [str(Path(sys.executable).parent / "twin-train"), "export", str(adapter), "--out", str(tmp_path / "m")]
     done = subprocess.run(export, env=_env(hf_home), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert f"merging alice into {HUB_ID}" in done.stdout and (tmp_path / "m" / "config.json").is_file()
+    assert f"merging alice into {HUB_ID}" in done.stderr and (tmp_path / "m" / "config.json").is_file()
+
+
+@pytest.mark.slow  # trains one step
+def test_twin_json_records_the_revision_trained_on(hf_home, tmp_path):
+    texts = tmp_path / "posts.txt"
+    texts.write_text("".join(f"post {i}: the river walk, then tea at the night market\n" for i in range(12)))
+    adapter = tmp_path / "jay-cpt"
+    train = [str(Path(sys.executable).parent / "twin-train"), "cpt", str(texts), "--out", str(adapter),
+             "--model", HUB_ID, "--revision", "v2", "--max-steps", "1", "--block-length", "32", "--batch-size", "1",
+             "--lora-r", "8", "--heldout", "0"]  # fmt: skip
+    done = subprocess.run(train, env=_env(hf_home), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    card = json.loads((adapter / "twin.json").read_text())
+    assert (card["base_model"], card["base_revision"]) == (HUB_ID, "v2")
+    assert done.stdout.startswith("Wrote CPT adapter jay-cpt"), done.stdout  # the result on stdout
+
+
+def test_export_resolves_the_base_at_the_revision_twin_json_records(hf_home, adapters_dir, tmp_path):
+    adapter = tmp_path / "alice"
+    shutil.copytree(adapters_dir / "alice", adapter)
+    card = json.loads((adapter / "twin.json").read_text())
+    (adapter / "twin.json").write_text(json.dumps({**card, "base_model": HUB_ID, "base_revision": "v9"}))
+    export = [str(Path(sys.executable).parent / "twin-train"), "export", str(adapter), "--out", str(tmp_path / "m")]
+    code, line = _error_line(export, _env(hf_home))  # v9 is in no cache: resolving the card's revision fails
+    assert code == 1 and f"'{HUB_ID}@v9'" in line
+    code, line = _error_line([*export, "--revision", "v8"], _env(hf_home))  # the command line's wins
+    assert code == 1 and f"'{HUB_ID}@v8'" in line and "v9" not in line
+
+
+def test_the_server_refuses_an_adapter_trained_at_another_revision(adapters_dir, embedded_model, tmp_path):
+    folder = tmp_path / "adapters"
+    for name, revision in (("same", "v2"), ("other", "v1"), ("unrecorded", None)):
+        shutil.copytree(adapters_dir / "alice", folder / name)
+        card = json.loads((folder / name / "twin.json").read_text())
+        (folder / name / "twin.json").write_text(json.dumps({**card, "base_model": HUB_ID, "base_revision": revision}))
+    settings = ServerSettings(model=str(embedded_model), served_name=HUB_ID, base_revision="v2", adapters_dir=folder,
+                              api_keys=["user-key"], admin_keys=["admin-key"])  # fmt: skip
+    with serve_fake(settings) as server:
+        client = OpenAI(base_url=server.base_url, api_key="user-key", max_retries=0)
+        assert {m.id for m in client.models.list()} == {HUB_ID, "same", "unrecorded"}
+        response = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": "other"},
+                              headers={"Authorization": "Bearer admin-key"})  # fmt: skip
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert f"trained on {HUB_ID} at revision 'v1'" in message and "--revision 'v2'" in message
 
 
 @pytest.mark.skipif(importlib.util.find_spec("modelscope") is not None, reason="modelscope is installed here")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from wechat_twin import output
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
 from wechat_twin.server.adapters.adapter_memory import open_memory
@@ -110,7 +111,8 @@ def eval_command(
         raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
     dev = read_sample_file(data / "dev.jsonl")
     samples, origins = dev.samples[:max_prompts], dev.origins[:max_prompts]
-    base = resolve_base_model(model or card.base_model, hub=HubOptions(revision, hub))
+    given = HubOptions(revision, hub)
+    base = resolve_base_model(model or card.base_model, hub=given if model else card.base_hub_options(given))
     blocks = None
     if memory:
         store = _memory_of(adapter, card, data)
@@ -120,13 +122,13 @@ def eval_command(
             store.close()
     generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}
     search = SamplingSearch([s[-1]["content"] for s in samples], tune_seeds) if tune_sampling else None
-    typer.echo(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} "
+    output.say(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} "
                f"({engine.value} engine)" + (f", and {len(generated)} memory rows" if memory else "")
                + (f", at {len(search.points)} sampling points on {search.seeds} seeds, then the defaults and the "
                   f"best on {search.seeds} fresh seeds" if search else ""))  # fmt: skip
     replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens,
                                generated, search)  # fmt: skip
-    typer.echo("scoring the perplexity of the owner's real replies")
+    output.say("scoring the perplexity of the owner's real replies")
     variants = {row: memory_rows.with_blocks(samples, b) for row, b in (blocks or {}).items()}
     perplexity, losses = base_and_adapter_perplexity(base.path, adapter, samples, variants)
     report = build_report(card, adapter, base.served_name, samples, replies, perplexity)
@@ -135,7 +137,7 @@ def eval_command(
     if search:
         report["sampling"] = tuning_report(search, replies)
         write_card(adapter, card.model_copy(update={"sampling": report["sampling"]["tuned"]}))
-        typer.echo(f"tuned sampling written to {adapter / 'twin.json'}: {report['sampling']['tuned']}")
+        output.result(f"tuned sampling written to {adapter / 'twin.json'}: {report['sampling']['tuned']}")
     folder = out or adapter / "eval"
-    typer.echo(write_report(report, folder))
-    typer.echo(f"report: {folder / 'eval.json'}, {folder / 'eval.md'}, {folder / 'eval.png'}")
+    output.result(write_report(report, folder))
+    output.result(f"report: {folder / 'eval.json'}, {folder / 'eval.md'}, {folder / 'eval.png'}")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from wechat_twin import output
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.server.adapters.card import read_card
 from wechat_twin.server.basemodel import BaseModelError, HubOptions, resolve_base_model
@@ -39,19 +40,20 @@ def export_command(
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise UsageError(f"{out}: already exists and is not an empty folder (pass --overwrite to replace it)")
     try:
-        base = resolve_base_model(model or card.base_model, hub=HubOptions(revision, hub))
+        given = HubOptions(revision, hub)
+        base = resolve_base_model(model or card.base_model, hub=given if model else card.base_hub_options(given))
     except BaseModelError as exc:
         raise TwinError(str(exc)) from exc
     for source in (adapter, base.path):
         if source.is_relative_to(out):
             raise UsageError(f"--out {out}: replacing it would delete {source}, which the export reads")
-    typer.echo(f"merging {adapter.name} into {base.served_name}")
+    output.say(f"merging {adapter.name} into {base.served_name}")
     try:
         result = merge_adapter(adapter, base.path, card, out, dtype.value, ollama)
     except ValueError as exc:
         raise TwinError(f"{adapter}: {exc}") from exc
-    typer.echo(f"wrote {result.folder}: load it with `twin-server serve --model {result.folder}`")
+    output.result(f"wrote {result.folder}: load it with `twin-server serve --model {result.folder}`")
     if result.modelfile is not None:
         if not result.template_written:
-            typer.echo("note: the chat template is not ChatML, so the Modelfile leaves TEMPLATE to Ollama's detection")
-        typer.echo(f"then: ollama create {adapter.name} -f {result.modelfile}")
+            output.note("the chat template is not ChatML, so the Modelfile leaves TEMPLATE to Ollama's detection")
+        output.result(f"then: ollama create {adapter.name} -f {result.modelfile}")

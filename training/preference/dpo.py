@@ -9,31 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from wechat_twin.options import settings_command
 from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair
 from wechat_twin.training.preference.metrics import EvalSet
 from wechat_twin.training.preference.options import (
-    DEFAULTS,
-    BatchSizeOpt,
-    BetaOpt,
-    EpochsOpt,
     FeedbackAdapterOpt,
     FeedbackOpt,
-    GradAccumOpt,
-    HeldoutOpt,
-    LearningRateOpt,
-    MaxLengthOpt,
-    MaxStepsOpt,
-    MinFeedbackOpt,
     ModelOpt,
     OutOpt,
     OverwriteOpt,
     ParentArg,
-    PersonaOverrideOpt,
-    SeedOpt,
     run_command,
-    settings_from_options,
 )
 from wechat_twin.training.preference.rows import PromptStyle, dpo_rows, eval_set
 from wechat_twin.training.preference.run import FeedbackSplit, NotEnoughFeedback, PreferenceJob
@@ -74,6 +62,7 @@ class DpoMethod:
         return DPOTrainer(model=model, args=DPOConfig(**arguments), train_dataset=dataset, processing_class=tokenizer)
 
 
+@settings_command
 def dpo_command(
     adapter: ParentArg,
     feedback: FeedbackOpt,
@@ -82,24 +71,11 @@ def dpo_command(
     revision: RevisionOpt = None,
     hub: HubOpt = None,
     feedback_adapter: FeedbackAdapterOpt = None,
-    beta: BetaOpt = DEFAULTS.beta,
-    learning_rate: LearningRateOpt = DEFAULTS.learning_rate,
-    epochs: EpochsOpt = DEFAULTS.epochs,
-    max_steps: MaxStepsOpt = DEFAULTS.max_steps,
-    batch_size: BatchSizeOpt = DEFAULTS.batch_size,
-    grad_accum: GradAccumOpt = DEFAULTS.gradient_accumulation,
-    max_length: MaxLengthOpt = DEFAULTS.max_length,
-    heldout: HeldoutOpt = DEFAULTS.heldout_fraction,
-    min_feedback: MinFeedbackOpt = DEFAULTS.min_feedback,
-    seed: SeedOpt = DEFAULTS.seed,
-    persona_override: PersonaOverrideOpt = False,
+    *,
+    settings: PreferenceSettings,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a new adapter from the owner's choices between two candidate replies (DPO), continuing ADAPTER."""
-    settings = settings_from_options(
-        beta, learning_rate, epochs, max_steps, batch_size, grad_accum, max_length, heldout, min_feedback, seed,
-        persona_override,
-    )  # fmt: skip
     job = PreferenceJob(
         adapter, feedback, out, model, HubOptions(revision, hub), feedback_adapter or [], overwrite, settings
     )

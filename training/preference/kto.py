@@ -11,31 +11,19 @@ from typing import Annotated, Any
 
 import typer
 
+from wechat_twin.options import settings_command
 from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair
 from wechat_twin.training.preference.metrics import EvalSet
 from wechat_twin.training.preference.options import (
-    DEFAULTS,
-    BatchSizeOpt,
-    BetaOpt,
-    EpochsOpt,
     FeedbackAdapterOpt,
     FeedbackOpt,
-    GradAccumOpt,
-    HeldoutOpt,
-    LearningRateOpt,
-    MaxLengthOpt,
-    MaxStepsOpt,
-    MinFeedbackOpt,
     ModelOpt,
     OutOpt,
     OverwriteOpt,
     ParentArg,
-    PersonaOverrideOpt,
-    SeedOpt,
     run_command,
-    settings_from_options,
 )
 from wechat_twin.training.preference.rows import PromptStyle, eval_set, kto_rows, pairs_as_labels
 from wechat_twin.training.preference.run import FeedbackSplit, NotEnoughFeedback, PreferenceJob
@@ -115,6 +103,7 @@ class KtoMethod:
         return KTOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
 
 
+@settings_command
 def kto_command(
     adapter: ParentArg,
     feedback: FeedbackOpt,
@@ -132,24 +121,11 @@ def kto_command(
     undesirable_weight: Annotated[
         float | None, typer.Option(help="Weight of bad replies [default: balances good against bad]")
     ] = None,
-    beta: BetaOpt = DEFAULTS.beta,
-    learning_rate: LearningRateOpt = DEFAULTS.learning_rate,
-    epochs: EpochsOpt = DEFAULTS.epochs,
-    max_steps: MaxStepsOpt = DEFAULTS.max_steps,
-    batch_size: BatchSizeOpt = DEFAULTS.batch_size,
-    grad_accum: GradAccumOpt = DEFAULTS.gradient_accumulation,
-    max_length: MaxLengthOpt = DEFAULTS.max_length,
-    heldout: HeldoutOpt = DEFAULTS.heldout_fraction,
-    min_feedback: MinFeedbackOpt = DEFAULTS.min_feedback,
-    seed: SeedOpt = DEFAULTS.seed,
-    persona_override: PersonaOverrideOpt = False,
+    *,
+    settings: PreferenceSettings,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Train a new adapter from good/bad labels on the twin's replies (KTO), continuing ADAPTER."""
-    settings = settings_from_options(
-        beta, learning_rate, epochs, max_steps, batch_size, grad_accum, max_length, heldout, min_feedback, seed,
-        persona_override,
-    )  # fmt: skip
     job = PreferenceJob(
         adapter, feedback, out, model, HubOptions(revision, hub), feedback_adapter or [], overwrite, settings
     )

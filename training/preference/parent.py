@@ -37,11 +37,16 @@ def read_parent(adapter_dir: Path, model: str | None, hub: HubOptions = HubOptio
         raise ParentAdapterError(f"{folder}: no adapter_config.json, so it is not a peft adapter folder to continue")
     peft_base = json.loads(config_path.read_text(encoding="utf-8")).get("base_model_name_or_path")
     card = read_card(folder) or TwinCard(base_model=model or peft_base or "", kind="sft")
-    candidates = [model] if model else [card.base_model, peft_base]
+    # --model as given; else the card's base at the revision it was trained on, then peft's own record
+    candidates = [(model, hub)] if model else [(card.base_model, card.base_hub_options(hub)), (peft_base, hub)]
     problems: list[str] = []
-    for candidate in dict.fromkeys(c for c in candidates if c):
+    tried: set[str] = set()
+    for candidate, options in candidates:
+        if not candidate or candidate in tried:
+            continue
+        tried.add(candidate)
         try:
-            return ParentAdapter(folder.name, folder, card, resolve_base_model(candidate, hub=hub).path)
+            return ParentAdapter(folder.name, folder, card, resolve_base_model(candidate, hub=options).path)
         except BaseModelError as exc:
             problems.append(str(exc))
     raise ParentAdapterError(

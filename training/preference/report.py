@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from wechat_twin.output import result_console
 from wechat_twin.server.adapters.card import read_card
 
 
@@ -30,7 +31,7 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
 
 
 def print_report(out: Path, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or result_console()
     card = read_card(out)
     if card is None:
         raise FileNotFoundError(f"{out}: twin.json is missing after training")

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.console import Console
-
 from wechat_twin.errors import TwinError
+from wechat_twin.output import progress_console
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
@@ -26,8 +25,6 @@ from wechat_twin.training.preference.parent import ParentAdapter, load_trainable
 from wechat_twin.training.preference.rows import PromptStyle
 from wechat_twin.training.preference.settings import PreferenceSettings
 from wechat_twin.training.preference.split import split_heldout
-
-console = Console(stderr=True)
 
 
 class NotEnoughFeedback(TwinError):
@@ -125,6 +122,8 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
     import torch
     from datasets import Dataset
 
+    from wechat_twin.training.progress import show_loss_in_progress_bar  # transformers' trainer modules
+
     settings = job.settings
     parent = read_parent(job.parent_dir, job.model, job.hub)
     out = prepare_output_dir(job.out or parent.path.parent / f"{parent.name}-{method.kind}", job.overwrite)
@@ -133,7 +132,9 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
     method.check(feedback, settings)
     split = _split(feedback, settings)
 
-    console.print(f"[bold]{method.kind.upper()}[/] from adapter [cyan]{parent.name}[/] (base {parent.base_path})")
+    progress_console().print(
+        f"[bold]{method.kind.upper()}[/] from adapter [cyan]{parent.name}[/] (base {parent.base_path})"
+    )
     model, tokenizer = load_trainable(parent)
     if torch.cuda.is_available():
         model.to("cuda")
@@ -150,6 +151,7 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
         # Shuffled here because KTO reads its data in order (its KL term pairs neighbours within a batch).
         dataset = Dataset.from_list(rows).shuffle(seed=settings.seed)
         trainer = method.trainer(model, tokenizer, dataset, arguments)
+        show_loss_in_progress_bar(trainer)  # the stock bar prints every log on stdout
         result = trainer.train()
     elapsed = time.monotonic() - started
 

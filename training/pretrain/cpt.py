@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from wechat_twin import output
+from wechat_twin.options import option, settings_command
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import HubOptions, resolve_base_model
 from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
@@ -29,27 +30,26 @@ from wechat_twin.training.common.model_loading import training_dtype
 from wechat_twin.training.dataset.privacy import Redactor
 from wechat_twin.training.pretrain.texts import PretrainTextError, read_texts
 
-console = Console(stderr=True)
-
 
 @dataclass(frozen=True)
 class CptSettings:
-    learning_rate: float = 1e-4
-    epochs: float = 2.0
-    max_steps: int = -1
-    batch_size: int = 4
-    gradient_accumulation: int = 1
-    block_length: int = 1024
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    max_server_rank: int = EngineOptions().max_lora_rank
-    heldout_fraction: float = 0.05
-    min_texts: int = 10
-    seed: int = 42
+    """`twin-train cpt`'s training options, declared once: the command's options are generated from them."""
 
-
-DEFAULTS = CptSettings()
+    learning_rate: float = option(1e-4, "--learning-rate", "--lr", help="Peak learning rate")
+    epochs: float = option(2.0, help="Passes over the texts")
+    max_steps: int = option(-1, help="Stop after this many steps (-1: run all epochs)")
+    batch_size: int = option(4, min=1, help="Blocks per step")
+    gradient_accumulation: int = option(1, "--grad-accum", min=1, help="Steps whose gradients are summed per update")
+    block_length: int = option(1024, min=16, help="Tokens per training block (texts are joined, then cut into blocks)")
+    lora_r: int = option(16, "--lora-r", "--rank", help="LoRA rank (1, 8, 16, 32, ...; at most --max-server-rank)")
+    lora_alpha: int = option(32, help="LoRA scaling (alpha / rank multiplies the update)")
+    lora_dropout: float = option(0.05, help="Dropout on the LoRA layers' input")
+    max_server_rank: int = option(EngineOptions().max_lora_rank, help="The serving side's --max-lora-rank")
+    heldout_fraction: float = option(
+        0.05, "--heldout", min=0.0, max=0.9, help="Fraction of texts held out to measure perplexity"
+    )
+    min_texts: int = option(10, min=1, help="Refuse to train on fewer texts than this")
+    seed: int = option(42, help="Random seed (held-out split, shuffling)")
 
 
 def _split(texts: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -78,6 +78,8 @@ def run_cpt(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from wechat_twin.training.progress import show_loss_in_progress_bar
+
     # The LoRA settings `sft` checks, checked the same way before anything is read or loaded.
     check_servable(settings.lora_r, settings.max_server_rank, [ALL_LINEAR])
     texts = read_texts(texts_path, Redactor(enabled=privacy))
@@ -90,7 +92,7 @@ def run_cpt(
     folder = prepare_output_dir(out, overwrite)
     train, heldout = _split(texts.texts, settings.heldout_fraction, settings.seed)
 
-    console.print(f"[bold]CPT[/] on {len(train)} texts ({len(heldout)} held out), base {base.path}")
+    output.progress_console().print(f"[bold]CPT[/] on {len(train)} texts ({len(heldout)} held out), base {base.path}")
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     dtype = training_dtype()
     lm = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype)
@@ -125,6 +127,7 @@ def run_cpt(
             peft_config=lora,
         )
         loss_before = trainer.evaluate()["eval_loss"] if heldout else None
+        show_loss_in_progress_bar(trainer)  # the stock bar prints every log on stdout
         result = trainer.train()
         loss_after = trainer.evaluate()["eval_loss"] if heldout else None
     metrics: dict[str, Any] = {
@@ -138,6 +141,7 @@ def run_cpt(
     }
     card = TwinCard(
         base_model=base.source,
+        base_revision=base.revision,
         kind="cpt",
         data={**texts.stats(), "train_texts": len(train), "heldout_texts": len(heldout)},
         training_args={**asdict(settings), "privacy_filter": privacy},
@@ -146,6 +150,7 @@ def run_cpt(
     return save_adapter(trainer.model, folder, card)
 
 
+@settings_command
 def cpt_command(
     texts: Annotated[Path, typer.Argument(help="UTF-8 (or GBK) text file, one post or article per line")],
     out: Annotated[Path, typer.Option("--out", "-o", help="New adapter folder; its name is the served name")],
@@ -157,62 +162,20 @@ def cpt_command(
     ] = None,
     revision: RevisionOpt = None,
     hub: HubOpt = None,
-    learning_rate: Annotated[
-        float, typer.Option("--learning-rate", "--lr", help="Peak learning rate")
-    ] = DEFAULTS.learning_rate,
-    epochs: Annotated[float, typer.Option(help="Passes over the texts")] = DEFAULTS.epochs,
-    max_steps: Annotated[
-        int, typer.Option(help="Stop after this many steps (-1: run all epochs)")
-    ] = DEFAULTS.max_steps,
-    batch_size: Annotated[int, typer.Option(min=1, help="Blocks per step")] = DEFAULTS.batch_size,
-    grad_accum: Annotated[
-        int, typer.Option("--grad-accum", min=1, help="Steps whose gradients are summed per update")
-    ] = DEFAULTS.gradient_accumulation,
-    block_length: Annotated[
-        int, typer.Option(min=16, help="Tokens per training block (texts are joined, then cut into blocks)")
-    ] = DEFAULTS.block_length,
-    lora_r: Annotated[
-        int, typer.Option("--lora-r", "--rank", help="LoRA rank (1, 8, 16, 32, ...; at most --max-server-rank)")
-    ] = DEFAULTS.lora_r,
-    lora_alpha: Annotated[
-        int, typer.Option(help="LoRA scaling (alpha / rank multiplies the update)")
-    ] = DEFAULTS.lora_alpha,
-    lora_dropout: Annotated[float, typer.Option(help="Dropout on the LoRA layers' input")] = DEFAULTS.lora_dropout,
-    max_server_rank: Annotated[int, typer.Option(help="The serving side's --max-lora-rank")] = DEFAULTS.max_server_rank,
-    heldout: Annotated[
-        float, typer.Option("--heldout", min=0.0, max=0.9, help="Fraction of texts held out to measure perplexity")
-    ] = DEFAULTS.heldout_fraction,
-    min_texts: Annotated[
-        int, typer.Option(min=1, help="Refuse to train on fewer texts than this")
-    ] = DEFAULTS.min_texts,
-    seed: Annotated[int, typer.Option(help="Random seed (held-out split, shuffling)")] = DEFAULTS.seed,
+    *,
+    settings: CptSettings,
     privacy: Annotated[
         bool, typer.Option(help="Redact phone numbers, e-mails, ID and card numbers first, as `twin-train data` does")
     ] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace the output folder if it exists")] = False,
 ) -> None:
     """Continue pretraining a LoRA on the owner's own posts or articles (a step before SFT)."""
-    settings = CptSettings(
-        learning_rate=learning_rate,
-        epochs=epochs,
-        max_steps=max_steps,
-        batch_size=batch_size,
-        gradient_accumulation=grad_accum,
-        block_length=block_length,
-        lora_r=lora_r,
-        lora_alpha=lora_alpha,
-        lora_dropout=lora_dropout,
-        max_server_rank=max_server_rank,
-        heldout_fraction=heldout,
-        min_texts=min_texts,
-        seed=seed,
-    )
     folder = run_cpt(texts, out, model, settings, privacy, overwrite, HubOptions(revision, hub))
     card_metrics = TwinCard.model_validate_json((folder / "twin.json").read_text(encoding="utf-8")).metrics
     before, after = card_metrics["heldout_perplexity_before"], card_metrics["heldout_perplexity_after"]
     if before is not None and after is not None:
-        console.print(f"Held-out perplexity {before:.2f} -> {after:.2f}")
-    console.print(
+        output.result(f"Held-out perplexity {before:.2f} -> {after:.2f}")
+    output.result_console().print(
         f"[green]Wrote[/] CPT adapter [bold]{folder.name}[/] at {folder} ({card_metrics['steps']} steps). "
         "Continue it with SFT on the chat dataset next."
     )

@@ -8,24 +8,26 @@ exactly as the server's. Every input is checked before the model is loaded; unde
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import math
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
 
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MEMORY_FILE
+from wechat_twin.options import argument, option
+from wechat_twin.output import progress_console
 from wechat_twin.private_files import copy_private, lock_down, owner_only_umask, private_dir, write_private
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import Hub, HubOptions, ResolvedBaseModel, resolve_base_model
+from wechat_twin.server.basemodel.options import HUB_HELP, REVISION_HELP
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
@@ -43,7 +45,6 @@ from wechat_twin.training.memory_samples import dataset_memory, with_recalled
 from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
 
-console = Console(stderr=True, soft_wrap=True)
 OPTIONS_FILE = "sft_options.json"
 # Options that may change between an interrupted run and its resumption without changing what is trained.
 _RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
@@ -67,35 +68,48 @@ class LrScheduler(str, enum.Enum):
 
 @dataclass
 class SFTOptions:
-    data_dir: Path
-    out: Path
-    model: str | None = None
-    revision: str | None = None  # with a hub id: its branch, tag or commit
-    hub: Hub | None = None
-    rank: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: [ALL_LINEAR])
-    learning_rate: float = 2e-4
-    lr_scheduler: LrScheduler = LrScheduler.COSINE
-    warmup_ratio: float = 0.03
-    epochs: float = 3.0
-    max_steps: int = -1
-    batch_size: int = 4
-    grad_accum: int = 1
-    max_length: int = 1024
-    packing: bool = False
-    padding_free: bool = False
-    gradient_checkpointing: bool | None = None
-    seed: int = 42
-    evals: int = 4
-    assistant_only_loss: bool = True
-    qlora: bool = False
-    resume: bool = False
-    overwrite: bool = False
-    max_server_rank: int = EngineOptions().max_lora_rank
-    memory: bool = False
-    memory_k: int | None = None  # unset: RecallSettings.k; a run saved before the option existed resumes as unset
+    """`twin-train sft`'s options, declared once: the command's options are generated from these fields."""
+
+    data_dir: Path = argument(help="Folder with train.jsonl / dev.jsonl from `twin-train data`")
+    out: Path = option(dataclasses.MISSING, "--out", "-o", help="Adapter folder to write; its name is the served name")
+    model: str | None = option(
+        None, help="Base model: a local folder or a hub id ORG/NAME (default: the embedded model)"
+    )
+    revision: str | None = option(None, help=REVISION_HELP)  # with a hub id: its branch, tag or commit
+    hub: Hub | None = option(None, help=HUB_HELP)
+    rank: int = option(16, help="LoRA rank (1, 8, 16, 32, ...; at most --max-server-rank)")
+    alpha: int = option(32, help="LoRA scaling (alpha / rank multiplies the update)")
+    dropout: float = option(0.05, help="Dropout on the LoRA layers' input")
+    target_modules: list[str] = option(
+        factory=lambda: [ALL_LINEAR], help="Repeatable; default: every linear layer of the decoder"
+    )
+    learning_rate: float = option(2e-4, help="Peak learning rate")
+    lr_scheduler: LrScheduler = option(LrScheduler.COSINE, help="Learning-rate schedule")
+    warmup_ratio: float = option(0.03, help="Share of steps spent warming up")
+    epochs: float = option(3.0, help="Passes over the training samples")
+    max_steps: int = option(-1, help="Stop after this many steps (overrides --epochs)")
+    batch_size: int = option(4, help="Per device")
+    grad_accum: int = option(1, help="Steps whose gradients are summed per update")
+    max_length: int = option(1024, help="Tokens per sample; longer ones are truncated")
+    packing: bool = option(False, help="Pack samples into full blocks")
+    padding_free: bool = option(
+        False, help="Batch samples end to end instead of padding them (same loss, fewer tokens)"
+    )
+    gradient_checkpointing: bool | None = option(None, help="Default: on with a GPU")
+    seed: int = option(42, help="Random seed (shuffling, LoRA init)")
+    evals: int = option(4, help="Dev evaluations (and checkpoints) during training")
+    assistant_only_loss: bool = option(True, help="Loss on the owner's turns only")
+    qlora: bool = option(False, help="4-bit base (CUDA GPU + bitsandbytes)")
+    resume: bool = option(False, help="Continue from the last checkpoint of an interrupted run")
+    overwrite: bool = option(False, help="Replace an existing adapter or interrupted run")
+    max_server_rank: int = option(EngineOptions().max_lora_rank, help="The serving side's --max-lora-rank")
+    memory: bool = option(False, "--memory", help="Train with the memory block the server sends (needs memory.sqlite)")
+    # unset: RecallSettings.k; a run saved before the option existed resumes as unset
+    memory_k: int | None = option(
+        None,
+        "--memory-k",
+        help=f"Past exchanges per memory block, default {RecallSettings.k} (the server then retrieves as many)",
+    )
     report_progress: bool = True
 
     @property
@@ -288,6 +302,7 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         date_split["dev"] = inputs.dev.date_range()
     return TwinCard(
         base_model=inputs.base.source,
+        base_revision=inputs.base.revision,
         system_prompt=system_prompt,
         owner_name=report.get("owner_name"),
         kind="sft",
@@ -377,7 +392,7 @@ def run_sft(options: SFTOptions) -> Path:
     if process.is_main_process:
         dev = len(inputs.dev.samples) if inputs.dev else 0
         targets = ", ".join(sorted(trainer.model.peft_config["default"].target_modules))
-        console.print(
+        progress_console().print(
             f"training LoRA r={options.rank} ({targets}) on {inputs.base.served_name}: "
             f"{len(inputs.train.samples)} train / {dev} dev samples, {total_steps} steps"
             + (f", resuming from {inputs.checkpoints}" if inputs.resume else "")
@@ -390,7 +405,7 @@ def run_sft(options: SFTOptions) -> Path:
     metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
     _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes, trainer.processing_class))
     if process.is_main_process:
-        console.print(
+        progress_console().print(
             f"[green]adapter written[/] {inputs.out}  train loss {metrics['train_loss']:.3f}"
             + (f", dev loss {metrics['dev_loss']:.3f}" if "dev_loss" in metrics else "")
         )
