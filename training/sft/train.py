@@ -92,6 +92,9 @@ class SFTOptions:
     grad_accum: int = option(1, help="Steps whose gradients are summed per update")
     max_length: int = option(1024, help="Tokens per sample; longer ones are truncated")
     packing: bool = option(False, help="Pack samples into full blocks")
+    padding_free: bool = option(
+        False, help="Batch samples end to end instead of padding them (same loss, fewer tokens)"
+    )
     gradient_checkpointing: bool | None = option(None, help="Default: on with a GPU")
     seed: int = option(42, help="Random seed (shuffling, LoRA init)")
     evals: int = option(4, help="Dev evaluations (and checkpoints) during training")
@@ -237,8 +240,10 @@ def _sft_config(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any
         learning_rate=options.learning_rate,
         lr_scheduler_type=LrScheduler(options.lr_scheduler).value,
         warmup_steps=options.warmup_ratio,
-        max_length=options.max_length,
+        # TRL refuses max_length with padding-free batches (it would not cut them): `_cut_to` does it instead.
+        max_length=None if _padding_free(options) else options.max_length,
         packing=options.packing,
+        padding_free=_padding_free(options),
         assistant_only_loss=options.assistant_only_loss,
         gradient_checkpointing=on_gpu if options.gradient_checkpointing is None else options.gradient_checkpointing,
         bf16=training_dtype() == torch.bfloat16,
@@ -326,32 +331,28 @@ def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
         shutil.rmtree(inputs.checkpoints, ignore_errors=True)
 
 
-def run_sft(options: SFTOptions) -> Path:
-    """Train and write the adapter folder; returns it."""
-    inputs = check_inputs(options)
+def _padding_free(options: SFTOptions) -> bool:
+    """Packing (TRL's best-fit) is padding-free already; otherwise each batch is its samples end to end."""
+    return options.padding_free and not options.packing
 
-    import torch
-    from accelerate import PartialState
+
+def _cut_to(dataset: Any, max_length: int) -> Any:
+    """What TRL does to padded batches, for padding-free ones: keep each sample's first `max_length` tokens and
+    drop a sample left without an owner token, so both batchings train on the same tokens."""
+    cut = dataset.map(lambda row: {"input_ids": row["input_ids"][:max_length], "labels": row["labels"][:max_length]})
+    return cut.filter(lambda row: any(label != -100 for label in row["labels"]))
+
+
+def build_trainer(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any:
+    """TRL's SFTTrainer over the base model with a fresh LoRA, the samples tokenized by the training template."""
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from wechat_twin.training.progress import show_loss_in_progress_bar  # transformers' trainer modules: torch, seconds
-
-    # cpu=True on a CPU machine: accelerate then treats `torchrun`/`accelerate launch --cpu` processes as one
-    # gloo data-parallel group (MULTI_CPU) instead of each as a lone main process; the first state made wins.
-    process = PartialState(cpu=not torch.cuda.is_available())
     tokenizer = load_tokenizer(inputs.base.path)
     if options.assistant_only_loss:
         tokenizer.chat_template = training_chat_template(tokenizer)
     model = load_base_model(inputs.base.path, options.qlora)
     lora = build_lora_config(model, options.rank, options.alpha, options.dropout, options.target_modules)
-    total_steps = _total_steps(options, len(inputs.train.samples), process.num_processes)
-    if process.is_main_process:
-        if not inputs.resume:
-            shutil.rmtree(inputs.checkpoints, ignore_errors=True)
-        private_dir(inputs.checkpoints)  # weights and optimizer state learned from the chats
-        write_private(inputs.checkpoints / OPTIONS_FILE, json.dumps(options.card_args(), indent=1))
-    process.wait_for_everyone()
     trainer = SFTTrainer(
         model=model,
         args=_sft_config(options, inputs, total_steps),
@@ -360,11 +361,39 @@ def run_sft(options: SFTOptions) -> Path:
         processing_class=tokenizer,
         peft_config=lora,
     )
+    if _padding_free(options):
+        trainer.train_dataset = _cut_to(trainer.train_dataset, options.max_length)
+        if trainer.eval_dataset is not None:
+            trainer.eval_dataset = _cut_to(trainer.eval_dataset, options.max_length)
+    return trainer
+
+
+def run_sft(options: SFTOptions) -> Path:
+    """Train and write the adapter folder; returns it."""
+    inputs = check_inputs(options)
+
+    import torch
+    from accelerate import PartialState
+
+    from wechat_twin.training.progress import show_loss_in_progress_bar  # transformers' trainer modules: torch, seconds
+
+    # cpu=True on a CPU machine: accelerate then treats `torchrun`/`accelerate launch --cpu` processes as one
+    # gloo data-parallel group (MULTI_CPU) instead of each as a lone main process; the first state made wins.
+    process = PartialState(cpu=not torch.cuda.is_available())
+    if process.is_main_process:
+        if not inputs.resume:
+            shutil.rmtree(inputs.checkpoints, ignore_errors=True)
+        private_dir(inputs.checkpoints)  # weights and optimizer state learned from the chats
+        write_private(inputs.checkpoints / OPTIONS_FILE, json.dumps(options.card_args(), indent=1))
+    process.wait_for_everyone()
+    total_steps = _total_steps(options, len(inputs.train.samples), process.num_processes)
+    trainer = build_trainer(options, inputs, total_steps)
     show_loss_in_progress_bar(trainer)
     if process.is_main_process:
         dev = len(inputs.dev.samples) if inputs.dev else 0
+        targets = ", ".join(sorted(trainer.model.peft_config["default"].target_modules))
         progress_console().print(
-            f"training LoRA r={options.rank} ({', '.join(sorted(lora.target_modules))}) on {inputs.base.served_name}: "
+            f"training LoRA r={options.rank} ({targets}) on {inputs.base.served_name}: "
             f"{len(inputs.train.samples)} train / {dev} dev samples, {total_steps} steps"
             + (f", resuming from {inputs.checkpoints}" if inputs.resume else "")
         )
@@ -374,7 +403,7 @@ def run_sft(options: SFTOptions) -> Path:
     if process.is_main_process:
         lock_down(inputs.checkpoints)  # a resumed run's older checkpoints too
     metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
-    _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes, tokenizer))
+    _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes, trainer.processing_class))
     if process.is_main_process:
         progress_console().print(
             f"[green]adapter written[/] {inputs.out}  train loss {metrics['train_loss']:.3f}"

@@ -1,0 +1,71 @@
+"""Padding-free batches train on the same tokens with the same loss as padded ones, only without the padding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wechat_twin.training.sft.train import SFTOptions, build_trainer, check_inputs
+
+PERSONA = "You are Jay. Reply like Jay."
+MAX_LENGTH = 64  # the longest samples below are cut: both batchings must cut them alike
+
+
+def sample(i: int) -> list[dict[str, str]]:
+    """Samples of uneven length, as chats are: padding a batch of them wastes most of its tokens."""
+    question = " ".join(["why"] * (1 + 3 * i))
+    return [{"role": "system", "content": PERSONA}, {"role": "user", "content": f"{question}?"},
+            {"role": "assistant", "content": "ok la~ " * (1 + 2 * i)}, {"role": "user", "content": "and?"},
+            {"role": "assistant", "content": "haiyo [捂脸]"}]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, embedded_model) -> Path:
+    """A two-layer Llama with random weights and the embedded model's tokenizer, in fp32."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny")
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).to(torch.float32).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def first_batch_loss(tmp_path: Path, model: Path, padding_free: bool) -> tuple[float, int, dict]:
+    import torch
+
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "train.jsonl").write_text("".join(json.dumps({"messages": sample(i)}) + "\n" for i in range(8)))
+    (data / "report.json").write_text(json.dumps({"owner_name": "Jay"}))
+    options = SFTOptions(data_dir=data, out=tmp_path / f"out-{padding_free}", model=str(model), rank=8, alpha=16,
+                         dropout=0.0, batch_size=8, max_length=MAX_LENGTH, padding_free=padding_free,
+                         report_progress=False)  # fmt: skip
+    trainer = build_trainer(options, check_inputs(options), total_steps=1)
+    batch = next(iter(trainer.get_train_dataloader()))
+    owner_tokens = int((batch["labels"] != -100).sum())
+    with torch.no_grad():
+        loss = trainer.compute_loss(trainer.model, batch)
+    return float(loss), owner_tokens, batch
+
+
+def test_a_padding_free_batch_has_the_padded_batchs_loss_on_the_same_owner_tokens(tmp_path, tiny_model):
+    import torch
+
+    padded_loss, padded_tokens, padded = first_batch_loss(tmp_path, tiny_model, padding_free=False)
+    free_loss, free_tokens, free = first_batch_loss(tmp_path, tiny_model, padding_free=True)
+    assert padded["input_ids"].shape[0] == 8 and free["input_ids"].shape[0] == 1, "padded rows vs one flat row"
+    real = int(padded["attention_mask"].sum())
+    assert free["input_ids"].shape[1] == real < padded["input_ids"].numel(), "no padding left, the cut kept"
+    assert int(padded["attention_mask"].sum(dim=1).max()) == MAX_LENGTH, "the longest samples were cut"
+    assert free_tokens == padded_tokens > 0
+    assert torch.isfinite(torch.tensor(padded_loss))
+    assert abs(free_loss - padded_loss) < 1e-5, (free_loss, padded_loss)
