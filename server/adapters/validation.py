@@ -47,7 +47,9 @@ def _same_base(card_base: str, base_name: str, base_config: dict[str, Any]) -> b
     return Path(card_base).name == Path(base_name).name
 
 
-def validate_adapter_folder(folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int) -> None:
+def check_adapter_files(folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int) -> None:
+    """What can be read from the folder's small JSON files (peft's config, `twin.json`): cheap enough to run on
+    every folder at start-up, however many clones there are; the weights are checked when one is first used."""
     if not folder.is_dir():
         raise AdapterInvalid(f"{folder} is not a folder")
     config_path = folder / "adapter_config.json"
@@ -67,6 +69,12 @@ def validate_adapter_folder(folder: Path, base_config: dict[str, Any], base_name
         raise AdapterInvalid(
             f"{folder / 'twin.json'}: base_model is {card.base_model!r} but this server serves {base_name!r}"
         )
+
+
+def validate_adapter_folder(folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int) -> None:
+    """Everything `check_adapter_files` checks, then the weights' shapes against the base model's layers."""
+    check_adapter_files(folder, base_config, base_name, max_rank)
+    weights_path = folder / "adapter_model.safetensors"
     hidden = base_config.get("hidden_size")
     inner = base_config.get("intermediate_size")
     layers = base_config.get("num_hidden_layers")
