@@ -38,6 +38,14 @@ class ServerMetrics:
             ["adapter"],
             registry=self.registry,
         )
+        self.adapters_servable = Gauge(
+            "twin_adapters_servable", "Clones the server can serve, loaded or not", registry=self.registry
+        )
+        self.adapters_resident = Gauge(
+            "twin_adapters_resident",
+            "Adapters in the engine's memory now: at most --max-cpu-loras, unless more generate at once",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -397,6 +397,9 @@ class TransformersEngine(Engine):
             if self._resident.pop(adapter.name, None) is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
 
+    async def resident_adapters(self) -> set[str]:
+        return set(self._resident)
+
     def queue_depth(self) -> int:
         """Requests waiting or generating; drops as soon as an aborted request leaves the batch."""
         return len(self._live)
