@@ -24,7 +24,7 @@ from pathlib import Path
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MemoryStore
 from wechat_twin.names import NAME_RULE, is_plain_name
-from wechat_twin.server.adapters.adapter_memory import open_memory
+from wechat_twin.server.adapters.adapter_memory import memory_path, open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.adapters.validation import AdapterInvalid, check_adapter_files, validate_adapter_folder
 from wechat_twin.server.engines.base import AdapterRef, Engine
@@ -113,6 +113,7 @@ class AdapterRegistry:
         try:
             check_adapter_files(folder, self._base_config, self.base_name, self.engine.max_lora_rank)
             card = read_card(folder)
+            memory_path(folder, card)
         except ValueError as exc:  # AdapterInvalid, or a twin.json pydantic refuses
             raise AdapterInvalid(self._public(exc)) from exc
         served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), card)
@@ -179,9 +180,17 @@ class AdapterRegistry:
         if loading is None:
             loading = asyncio.ensure_future(self._first_load(adapter))
             self._loading[name] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(name, None))
+            loading.add_done_callback(self._loaded)
         await asyncio.shield(loading)
         return target
+
+    def _loaded(self, loading: asyncio.Future[None]) -> None:
+        """A first load is over: the next request starts another if it failed. Its error is read here, so that
+        one whose requests all went away is not reported as never retrieved."""
+        for name in [n for n, f in self._loading.items() if f is loading]:
+            del self._loading[name]
+        if not loading.cancelled():
+            loading.exception()
 
     async def _first_load(self, adapter: ServedAdapter) -> None:
         name = adapter.ref.name
@@ -250,7 +259,12 @@ class AdapterRegistry:
                 served = known
             else:
                 served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), None)
-            await self._load_onto_engine(served)
+            try:
+                await self._load_onto_engine(served)
+            except OpenAIError:
+                if known is not None:
+                    self._forget(name)  # its folder cannot be served: no longer listed
+                raise
             self._adapters[name] = served
             self._withdrawn.discard(name)
             return served

@@ -348,6 +348,10 @@ class TransformersEngine(Engine):
             await loop.run_in_executor(None, self._unload_sync, self._resident.pop(name))
 
     async def _make_resident(self, adapter: AdapterRef) -> None:
+        if adapter.name in self._resident and adapter.name in self._adapters:
+            # Evictions leave `_resident` before they await: one found here stays until its request is `_live`.
+            self._resident.move_to_end(adapter.name)
+            return
         async with self._residency:
             if adapter.name not in self._adapters:
                 raise ValueError(f"adapter '{adapter.name}' is not loaded")
