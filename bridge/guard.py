@@ -96,8 +96,8 @@ class GuardConfig(BaseModel):
         return {**values, "topics": merged}
 
 
-class Guard:
-    """Which guarded topic a text touches, if any."""
+class TopicMatcher:
+    """Which guarded topic a text touches, if any: the words and patterns of the enabled topics."""
 
     def __init__(self, config: GuardConfig) -> None:
         self.enabled = config.enabled
@@ -179,7 +179,7 @@ class GuardDesk:
 
     def __init__(self, bridge: Bridge) -> None:
         self.bridge = bridge
-        self.guard = Guard(bridge.config.guard)
+        self.matcher = TopicMatcher(bridge.config.guard)
         self.held = HeldStore(bridge.feedback.connection, bridge.feedback.write)
 
     def hold(self, chat_id: str, chat_name: str, topic: str, inbox_ids: list[int],

@@ -249,5 +249,5 @@ class BridgeRhythm:
         self.waits.record(chat_id, inbox_id, Outcome.UNREAD, self._drawn.pop(chat_id, None), None, [], [])
 
     def forget(self, chat_id: str) -> None:
-        """The turn was answered otherwise (A/B, fallback): the next one draws anew."""
+        """The turn is over (answered, held for the owner, given the fallback): the next one draws anew."""
         self._drawn.pop(chat_id, None)

@@ -47,7 +47,7 @@ class Bridge:
         self._ab_next = False
         self._lock = threading.RLock()
         self.takeovers = TakeoverDesk(self)
-        self.guard = GuardDesk(self)
+        self.guard_desk = GuardDesk(self)
 
     def close(self) -> None:
         self.api.close()
@@ -85,7 +85,7 @@ class Bridge:
         decision, reason = self.policy.classify(message)
         if decision is Decision.OWNER:
             text = message.text.strip()
-            if not (self.takeovers.command(text) or self.guard.command(text)):
+            if not (self.takeovers.command(text) or self.guard_desk.command(text)):
                 self._owner_command(text)
             return "owner"
         if decision is Decision.IGNORE:
@@ -196,7 +196,7 @@ class Bridge:
         answered = 0
         with self._lock:
             self.takeovers.expire()
-            waiting = self.guard.held.open_chats()
+            waiting = self.guard_desk.held.open_chats()
             for chat_id in self.store.pending_chats():
                 rows = self.store.pending(chat_id)
                 if chat_id in waiting or self.takeovers.state.holds(chat_id):
@@ -223,12 +223,18 @@ class Bridge:
         return True
 
     def _answer(self, chat_id: str, rows: list, now: float | None) -> bool:
-        """Typing shows from the request to the API until the last line is sent."""
+        """Typing shows from the request to the API until the last line is sent. A turn answered any way (a
+        reply, A/B candidates, a guarded hold, the fallback, the owner stepping in) is over: the rhythm's draw
+        for it is dropped, so the next turn draws anew; a turn that stays queued keeps its draw."""
         self.channel.typing(chat_id, True)
+        answered = False
         try:
-            return self._generate_and_send(chat_id, rows, now)
+            answered = self._generate_and_send(chat_id, rows, now)
         finally:
             self.channel.typing(chat_id, False)
+            if answered:
+                self.rhythm.forget(chat_id)
+        return answered
 
     def _generate_and_send(self, chat_id: str, rows: list, now: float | None) -> bool:
         cfg = self.config
@@ -236,14 +242,13 @@ class Bridge:
         chat_name = rows[0]["chat_name"]
         context = self._context(chat_id, "\n".join(r["text"] for r in rows))
         ab = self._ab_next or (cfg.ab_probability > 0 and random.random() < cfg.ab_probability)
-        topic = self.guard.guard.topic(context[-1]["content"])
+        topic = self.guard_desk.matcher.topic(context[-1]["content"])
         try:
             replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature,
                                        contact=chat_name or chat_id)  # fmt: skip
         except ApiUnavailable as exc:
             if topic:  # the owner answers it, with no draft to send
-                self.rhythm.forget(chat_id)
-                self.guard.hold(chat_id, chat_name, topic, inbox_ids, context, None)
+                self.guard_desk.hold(chat_id, chat_name, topic, inbox_ids, context, None)
                 return True
             oldest = min(r["received_at"] for r in rows)
             if (time.time() if now is None else now) - oldest < cfg.answer_deadline_s:
@@ -252,20 +257,17 @@ class Bridge:
             if cfg.fallback_text:
                 self._deliver(chat_id, cfg.fallback_text, "owner")
             self.store.finish(inbox_ids, InboxStatus.FALLBACK, [])
-            self.rhythm.forget(chat_id)
             logger.warning("past the deadline: %d message(s) answered with the fallback", len(rows))
             return True
-        topic = topic or next(filter(None, map(self.guard.guard.topic, replies)), None)
+        topic = topic or next(filter(None, map(self.guard_desk.matcher.topic, replies)), None)
         if topic:
             if ab:
                 self._ab_next = False
-            self.rhythm.forget(chat_id)
-            self.guard.hold(chat_id, chat_name, topic, inbox_ids, context, replies[0])
+            self.guard_desk.hold(chat_id, chat_name, topic, inbox_ids, context, replies[0])
             return True
         base = self.api.base_model_of(cfg.model)
         if ab:
             self._ab_next = False
-            self.rhythm.forget(chat_id)
             self.store.hold_for_review(inbox_ids, chat_id, chat_name, cfg.model, base, context, replies)
             if cfg.ab_to_friends:
                 self._send(chat_id, f"1: {replies[0]}\n2: {replies[1]}", "clone")
@@ -277,7 +279,6 @@ class Bridge:
         try:
             pace = self._deliver(chat_id, reply)
         except ReplyDropped:  # the owner wrote meanwhile: theirs is the answer
-            self.rhythm.forget(chat_id)
             self.store.finish(inbox_ids, InboxStatus.OWNER, [(chat_id, "user", context[-1]["content"], time.time())])
             return True
         self.rhythm.replied(chat_id, inbox_ids[-1], rows[-1]["received_at"], pace)

@@ -38,6 +38,8 @@ TABLES: dict[Language, dict[str, str]] = {
         "already_bound": "已经绑定过：保存的登录仍然有效",
         "scanned": "已扫码：请在手机上确认登录",
         "logged_in": "已登录，机器人 {bot}",
+        "not_owner": "已拒绝：确认这张二维码的是 {scanner}，不是主人 {owner}；请用主人的微信扫下一张",
+        "unnamed_scanner": "一个 iLink 没有给出名字的微信",
         "no_qr_confirmed": "没有二维码被确认（共 {total} 张）；请重新运行 `twin-bridge run`",
         "login_deadline": "{seconds} 秒内没有确认登录",
         "bound_elsewhere": "这个机器人已绑定到别的客户端，这里也没有保存的登录",
@@ -90,6 +92,9 @@ TABLES: dict[Language, dict[str, str]] = {
         "already_bound": "already bound: the kept login stays valid",
         "scanned": "scanned: confirm the login on the phone",
         "logged_in": "logged in as bot {bot}",
+        "not_owner": "refused: the QR code was confirmed by {scanner}, not by the owner {owner}; scan the next code "
+        "with the owner's WeChat",
+        "unnamed_scanner": "a WeChat iLink did not name",
         "no_qr_confirmed": "no QR code was confirmed ({total} offered); run `twin-bridge run` again",
         "login_deadline": "the login was not confirmed within {seconds} s",
         "bound_elsewhere": "this bot is bound to another client and no local login is kept here",

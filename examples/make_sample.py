@@ -16,24 +16,10 @@ import csv
 import random
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+
+from wechat_twin.training.formats.support.memotrace_rows import HEADER, ZONE, row
 
 OUT = Path(__file__).parent / "memotrace_sample" / "messages.csv"
-HEADER = [
-    "localId",
-    "TalkerId",
-    "Type",
-    "SubType",
-    "IsSender",
-    "CreateTime",
-    "Status",
-    "StrContent",
-    "StrTime",
-    "Remark",
-    "NickName",
-    "Sender",
-]
-ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2024, 1, 2, 9, 0, tzinfo=ZONE).timestamp()
 DAYS = 75
 SEED = 20240102
@@ -202,23 +188,7 @@ class Export:
         nickname: str,
         sender: str,
     ) -> None:
-        created = int(when)
-        strtime = datetime.fromtimestamp(created, ZONE).strftime("%Y-%m-%d %H:%M:%S")
-        row = [
-            "",
-            talker,
-            str(type_),
-            str(subtype),
-            "1" if is_me else "0",
-            str(created),
-            "2" if is_me else "0",
-            content,
-            strtime,
-            remark,
-            nickname,
-            "我" if is_me else sender,
-        ]
-        self.rows.append((when, row))
+        self.rows.append((when, row(0, talker, type_, subtype, is_me, int(when), content, remark, nickname, sender)))
 
     def write(self, path: Path) -> int:
         self.rows.sort(key=lambda item: item[0])

@@ -11,7 +11,8 @@ Schema:
 - `facts(contact, position, text)`: the facts file's lines; contact "" holds the global ones.
 
 Only the train split is ever written here (dev is what evaluation measures against), and the texts
-are the dataset's, already redacted. The file is built in memory and written owner-only (0600).
+are the dataset's, already redacted. `twin-train data` builds the file in its staging folder in one
+transaction (rows first, then the index over them) and renames it into place owner-only (0600).
 """
 
 from __future__ import annotations
@@ -61,32 +62,63 @@ def session_key(contact: str, session_start: str) -> str:
 
 
 def build_memory(exchanges: Iterable[Exchange], aliases: dict[str, str], facts: Facts | None) -> bytes:
-    """The whole database as bytes (written by the dataset writer, atomically and 0600 like the rest)."""
+    """The whole database as bytes, terms made here one exchange at a time: for small memories (tests,
+    benches). The import writes its file with `write_memory`, terms made over whole columns."""
+    rows = [(e.contact, e.session, e.time, e.friend, e.owner) for e in exchanges]
+    terms = [(e[0], indexed(e[3]), indexed(e[4])) for e in rows]
     conn = sqlite3.connect(":memory:")
     try:
-        conn.executescript(_SCHEMA)
-        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        conn.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)", aliases.items())
-        for e in exchanges:
-            row = conn.execute(
-                "INSERT INTO exchanges (contact, session, time, friend, owner) VALUES (?, ?, ?, ?, ?)",
-                (e.contact, e.session, e.time, e.friend, e.owner),
-            ).lastrowid
-            conn.execute(
-                "INSERT INTO exchange_terms (rowid, contact, friend, owner) VALUES (?, ?, ?, ?)",
-                (row, e.contact, indexed(e.friend), indexed(e.owner)),
-            )
-        for section, lines in facts.by_section.items() if facts else ():
-            contact = GLOBAL if section == GLOBAL else aliases.get(section, section)
-            if contact == section and section != GLOBAL:
-                conn.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (section, section))
-            conn.executemany("INSERT INTO facts VALUES (?, ?, ?)", ((contact, i, t) for i, t in enumerate(lines)))
-        conn.commit()
-        conn.execute("INSERT INTO exchange_terms (exchange_terms) VALUES ('optimize')")
-        conn.commit()
+        _fill(conn, rows, terms, aliases, facts)
         return conn.serialize()
     finally:
         conn.close()
+
+
+def write_memory(
+    path: Path,
+    rows: Iterable[tuple[str, str, str, str, str]],
+    terms: Iterable[tuple[str, str, str]],
+    aliases: dict[str, str],
+    facts: Facts | None,
+) -> None:
+    """Create the database at `path`, a new empty file nothing else reads until it is renamed into place:
+    so no journal and no syncs while it fills (a crash leaves only a partial file to remove).
+
+    `rows` are the exchanges (contact, session, time, friend, owner) in id order, `terms` the same
+    exchanges' (contact, friend terms, owner terms) as `wechat_twin.memory.terms.indexed` makes them."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        _fill(conn, rows, terms, aliases, facts)
+    finally:
+        conn.close()
+
+
+def _fill(
+    conn: sqlite3.Connection,
+    rows: Iterable[tuple[str, str, str, str, str]],
+    terms: Iterable[tuple[str, str, str]],
+    aliases: dict[str, str],
+    facts: Facts | None,
+) -> None:
+    """One transaction: the rows, then the FTS5 index over them in id order, merged into one segment.
+    The index gets the same inserts in the same order as one row at a time would, so its shadow tables
+    hold the same rows; only the Python calls per row are gone."""
+    conn.executescript(_SCHEMA)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+    conn.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)", aliases.items())
+    conn.executemany("INSERT INTO exchanges (contact, session, time, friend, owner) VALUES (?, ?, ?, ?, ?)", rows)
+    numbered = ((i, *t) for i, t in enumerate(terms, start=1))
+    conn.executemany("INSERT INTO exchange_terms (rowid, contact, friend, owner) VALUES (?, ?, ?, ?)", numbered)
+    for section, lines in facts.by_section.items() if facts else ():
+        contact = GLOBAL if section == GLOBAL else aliases.get(section, section)
+        if contact == section and section != GLOBAL:
+            conn.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (section, section))
+        conn.executemany("INSERT INTO facts VALUES (?, ?, ?)", ((contact, i, t) for i, t in enumerate(lines)))
+    conn.commit()
+    conn.execute("INSERT INTO exchange_terms (exchange_terms) VALUES ('optimize')")
+    conn.commit()
 
 
 class MemoryStore:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 # Han (with extensions A and compatibility), kana and Hangul: scripts written without spaces.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_RUNS = re.compile(f"([{_CJK}]+)|((?:(?![{_CJK}])\\w)+)")
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_RUNS = re.compile(f"([{CJK}]+)|((?:(?![{CJK}])\\w)+)")
 MAX_QUERY_TERMS = 64
 
 

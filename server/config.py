@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
 from wechat_twin.errors import UsageError
 from wechat_twin.feedback import FEEDBACK_FILE, FeedbackLocation
+from wechat_twin.network import is_loopback
 from wechat_twin.server.engines.base import EngineKind, EngineOptions
 from wechat_twin.server.keys import ChatKey, check_chat_key_name, check_key_set
 
@@ -83,15 +83,6 @@ class ServerSettings(BaseModel):
         if self.feedback_db is not None:
             return self.feedback_db
         return self.adapters_dir.resolve().parent / FEEDBACK_FILE if self.adapters_dir else None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(settings: ServerSettings) -> None:

@@ -20,8 +20,9 @@ import ipaddress
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wechat_twin.network import is_loopback
 from wechat_twin.server.auth import KeyKind, identify
-from wechat_twin.server.config import ServerSettings, is_loopback
+from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.errors import OpenAIError, send_error
 
 # Open to anyone who can connect: probes, and the page (static, no data: it asks for a key).

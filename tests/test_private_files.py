@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from wechat_twin.private_files import (
     open_private,
     owner_only_umask,
     private_dir,
+    private_path,
     touch_private,
     write_private,
 )
@@ -59,6 +61,24 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_partial(tmp_path):
         raise RuntimeError("crash")
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.jsonl"]
+
+
+def test_a_file_a_library_writes_by_name_is_owner_only_and_appears_only_when_complete(tmp_path, open_umask):
+    """SQLite writes the memory file by its name: it gets a 0600 partial beside the target, renamed in
+    at the end; a failure leaves the old file and no partial."""
+    target = tmp_path / "memory.sqlite"
+    with private_path(target) as partial:
+        assert partial.parent == tmp_path and mode(partial) == 0o600 and not target.exists()
+        conn = sqlite3.connect(partial)
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+    assert mode(target) == 0o600 and sqlite3.connect(target).execute("SELECT count(*) FROM t").fetchone() == (0,)
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError), private_path(target) as partial:
+        partial.write_bytes(b"half")
+        raise RuntimeError("crash while building")
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["memory.sqlite"]
 
 
 def test_a_database_file_is_created_or_narrowed_to_owner_only(tmp_path, open_umask):

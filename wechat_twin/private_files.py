@@ -57,15 +57,34 @@ def private_dir(path: Path) -> Path:
 def open_private(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
     """A new file for `path`, 0600 from its first byte, renamed over `path` once the block ends without an
     error (then flushed to disk); on an error the old file, if any, is left and the partial one removed."""
+    with _partial(path) as (fd, _), open(fd, mode, encoding=encoding) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextmanager
+def private_path(path: Path) -> Iterator[Path]:
+    """`open_private` for a library that writes a file by its name (SQLite): the block gets the name of a
+    new, empty 0600 file beside `path`, renamed over `path` (flushed to disk first) once the block ends
+    without an error; on an error the partial file is removed."""
+    with _partial(path) as (fd, partial):
+        try:
+            yield Path(partial)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextmanager
+def _partial(path: Path) -> Iterator[tuple[int, str]]:
+    """A new 0600 file beside `path` (its descriptor and name), renamed over `path` when the block ends."""
     path = Path(path)
     make_dirs(path.parent)
     fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.fchmod(fd, FILE_MODE)  # mkstemp makes it 0600 already; the mode is stated, not assumed
     try:
-        with open(fd, mode, encoding=encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield fd, partial
         os.replace(partial, path)
     except BaseException:
         Path(partial).unlink(missing_ok=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from pathlib import Path
 
-import httpx
-
+from tests.support.served_copy import served_copy
 from wechat_twin.rhythm import QUANTILE_POINTS
 from wechat_twin.server.adapters.card import read_card, write_card
 
@@ -22,19 +20,10 @@ def flat_rhythm(latency_s: float, gap_s_per_char: float = 0.0, no_reply_rate: fl
             "no_reply_rate": no_reply_rate, "friend_turns": 100}  # fmt: skip
 
 
-@contextmanager
-def clone_with_rhythm(server, rhythm: dict) -> Iterator[str]:
+def clone_with_rhythm(server, rhythm: dict) -> AbstractContextManager[str]:
     """The served name of a copy of `alice` with `rhythm` in its card; unloaded and removed afterwards."""
-    name = f"paced-{next(_names)}"
-    folder = server.adapters_dir / name
-    shutil.copytree(server.adapters_dir / "alice", folder)
-    write_card(folder, read_card(folder).model_copy(update={"rhythm": rhythm}))
-    admin = {"Authorization": f"Bearer {server.admin_key}"}
-    loaded = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": name, "lora_path": str(folder)},
-                        headers=admin, timeout=120)  # fmt: skip
-    assert loaded.status_code == 200, loaded.text
-    try:
-        yield name
-    finally:
-        httpx.post(f"{server.base_url}/unload_lora_adapter", json={"lora_name": name}, headers=admin, timeout=120)
-        shutil.rmtree(folder, ignore_errors=True)
+
+    def add_rhythm(folder: Path) -> None:
+        write_card(folder, read_card(folder).model_copy(update={"rhythm": rhythm}))
+
+    return served_copy(server, f"paced-{next(_names)}", add_rhythm)

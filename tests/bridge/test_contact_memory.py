@@ -12,8 +12,8 @@ from tests.support.memory import served_with_memory
 
 
 @pytest.fixture(scope="module")
-def memory_model(twin_server, adapters_dir):
-    with served_with_memory(twin_server, adapters_dir, "alice-memory-bridge") as name:
+def memory_model(twin_server):
+    with served_with_memory(twin_server, "alice-memory-bridge") as name:
         yield name
 
 

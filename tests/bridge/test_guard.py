@@ -10,7 +10,7 @@ import pytest
 
 from tests.bridge.conftest import friend_message, owner_message
 from wechat_twin.bridge.config import BridgeConfig
-from wechat_twin.bridge.guard import Guard
+from wechat_twin.bridge.guard import TopicMatcher
 from wechat_twin.errors import TwinError
 
 FRIEND = "@friend01"
@@ -85,12 +85,12 @@ def test_a_draft_that_names_a_transfer_is_held_and_say_sends_the_owners_words(qu
 def test_defaults_switch_off_and_the_owner_adds_topics():
     work = {"words": ["合同"], "patterns": [r"报价\d+"]}
     config = BridgeConfig(guard={"topics": {"money": {"enabled": False}, "work": work}})
-    guard = Guard(config.guard)
-    assert guard.topic("能借我2000块吗") is None
-    assert guard.topic("合同签了吗") == "work" and guard.topic("报价300") == "work"
-    assert guard.topic("你家地址是哪") == "meeting", "the other defaults stay"
-    assert Guard(BridgeConfig().guard).topic("能借我2000块吗") == "money"
-    assert Guard(BridgeConfig(guard={"enabled": False}).guard).topic("验证码") is None
+    matcher = TopicMatcher(config.guard)
+    assert matcher.topic("能借我2000块吗") is None
+    assert matcher.topic("合同签了吗") == "work" and matcher.topic("报价300") == "work"
+    assert matcher.topic("你家地址是哪") == "meeting", "the other defaults stay"
+    assert TopicMatcher(BridgeConfig().guard).topic("能借我2000块吗") == "money"
+    assert TopicMatcher(BridgeConfig(guard={"enabled": False}).guard).topic("验证码") is None
 
 
 def test_a_bad_pattern_stops_the_start(tmp_path):

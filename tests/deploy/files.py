@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 DOCKER = DEPLOY / "docker"
 K8S = DEPLOY / "k8s"
+REPLICAS = K8S / "replicas"
+ECOSYSTEM = K8S / "ecosystem"
+CRDS = REPO / "tests" / "deploy" / "crds"
 
 
 def load_yaml(path: Path) -> dict:
@@ -186,6 +189,12 @@ def git_ignored(path: Path) -> bool:
         ["git", "check-ignore", "-q", "--no-index", str(path)], cwd=REPO, capture_output=True, check=False
     )
     return result.returncode == 0
+
+
+def kustomization_resources(folder: Path) -> list[dict]:
+    """Every document of the files a kustomization lists under `resources`, as written (no generators run)."""
+    listed = load_yaml(folder / "kustomization.yaml")["resources"]
+    return [doc for name in listed for doc in load_yaml_documents(folder / name)]
 
 
 def env_file_keys(path: Path) -> dict[str, str]:

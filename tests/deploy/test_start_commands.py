@@ -1,11 +1,12 @@
-"""What each image, the compose file and the Kubernetes manifest start, parsed by twin-server itself.
+"""What each image, the compose file and the Kubernetes manifests start, parsed by twin-server itself.
 
 Docker is not available where the tests run, so each start is rebuilt from the files: the image's ENTRYPOINT,
 its CMD (or the command compose or the manifest gives instead) and its environment (the image's ENV, then
-what compose or the manifest adds). That command line is parsed by `twin-server serve`'s own parser, values,
-types and path checks included, inside a stand-in for the container's file system (the folders the image
-creates and the volumes mounted on it). Then the feedback database it would open must be writable by the
-image's user and kept on a volume, or be PostgreSQL: a folder the user cannot write (the old default,
+what compose or the manifest adds; a Secret's values come from its committed `.example` file). That command
+line is parsed by `twin-server serve`'s own parser, values, types and path checks included, inside a stand-in
+for the container's file system (the folders the image creates, the volumes mounted on it, and the files a
+Secret projects). Then the feedback database it would open must be writable by the image's user and kept on a
+volume, or be PostgreSQL (which several replicas must share): a folder the user cannot write (the old default,
 `/feedback.db` beside `--adapters /adapters`) stopped the server at its start.
 """
 
@@ -21,9 +22,19 @@ from pathlib import Path, PurePosixPath
 import pytest
 import typer
 
-from tests.deploy.files import DEPLOY, DOCKER, K8S, Dockerfile, load_yaml, load_yaml_documents
+from tests.deploy.files import (
+    DEPLOY,
+    DOCKER,
+    K8S,
+    REPLICAS,
+    Dockerfile,
+    env_file_keys,
+    load_yaml,
+    load_yaml_documents,
+)
 from wechat_twin.feedback import FEEDBACK_FILE, is_postgres_url
 from wechat_twin.server.cli import app as server_app
+from wechat_twin.server.keys import read_key_file
 
 SERVE = typer.main.get_command(server_app).commands["serve"]
 # The click the command is built on (typer 0.29 vendors its own as `typer._click`): its refusals' base class.
@@ -42,6 +53,8 @@ class Start:
     env: dict[str, str]
     volumes: set[str]
     dockerfile: Dockerfile
+    files: dict[str, str] = field(default_factory=dict)  # container path -> content (a Secret's projected files)
+    replicas: int = 1
     owned: set[str] = field(init=False)  # folders the image creates for its user
 
     def __post_init__(self) -> None:
@@ -70,14 +83,40 @@ def _compose_start(gpu: bool) -> Start:
     return Start(f"compose ({dockerfile.path.name})", entrypoint + shlex.split(command), env, volumes, dockerfile)
 
 
-def _k8s_start() -> Start:
-    deployment = next(d for d in load_yaml_documents(K8S / "server-deployment.yaml") if d["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
+def _secret_values(folder: Path) -> dict[tuple[str, str], str]:
+    """(Secret, key) -> value of the Secrets a kustomization generates, read from the committed `.example` files."""
+    values = {}
+    for generator in load_yaml(folder / "kustomization.yaml").get("secretGenerator", []):
+        for env_file in generator.get("envs", []):
+            for key, value in env_file_keys(folder / (env_file + ".example")).items():
+                values[generator["name"], key] = value
+        for entry in generator.get("files", []):
+            key, _, source = entry.rpartition("=")
+            values[generator["name"], key or source] = (folder / (source + ".example")).read_text(encoding="utf-8")
+    return values
+
+
+def _k8s_start(folder: Path) -> Start:
+    deployment = next(d for d in load_yaml_documents(folder / "server-deployment.yaml") if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
     dockerfile = _image("Dockerfile.server")
-    env = dockerfile.env() | {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
-    volumes = {mount["mountPath"] for mount in container["volumeMounts"] if not mount.get("readOnly")}
+    secrets = _secret_values(folder)
+    env = dockerfile.env()
+    for item in container.get("env", []):
+        reference = item.get("valueFrom", {}).get("secretKeyRef")
+        env[item["name"]] = secrets[reference["name"], reference["key"]] if reference else item["value"]
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    files = {}
+    for volume in pod["volumes"]:
+        secret, mount = volume.get("secret"), mounts.get(volume["name"])
+        if secret and mount:
+            for item in secret.get("items", []):
+                files[f"{mount['mountPath']}/{item['path']}"] = secrets[secret["secretName"], item["key"]]
+    writable = {mount["mountPath"] for mount in mounts.values() if not mount.get("readOnly")}
     argv = dockerfile.last("ENTRYPOINT").exec_form() + container["args"]
-    return Start("k8s server-deployment", argv, env, volumes, dockerfile)
+    name = f"k8s {folder.relative_to(K8S.parent)}/server-deployment"
+    return Start(name, argv, env, writable, dockerfile, files, deployment["spec"].get("replicas", 1))
 
 
 def starts() -> list[Start]:
@@ -85,7 +124,7 @@ def starts() -> list[Start]:
         Start(name, _image(name).command(), _image(name).env(), _image_volumes(_image(name)), _image(name))
         for name in ("Dockerfile.server", "Dockerfile.cpu")
     ]
-    return [*images, _compose_start(gpu=False), _compose_start(gpu=True), _k8s_start()]
+    return [*images, _compose_start(gpu=False), _compose_start(gpu=True), _k8s_start(K8S), _k8s_start(REPLICAS)]
 
 
 def _inside(root: Path, path: str) -> str:
@@ -98,10 +137,13 @@ def parse_serve(start: Start, root: Path, monkeypatch: pytest.MonkeyPatch) -> di
     assert start.argv[:2] == ["twin-server", "serve"], f"{start.name}: starts {start.argv[:2]}"
     for folder in start.owned | start.volumes:
         Path(_inside(root, folder)).mkdir(parents=True, exist_ok=True)
+    for path, content in start.files.items():
+        Path(_inside(root, path)).parent.mkdir(parents=True, exist_ok=True)
+        Path(_inside(root, path)).write_text(content, encoding="utf-8")
     for name in [n for n in os.environ if n.startswith(("TWIN_", "PG"))]:
         monkeypatch.delenv(name)
     for name, value in start.env.items():
-        monkeypatch.setenv(name, _inside(root, value) if name == "TWIN_FEEDBACK_DB" else value)
+        monkeypatch.setenv(name, _inside(root, value) if name in {"TWIN_FEEDBACK_DB", "TWIN_KEY_FILE"} else value)
     args = [_inside(root, arg) for arg in start.argv[2:]]
     with SERVE.make_context("serve", args) as context:
         return dict(context.params)
@@ -133,6 +175,7 @@ def test_the_start_command_parses_and_its_feedback_database_is_writable_and_kept
     assert location is not None, f"{start.name}: the chat page would have no feedback database"
     if is_postgres_url(location):
         return
+    assert start.replicas == 1, f"{start.name}: {start.replicas} replicas would each write their own {location}"
     folder = str(PurePosixPath(location).parent)
     assert folder in start.owned, (
         f"{start.name}: the feedback database {location} is in {folder}, which the image's user cannot write "
@@ -160,3 +203,17 @@ def test_a_start_without_a_feedback_location_falls_beside_the_adapters_where_roo
     location = feedback_location(params, tmp_path)
     assert location == "/feedback.db"
     assert str(PurePosixPath(location).parent) not in start.owned
+
+
+def test_the_replicas_read_their_keys_from_the_secrets_file_and_share_postgresql(tmp_path: Path, monkeypatch) -> None:
+    """deploy/k8s/replicas: --key-file is the Secret's projected keys.toml, which the server's reader accepts,
+    and the feedback store is PostgreSQL; without the Secret's file the server refuses to start."""
+    start = next(s for s in starts() if s.replicas > 1)
+    params = parse_serve(start, tmp_path, monkeypatch)
+    keys = read_key_file(params["key_file"])
+    assert keys.api and keys.chat, "the example key file gives client and chat keys"
+    assert os.environ["TWIN_ADMIN_KEYS"], "the admin key comes from the Secret the controllers read"
+    assert is_postgres_url(feedback_location(params, tmp_path) or "")
+    without_file = Start(start.name, start.argv, start.env, start.volumes, start.dockerfile, {}, start.replicas)
+    with pytest.raises(ClickException, match=r"keys\.toml' does not exist"):
+        parse_serve(without_file, tmp_path / "bare", monkeypatch)

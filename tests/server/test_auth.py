@@ -7,8 +7,8 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from wechat_twin.network import is_loopback
 from wechat_twin.server.cli import app as server_app
-from wechat_twin.server.config import is_loopback
 from wechat_twin.server.keys import MIN_PUBLIC_KEY_LENGTH
 
 LOOPBACK = ["127.0.0.1", "127.8.9.10", "::1", "localhost"]

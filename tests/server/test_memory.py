@@ -27,9 +27,9 @@ def plain_prompt(tokenizer) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def memory_adapter(twin_server, adapters_dir):
+def memory_adapter(twin_server):
     """Alice's weights and card, plus a memory file, loaded into the running server at run time."""
-    with served_with_memory(twin_server, adapters_dir, NAME) as name:
+    with served_with_memory(twin_server, NAME) as name:
         yield name
 
 

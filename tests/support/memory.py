@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-import httpx
-
+from tests.support.served_copy import served_copy
 from wechat_twin.memory.facts import read_facts
 from wechat_twin.memory.store import MEMORY_FILE, Exchange, build_memory, session_key
 
@@ -40,17 +37,6 @@ def write_memory(folder: Path) -> Path:
     return path
 
 
-@contextmanager
-def served_with_memory(server, adapters_dir: Path, name: str, weights_of: str = "alice") -> Iterator[str]:
+def served_with_memory(server, name: str, weights_of: str = "alice") -> AbstractContextManager[str]:
     """A copy of an adapter (weights and card) plus the memory file, loaded into a running server."""
-    folder = adapters_dir / name
-    shutil.copytree(adapters_dir / weights_of, folder)
-    write_memory(folder)
-    admin = {"Authorization": f"Bearer {server.admin_key}"}
-    loaded = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": name}, headers=admin, timeout=120)
-    assert loaded.status_code == 200, loaded.text
-    try:
-        yield name
-    finally:
-        httpx.post(f"{server.base_url}/unload_lora_adapter", json={"lora_name": name}, headers=admin, timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
+    return served_copy(server, name, write_memory, of=weights_of)

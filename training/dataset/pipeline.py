@@ -30,11 +30,12 @@ from wechat_twin.training.dataset.memory_file import memory_file
 from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
 from wechat_twin.training.dataset.rhythm import RhythmEvents, events, measure
-from wechat_twin.training.dataset.sessions import Limits, Window, samples_of, turn_objects, turn_table
+from wechat_twin.training.dataset.sessions import ASSISTANT, USER, Limits, Span, turn_table, windows_of
 from wechat_twin.training.dataset.split import split_by_time
 from wechat_twin.training.dataset.tokens import token_counter
 from wechat_twin.training.dataset.writer import (
     LLAMAFACTORY_DIR,
+    BuiltAt,
     json_document,
     jsonl,
     llamafactory_info,
@@ -101,8 +102,16 @@ def default_system_prompt(owner_name: str | None) -> str:
 class _Session:
     chat: str
     start: float
-    windows: list[Window]
+    windows: list[Span]  # pairs of turns, by where they start in `_Turns`
     number: int  # the session's number in the turn table, which the rhythm's events carry too
+
+
+@dataclass(slots=True)
+class _Turns:
+    """Every turn of the used chats as flat columns (no object per turn): what windows point into."""
+
+    texts: list[str]
+    may_identify: list[bool]  # False: the privacy filter has nothing to find in the text
 
 
 @dataclass
@@ -187,14 +196,15 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     system_tokens = counter.count(system_prompt) if system_prompt else 0
     limits = Limits(options.max_turns, options.max_tokens, system_tokens)
 
-    sessions, observed = _sessions(chats, drops, kept, options, counter.count, limits, redactor, stats)
+    count = counter.column(pl.col("text")) if counter.column else counter.count
+    sessions, turns, observed = _sessions(chats, drops, kept, options, count, limits, redactor, stats)
     train, dev = split_by_time(sessions, options.dev_fraction)
     dev_numbers = {session.number for session in dev}
     rhythm = (observed.sessions(dev_numbers, keep=False), observed.sessions(dev_numbers))
     names = {chat_id: (chat_id, chat_name) for chat_id, chat_name in chats.select("chat_id", "chat_name").iter_rows()}
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    train_records = _records(train, system, system_tokens, redactor, zone, stats)
-    dev_records = _records(dev, system, system_tokens, redactor, zone, stats)
+    train_records = _records(train, turns, system, system_tokens, redactor, zone, stats)
+    dev_records = _records(dev, turns, system, system_tokens, redactor, zone, stats)
     stats.samples_train, stats.samples_dev = len(train_records), len(dev_records)
     if not train_records:
         diagnostics.warn(
@@ -218,8 +228,8 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     report["rhythm"] = measure(rhythm[0], names)
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
     if options.memory:
-        database, report["memory"] = memory_file(train_records, _aliases(chats), facts)
-        outputs[MEMORY_FILE] = lambda f: f.write(database)
+        build, report["memory"] = memory_file(train_records, _aliases(chats), facts)
+        outputs[MEMORY_FILE] = BuiltAt(build)
     if options.llamafactory:
         outputs[f"{LLAMAFACTORY_DIR}/train.jsonl"] = jsonl(map(sharegpt, train_records))
         outputs[f"{LLAMAFACTORY_DIR}/dev.jsonl"] = jsonl(map(sharegpt, dev_records))
@@ -273,11 +283,11 @@ def _sessions(
     drops: pl.DataFrame,
     kept: pl.DataFrame,
     options: PipelineOptions,
-    count: Callable[[str], int],
+    count: Callable[[str], int] | pl.Expr,
     limits: Limits,
     redactor: Redactor,
     stats: Stats,
-) -> tuple[list[_Session], RhythmEvents]:
+) -> tuple[list[_Session], _Turns, RhythmEvents]:
     """Per chat: decide whether it is used at all; then cut the used chats into sessions and windows.
     The rhythm's events come from the same messages, with the same session numbers."""
     used = _used_chats(chats, kept, options, stats)
@@ -288,7 +298,11 @@ def _sessions(
     stats.drop("duplicate", duplicates)
     turn_rows = turn_table(ordered, options.session_gap)
     observed = events(ordered, options.session_gap, options.timezone)
-    all_turns = turn_objects(turn_rows, count, redactor.screen(pl.col("text")))
+    native = {"tokens": count} if isinstance(count, pl.Expr) else {}
+    columns = turn_rows.with_columns(may_identify=redactor.screen(pl.col("text")), **native)
+    turns = _Turns(columns["text"].to_list(), columns["may_identify"].to_list())
+    tokens = columns["tokens"].to_list() if native else list(map(count, turns.texts))
+    is_me, messages = columns["is_me"].to_list(), columns["messages"].to_list()
     per_session = turn_rows.group_by("session", maintain_order=True).agg(
         pl.col("chat_id").first(), pl.col("start").first(), pl.len().alias("turns")
     )
@@ -297,7 +311,7 @@ def _sessions(
     keys: dict[str, str] = {}
     offset = 0
     for number, chat_id, start, n in per_session.iter_rows():
-        windows, dropped = samples_of(all_turns[offset : offset + n], limits)
+        windows, dropped = windows_of(is_me, tokens, messages, offset, offset + n, limits)
         offset += n
         if dropped:
             stats.merge_drops(dropped)
@@ -310,7 +324,7 @@ def _sessions(
         sessions.append(_Session(keys[chat_id], start, windows, number))
         chats_with_samples.add(chat_id)
     stats.chats_used = len(chats_with_samples)
-    return sessions, observed
+    return sessions, turns, observed
 
 
 def chat_key(chat_id: str) -> str:
@@ -371,20 +385,31 @@ def _speakers(kept: pl.DataFrame) -> pl.DataFrame:
     return kept.filter(~pl.col("is_me")).group_by("chat_id").agg(speaker.n_unique())
 
 
-def _records(sessions, system: list[dict[str, str]], system_tokens: int, redactor: Redactor, zone, stats: Stats):
+def _records(
+    sessions: list[_Session],
+    turns: _Turns,
+    system: list[dict[str, str]],
+    system_tokens: int,
+    redactor: Redactor,
+    zone: ZoneInfo,
+    stats: Stats,
+) -> list[dict[str, Any]]:
     records = []
-    redact = redactor.redact
+    redact, texts, may_identify = redactor.redact, turns.texts, turns.may_identify
     for session in sessions:
         start = datetime.fromtimestamp(session.start, zone).isoformat()
-        for window in session.windows:
-            turns = [
-                {"role": turn.role, "content": redact(turn.text) if turn.may_identify else turn.text}
-                for turn in window.turns
-            ]
-            records.append({"messages": system + turns, "chat": session.chat, "session_start": start})
-            stats.turns += len(window.turns)
-            stats.messages_kept += window.messages
-            stats.token_lengths.append(system_tokens + window.tokens)
+        for pairs, messages, tokens in session.windows:
+            window = []
+            for i in pairs:
+                user, owner = texts[i], texts[i + 1]
+                window += (
+                    {"role": USER, "content": redact(user) if may_identify[i] else user},
+                    {"role": ASSISTANT, "content": redact(owner) if may_identify[i + 1] else owner},
+                )
+            records.append({"messages": system + window, "chat": session.chat, "session_start": start})
+            stats.turns += len(window)
+            stats.messages_kept += messages
+            stats.token_lengths.append(system_tokens + tokens)
     return records
 
 

@@ -109,11 +109,14 @@ def quantiles(values: list[float]) -> list[float]:
     return points
 
 
+_BAND_OF_HOUR = [band_name(hour) for hour in range(24)]  # looked up per reply: a list index, not a loop
+
+
 def _latency(rows: list[tuple[int, float]]) -> dict[str, Any]:
     """`{replies, all, bands}`: quantiles over all replies, and per band that has enough of them."""
     by_band: dict[str, list[float]] = {}
     for hour, latency in rows:
-        by_band.setdefault(band_name(hour), []).append(latency)
+        by_band.setdefault(_BAND_OF_HOUR[hour], []).append(latency)
     bands = {
         f"{start}-{end}": quantiles(by_band[name])
         for start, end in HOUR_BANDS

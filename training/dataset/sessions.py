@@ -9,7 +9,7 @@ to answer and trailing messages nothing to learn, so both are trimmed (and count
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -90,41 +90,61 @@ def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
 
 
 def turn_objects(
-    table: pl.DataFrame, count_tokens: Callable[[str], int], may_identify: pl.Expr = pl.lit(True)
+    table: pl.DataFrame, count_tokens: Callable[[str], int] | pl.Expr, may_identify: pl.Expr = pl.lit(True)
 ) -> list[Turn]:
-    """The turn table's rows as `Turn`s, tokens counted: what windowing walks through.
-    `may_identify` (over `text`) marks the turns the privacy filter has to look at."""
+    """The turn table's rows as `Turn`s, tokens counted (per text, or natively by an expression over
+    `text`): what windowing walks through. `may_identify` (over `text`) marks the turns the privacy
+    filter has to look at."""
     texts = table["text"].to_list()
     roles = [ASSISTANT if is_me else USER for is_me in table["is_me"].to_list()]
-    flags = table.with_columns(may_identify=may_identify)["may_identify"].to_list()
-    return list(map(Turn, roles, texts, table["messages"].to_list(), map(count_tokens, texts), flags))
+    native = {"tokens": count_tokens} if isinstance(count_tokens, pl.Expr) else {}
+    columns = table.with_columns(may_identify=may_identify, **native)
+    tokens = columns["tokens"].to_list() if native else map(count_tokens, texts)
+    return list(map(Turn, roles, texts, table["messages"].to_list(), tokens, columns["may_identify"].to_list()))
 
 
 def samples_of(turns: list[Turn], limits: Limits) -> tuple[list[Window], dict[str, int]]:
     """Windows of user/assistant pairs within the budget, and the messages left out, by reason."""
+    is_me = [t.role == ASSISTANT for t in turns]
+    spans, dropped = windows_of(is_me, [t.tokens for t in turns], [t.messages for t in turns], 0, len(turns), limits)
+    windows = [Window([turn for i in pairs for turn in turns[i : i + 2]], m, n) for pairs, m, n in spans]
+    return windows, dropped
+
+
+Span = tuple[list[int], int, int]  # a window: where each of its pairs starts, its messages, its tokens
+
+
+def windows_of(
+    is_me: Sequence[bool], tokens: Sequence[int], messages: Sequence[int], lo: int, hi: int, limits: Limits
+) -> tuple[list[Span], dict[str, int]]:
+    """`samples_of` over one session, turns `lo` to `hi` of flat per-turn columns (turns alternate
+    sides): the import windows every session this way, with no object per turn or window. A window's
+    pair starting at turn i holds turns i (the other person) and i + 1 (the owner)."""
     dropped: dict[str, int] = {}
-    if not any(t.role == ASSISTANT for t in turns):
-        dropped["session_without_owner"] = sum(t.messages for t in turns)
+    if not any(is_me[lo:hi]):
+        dropped["session_without_owner"] = sum(messages[lo:hi])
         return [], dropped
-    start = 0 if turns[0].role == USER else 1
-    end = len(turns) if turns[-1].role == ASSISTANT else len(turns) - 1
-    if start:
-        dropped["owner_opening"] = turns[0].messages
-    if end < len(turns):
-        dropped["unanswered"] = turns[-1].messages
+    start = lo + 1 if is_me[lo] else lo
+    end = hi if is_me[hi - 1] else hi - 1
+    if start > lo:
+        dropped["owner_opening"] = messages[lo]
+    if end < hi:
+        dropped["unanswered"] = messages[hi - 1]
     budget = limits.max_tokens - limits.system_tokens
-    windows: list[Window] = []
-    window = Window([])
+    windows: list[Span] = []
+    pairs: list[int] = []
+    window_messages = window_tokens = 0
     for i in range(start, end, 2):
-        user, assistant = turns[i], turns[i + 1]
-        cost = user.tokens + assistant.tokens
+        cost = tokens[i] + tokens[i + 1]
         if cost > budget:
-            dropped["over_token_budget"] = dropped.get("over_token_budget", 0) + user.messages + assistant.messages
+            dropped["over_token_budget"] = dropped.get("over_token_budget", 0) + messages[i] + messages[i + 1]
             continue
-        if window.turns and (window.tokens + cost > budget or len(window.turns) + 2 > limits.max_turns):
-            windows.append(window)
-            window = Window([])
-        window.add(user, assistant)
-    if window.turns:
-        windows.append(window)
+        if pairs and (window_tokens + cost > budget or 2 * len(pairs) + 2 > limits.max_turns):
+            windows.append((pairs, window_messages, window_tokens))
+            pairs, window_messages, window_tokens = [], 0, 0
+        pairs.append(i)
+        window_messages += messages[i] + messages[i + 1]
+        window_tokens += cost
+    if pairs:
+        windows.append((pairs, window_messages, window_tokens))
     return windows, dropped

@@ -14,17 +14,27 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import msgspec
 
-from wechat_twin.private_files import DIR_MODE, make_dirs, open_private
+from wechat_twin.private_files import DIR_MODE, make_dirs, open_private, private_path
 
 LLAMAFACTORY_DIR = "llamafactory"
 SHAREGPT_ROLES = {"user": "human", "assistant": "gpt"}
 
 Writer = Callable[[BinaryIO], None]
+
+
+@dataclass(frozen=True)
+class BuiltAt:
+    """A file a library writes by its name (SQLite's memory file): `build` gets the partial file's path."""
+
+    build: Callable[[Path], None]
+
+
 FLUSH_BYTES = 1 << 22
 
 
@@ -70,7 +80,7 @@ def llamafactory_info(splits: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def write_files(out_dir: Path, files: dict[str, Writer]) -> list[Path]:
+def write_files(out_dir: Path, files: dict[str, Writer | BuiltAt]) -> list[Path]:
     """Write `files` (relative path -> writer) under `out_dir` atomically; returns the final paths."""
     fresh = not out_dir.exists()
     parent = out_dir.parent if fresh else out_dir
@@ -92,6 +102,10 @@ def write_files(out_dir: Path, files: dict[str, Writer]) -> list[Path]:
     return [out_dir / relative for relative in files]
 
 
-def _write_private(path: Path, write: Writer) -> None:
+def _write_private(path: Path, write: Writer | BuiltAt) -> None:
+    if isinstance(write, BuiltAt):
+        with private_path(path) as partial:
+            write.build(partial)
+        return
     with open_private(path, "wb") as f:
         write(f)

@@ -11,7 +11,6 @@ read. Errors come back as chatlog writes them: a JSON string, or `{"error": …}
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ import httpx
 from tqdm import tqdm
 
 from wechat_twin.errors import UsageError
+from wechat_twin.network import is_loopback
 from wechat_twin.training.formats.chatlog_json import message_of
 from wechat_twin.training.formats.support.message import ExportFormatError, Message, ParseOptions
 
@@ -39,11 +39,7 @@ def check_url(url: str) -> str:
     """The API's base URL; refuses anything but a loopback host, since the API needs no key."""
     parsed = httpx.URL(url)
     host = parsed.host
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         raise UsageError(f"{url}: chatlog is only read on this machine's loopback (127.0.0.1, ::1, localhost)")
     return str(parsed.copy_with(path="/", query=None, fragment=None)).rstrip("/")
 

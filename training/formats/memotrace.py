@@ -156,13 +156,30 @@ def _shape_for_table(path: Path) -> _Shape | None:
 
 
 def _kinds(frame: pl.DataFrame) -> pl.Series:
-    """Each row's kind; only rows that are not plain text (a few percent) are classified in Python."""
+    """Each row's kind; only rows that are not plain text (a few percent) are classified in Python, and
+    of those only system notices one by one (their wording decides): the rest once per (Type, SubType)."""
     kinds = pl.repeat(Kind.TEXT.value, frame.height, eager=True, dtype=pl.String)
     others = frame.with_row_index().filter(pl.col("Type") != "1")
-    if others.height:
-        rows = others.select("Type", "SubType", "StrContent").iter_rows()
-        kinds = kinds.scatter(others["index"], [_kind(type_, sub, content).value for type_, sub, content in rows])
-    return kinds
+    if not others.height:
+        return kinds
+    pairs = others.select("Type", "SubType").unique(maintain_order=True)
+    by_pair = [_kind_without_content(type_, sub) for type_, sub in pairs.iter_rows()]
+    others = others.join(
+        pairs.with_columns(kind=pl.Series(by_pair, dtype=pl.String)), on=["Type", "SubType"], maintain_order="left"
+    )
+    notices = others.filter(pl.col("kind").is_null())
+    if notices.height:
+        rows = notices.select("Type", "SubType", "StrContent").iter_rows()
+        kinds = kinds.scatter(notices["index"], [_kind(type_, sub, content).value for type_, sub, content in rows])
+    known = others.filter(pl.col("kind").is_not_null())
+    return kinds.scatter(known["index"], known["kind"])
+
+
+def _kind_without_content(type_: str, subtype: str) -> str | None:
+    """`_kind`'s answer for every row of this type and subtype, or None where the content decides."""
+    if type_.isdigit() and subtype.isdigit() and int(type_) in wechat_types.SYSTEM_TYPES:
+        return None
+    return _kind(type_, subtype, "").value
 
 
 def _check_header(path: Path, header: list[str] | None) -> None:

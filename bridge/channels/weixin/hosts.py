@@ -9,12 +9,12 @@ it silently (issue 27: `http://` and any host were followed).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
 from wechat_twin.bridge.config import WeixinConfig
 from wechat_twin.errors import TwinError
+from wechat_twin.network import is_loopback
 
 # host[:port] only: a user part (`a@b`), a backslash or a percent sign could be read as another host by another parser
 _NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
@@ -24,17 +24,8 @@ class HostRefused(TwinError):
     """The iLink server named a host the bridge will not talk to."""
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _loopback_allowed(host: str, settings: WeixinConfig) -> bool:
-    return settings.allow_loopback and _is_loopback(host)
+    return settings.allow_loopback and is_loopback(host)
 
 
 def checked_base(url: str, settings: WeixinConfig, what: str) -> str:

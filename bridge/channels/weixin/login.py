@@ -142,8 +142,7 @@ class QrLogin:
             raise LoginFailed(self.texts("no_bot_token"))
         scanner = str(answer.get("ilink_user_id") or "")
         if owner and scanner != owner:
-            refused = (f"refused: the QR code was confirmed by {scanner or 'a WeChat iLink did not name'}, not by the "
-                       f"owner {owner}; scan the next code with the owner's WeChat")  # fmt: skip
+            refused = self.texts("not_owner", scanner=scanner or self.texts("unnamed_scanner"), owner=owner)
             logger.warning("weixin login %s", refused)
             self.say(refused)
             return None

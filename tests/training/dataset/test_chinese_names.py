@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.training.formats.export_files import T0, conversation, read_jsonl, run_data, shape_e
+from tests.training.formats.export_files import T0, conversation, read_jsonl, run_data, shape_e, write_csv
 from wechat_twin.bridge.cli import app as bridge_app
 from wechat_twin.errors import readable
 
@@ -55,6 +55,32 @@ def test_a_malformed_row_in_a_chinese_file_names_file_line_and_field(tmp_path):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["malformed_rows"]["first"] == [f"{export}:4: CreateTime '下午三点' is not Unix seconds"]
     assert [item["path"] for item in report["inputs"]] == [str(export)]
+
+
+def _unmarked_chat(path: Path) -> Path:
+    """A MemoTrace Chinese-header chat whose file name does not say who the owner is (杰哥 writes to 陈小美)."""
+    header = ["消息ID", "类型", "发送人", "时间", "内容", "备注", "昵称", "更多信息"]
+    said = [(FRIEND, "周末去哪儿"), ("杰哥", "去爬山吧"), (FRIEND, "好呀"), ("杰哥", "那就说定了")]
+    rows = [[str(i), "文本", who, f"2025-03-01 09:00:{10 * i:02d}", text, FRIEND if who == FRIEND else "", "", ""]
+            for i, (who, text) in enumerate(said, start=1)]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_csv(path, header, rows)
+
+
+def test_an_error_about_the_owner_names_the_chinese_file_and_contacts(tmp_path):
+    export = _unmarked_chat(tmp_path / "微信导出" / "群聊 (1).csv")
+    result = run_data(export, "--out", tmp_path / "输出")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {export}: MemoTrace's Chinese-header CSV does not mark the owner: pass --me NAME "
+        f"(speakers: 杰哥 (2), {FRIEND} (2))"
+    )
+    result = run_data(export, "--out", tmp_path / "输出", "--me", "王小明")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {export}: no messages from the owner: --me 王小明 matches no speaker "
+        f"(speakers: 杰哥 (2), {FRIEND} (2))"
+    )
 
 
 def test_an_owner_not_in_the_export_is_named_in_chinese(tmp_path):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import stat
 from pathlib import Path
 
 from tests.training.formats.export_files import read_jsonl, run_data
 from wechat_twin.memory.store import MemoryStore
+from wechat_twin.memory.terms import indexed
+from wechat_twin.training.dataset.memory_file import indexed_column, word_ranges
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "examples" / "memotrace_sample" / "messages.csv"
@@ -51,3 +54,22 @@ def test_no_memory_writes_none_and_facts_then_are_a_usage_mistake(tmp_path):
     facts.write_text("x\n", encoding="utf-8")
     refused = run_data(SAMPLE, "--out", tmp_path / "other", "--no-memory", "--facts", facts)
     assert refused.exit_code == 2 and "--facts needs the memory file" in refused.output
+
+
+def test_terms_made_over_columns_are_the_terms_made_one_text_at_a_time():
+    """The import's polars terms equal `indexed`'s on every kind of character: CJK runs and lone CJK
+    characters, words in other scripts (Python's `\\w`: `_`, `²`, marks, full-width letters), case that
+    lowercases to more characters (İ), final sigma, emoji and punctuation, empty texts."""
+    rng = random.Random(31)
+    alphabet = "火锅我想吃ひらカナ한국 aZ_09²½İΣσΟΔΟΣéé\u0301ＡＢｃ１，。！？🙂👍\n\t-@.〇々"
+    alphabet += chr(0x20000) + chr(0x1D7CE)
+    texts = ["", " ", "我想吃火锅", "火", "a火b", "HELLO World", "ΟΔΟΣ", "İstanbul", "x²_y"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    texts += ["".join(map(chr, rng.sample(range(0x20, 0x30000), 40))) for _ in range(300)]
+    texts = [t for t in texts if not any(0xD800 <= ord(c) <= 0xDFFF for c in t)]
+    assert indexed_column(texts) == [indexed(t) for t in texts]
+
+
+def test_no_word_character_lies_above_the_planes_the_import_reads():
+    """The terms' word class is read off planes 0 to 3; in this Python's Unicode the rest adds nothing."""
+    assert word_ranges() == word_ranges(0x110000)

@@ -133,12 +133,21 @@ def test_a_redirect_under_the_api_domain_is_polled_over_https(redirect_host, bas
     assert redirect_base(redirect_host, "http://ilinkai.weixin.qq.com", settings) == base, "never http off loopback"
 
 
-def test_a_qr_code_confirmed_by_another_wechat_is_refused_when_the_owner_is_known(fake_ilink, tmp_path):
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        (Language.zh, "已拒绝：确认这张二维码的是 mallory-1@im.wechat，不是主人 {owner}；请用主人的微信扫下一张"),
+        (Language.en, "refused: the QR code was confirmed by mallory-1@im.wechat, not by the owner {owner}; "
+                      "scan the next code with the owner's WeChat"),
+    ],
+)  # fmt: skip
+def test_a_qr_code_confirmed_by_another_wechat_is_refused_when_the_owner_is_known(fake_ilink, tmp_path, language,
+                                                                                refusal):  # fmt: skip
     fake_ilink.login_script = [["scaned", "confirmed"]]
     fake_ilink.scanned_by = {"qr-0": "mallory-1@im.wechat"}
     said: list[str] = []
-    credentials = _login(fake_ilink, tmp_path, said).run(None, owner=fake_ilink.owner_id)
+    credentials = _login(fake_ilink, tmp_path, said, language=language).run(None, owner=fake_ilink.owner_id)
     assert fake_ilink.qr_keys == ["qr-0", "qr-1"], "the refused code is spent and a new one offered"
     assert credentials.user_id == fake_ilink.owner_id and credentials.bot_token == "tok-2"
-    assert any("refused" in line and "mallory-1@im.wechat" in line for line in said), "the refusal is reported"
+    assert refusal.format(owner=fake_ilink.owner_id) in said, "the refusal reaches the owner in their language"
     assert load_credentials(tmp_path) == credentials

@@ -142,7 +142,7 @@ def test_after_a_stale_token_only_the_owner_may_log_the_bot_in_again(fake_ilink,
     fake_ilink.scanned_by = {"qr-1": mallory}  # the first code of the re-login is confirmed by someone else
     fake_ilink.expire_tokens()
     wait_for(lambda: any(c.token == "tok-3" for c in fake_ilink.calls_to("getupdates")), what="the owner's re-login")
-    assert any("refused" in line and mallory in line for line in running.said), "the refusal is reported"
+    assert Texts()("not_owner", scanner=mallory, owner=owner) in running.said, "the refusal is reported"
     assert not [c for c in fake_ilink.calls if c.token == "tok-2"], "the token confirmed by another WeChat is unused"
     assert load_credentials(tmp_path).user_id == owner and load_credentials(tmp_path).bot_token == "tok-3"
 
