@@ -114,7 +114,7 @@ class AdapterRegistry:
             check_adapter_files(folder, self._base_config, self.base_name, self.engine.max_lora_rank)
             card = read_card(folder)
             memory_path(folder, card)
-        except ValueError as exc:  # AdapterInvalid, or a twin.json pydantic refuses
+        except (AdapterInvalid, ValueError) as exc:  # ValueError: a twin.json pydantic refuses
             raise AdapterInvalid(self._public(exc)) from exc
         served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), card)
         self._adapters[name] = served
