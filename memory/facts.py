@@ -1,14 +1,20 @@
-"""The owner's facts file: plain lines, global ones first, then one `[contact]` section per friend.
+"""The owner's facts file: plain lines, in sections; `[*]` holds the ones shared with every contact, and
+one `[contact]` section per friend holds that friend's own.
 
     # lines starting with # are comments
+    我的工资是保密的
+    [*]
     我在深圳上班
     [妈妈]
     我妈住在深圳
     [阿杰]
     阿杰 is my college roommate
 
-A section is named by any name the export gives the chat (remark, nickname) or its id. Each fact is
-put into the prompt verbatim; nothing here is summarised or rewritten.
+A reply to a contact gets the `[*]` facts and the contact's own, nothing else: a fact about the owner
+reaches a friend only if the owner marked it shared. Lines before the first section are marked for
+nobody (default not shared): they go into no prompt and are left out of the memory file. A section is
+named by any name the export gives the chat (remark, nickname) or its id. Each fact is put into the
+prompt verbatim; nothing here is summarised or rewritten.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from pathlib import Path
 
 from wechat_twin.errors import TwinError
 
-GLOBAL = ""
+GLOBAL = ""  # lines before the first section: shared with nobody
+SHARED = "*"  # the section of facts every contact may be told
 _SECTION = re.compile(r"^\[(?P<name>[^\[\]]+)\]$")
 
 
@@ -29,12 +36,16 @@ class FactsFileError(TwinError):
 
 @dataclass
 class Facts:
-    """Facts by section name; `GLOBAL` ("") holds the lines before the first section."""
+    """Facts by section name; `GLOBAL` ("") holds the lines before the first section, `SHARED` the `[*]` ones."""
 
     by_section: dict[str, list[str]] = field(default_factory=dict)
 
     def count(self) -> int:
-        return sum(map(len, self.by_section.values()))
+        """The facts that reach some prompt (the unmarked global lines reach none)."""
+        return sum(len(lines) for section, lines in self.by_section.items() if section != GLOBAL)
+
+    def not_shared(self) -> int:
+        return len(self.by_section.get(GLOBAL, []))
 
 
 def read_facts(path: Path) -> Facts:

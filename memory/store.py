@@ -8,7 +8,9 @@ Schema:
   session out; `time` is that session's start (ISO 8601).
 - `exchange_terms`: FTS5 over (contact, friend, owner) as terms from `wechat_twin.memory.terms`;
   rowid = exchanges.id. The contact key is a column, so a search reads one contact's rows only.
-- `facts(contact, position, text)`: the facts file's lines; contact "" holds the global ones.
+- `facts(contact, position, text)`: the facts file's lines; contact "*" holds the ones shared with every
+  contact. Lines the owner did not mark shared are never written (files from before the mark kept them
+  under contact "", which nothing reads any more).
 
 Only the train split is ever written here (dev is what evaluation measures against), and the texts
 are the dataset's, already redacted. `twin-train data` builds the file in its staging folder in one
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wechat_twin.errors import TwinError
-from wechat_twin.memory.facts import GLOBAL, Facts
+from wechat_twin.memory.facts import GLOBAL, SHARED, Facts
 from wechat_twin.memory.terms import indexed, match_expression
 
 MEMORY_FILE = "memory.sqlite"
@@ -112,8 +114,10 @@ def _fill(
     numbered = ((i, *t) for i, t in enumerate(terms, start=1))
     conn.executemany("INSERT INTO exchange_terms (rowid, contact, friend, owner) VALUES (?, ?, ?, ?)", numbered)
     for section, lines in facts.by_section.items() if facts else ():
-        contact = GLOBAL if section == GLOBAL else aliases.get(section, section)
-        if contact == section and section != GLOBAL:
+        if section == GLOBAL:  # not marked shared: no prompt gets them, so the file does not carry them
+            continue
+        contact = SHARED if section == SHARED else aliases.get(section, section)
+        if contact == section and section != SHARED:
             conn.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (section, section))
         conn.executemany("INSERT INTO facts VALUES (?, ?, ?)", ((contact, i, t) for i, t in enumerate(lines)))
     conn.commit()
@@ -152,10 +156,10 @@ class MemoryStore:
         return [row[0] for row in self._conn.execute("SELECT DISTINCT contact FROM exchanges ORDER BY contact")]
 
     def facts(self, contact: str | None) -> list[str]:
-        """Global facts, then the contact's, in file order."""
+        """The facts shared with every contact, then the contact's own, in file order."""
         rows = self._conn.execute(
             "SELECT text FROM facts WHERE contact = ? OR contact = ? ORDER BY contact != ?, position",
-            (GLOBAL, contact if contact is not None else GLOBAL, GLOBAL),
+            (SHARED, contact if contact is not None else SHARED, SHARED),
         )
         return [row[0] for row in rows]
 

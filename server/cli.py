@@ -26,7 +26,14 @@ from wechat_twin.server.engines.base import DType, EngineKind, EngineOptions, Ex
 from wechat_twin.server.engines.device import Device, pick_device, probe
 from wechat_twin.server.engines.factory import resolve_engine_kind
 from wechat_twin.server.engines.supervisor import EngineState
-from wechat_twin.server.keys import ChatKey, KeySet, check_key, parse_chat_keys, read_key_file
+from wechat_twin.server.keys import (
+    ChatKey,
+    KeySet,
+    check_key,
+    check_key_file_mode,
+    parse_chat_keys,
+    read_key_file,
+)
 
 app = command_app("Serve chat clones over an OpenAI-compatible API.")
 
@@ -58,6 +65,7 @@ def _key_file(path: Path | None) -> KeySet:
     if path is None:
         return KeySet()
     try:
+        check_key_file_mode(path)  # the served file only: examples and tests read theirs as checked out
         return read_key_file(path)
     except ValueError as exc:
         raise UsageError(f"--key-file: {exc}") from exc
@@ -207,6 +215,9 @@ def serve(
     max_pending_per_key: Annotated[
         int, typer.Option(min=1, help="Requests in flight per key before 429")
     ] = _SERVER.max_pending_per_key,
+    header_timeout: Annotated[
+        float, typer.Option(min=0.001, help="Seconds a connection has to send a request's headers (then closed)")
+    ] = _SERVER.header_timeout_s,
     body_timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds a client has to send its request body (408)")
     ] = _SERVER.body_timeout_s,
@@ -279,6 +290,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_pending_requests=max_pending,
         max_pending_per_key=max_pending_per_key,
+        header_timeout_s=header_timeout,
         body_timeout_s=body_timeout,
         request_timeout_s=request_timeout,
         default_max_tokens=default_max_tokens,
@@ -289,12 +301,11 @@ def serve(
     import uvicorn
 
     from wechat_twin.server.app import create_app
+    from wechat_twin.server.transport import uvicorn_options
 
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     application = create_app(settings)
-    # proxy_headers off: the client address is the direct peer's, never what a header claims (server.gate).
-    uvicorn.run(application, host=host, port=port, log_level=log_level.value, timeout_graceful_shutdown=5,
-                proxy_headers=False)  # fmt: skip
+    uvicorn.run(application, log_level=log_level.value, **uvicorn_options(settings))
     if application.state.supervisor.state is EngineState.FAILED:
         raise typer.Exit(1)
 

@@ -48,6 +48,9 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=1 << 20, gt=0)
     max_pending_requests: int = Field(default=256, gt=0)
     max_pending_per_key: int = Field(default=64, gt=0, description="Requests in flight per key before 429")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a connection has to send a request's headers (slowloris)"
+    )
     body_timeout_s: float = Field(default=30.0, gt=0, description="Seconds a client has to send its whole body")
     request_timeout_s: float = Field(default=600.0, gt=0)
     log_message_text: bool = False

@@ -10,7 +10,9 @@ start-up, where a mistake is one `error:` line naming the option (exit 2), never
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -96,6 +98,23 @@ def parse_chat_keys(values: list[str]) -> dict[str, ChatKey]:
             raise ValueError(f"chat key name {name!r} is given twice")
         keys[name] = chat
     return keys
+
+
+def check_key_file_mode(path: Path) -> None:
+    """Like ssh with a private key: a key file of ours that others may open is refused, not served, since
+    whoever reads it holds every key in it. One owned by another user (a Kubernetes Secret: root, mode 0440,
+    the group the server runs in) may give its group access, never everyone."""
+    if os.name != "posix":
+        return
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o007 or (mode & 0o070 and info.st_uid == os.geteuid()):
+        raise ValueError(
+            f"{path} is open to other users (mode {mode:04o}); keys must be owner-only: run chmod 600 {path}"
+        )
 
 
 def read_key_file(path: Path) -> KeySet:

@@ -84,16 +84,32 @@ def test_names_resolve_to_contacts(tmp_path):
     assert store.contact_of("nobody") is None
 
 
-def test_facts_are_global_then_the_contacts_own_verbatim(tmp_path):
-    text = "# mine\n我在深圳上班\n\n[妈妈]\n我妈住在深圳\n[阿杰]\n阿杰 is my college roommate\n[Ben]\nBen 会日语\n"
-    text += '[Tom "TC" Chen]\nTC likes tea\n'
+def test_facts_are_the_shared_ones_then_the_contacts_own_verbatim(tmp_path):
+    text = "# mine\nmy salary is 30k\n[*]\n我在深圳上班\n\n[妈妈]\n我妈住在深圳\n[阿杰]\n阿杰 is my college roommate\n"
+    text += '[Ben]\nBen 会日语\n[Tom "TC" Chen]\nTC likes tea\n[*]\nI like cats\n'
     store = store_of(tmp_path, text)
-    assert store.facts(MOM) == ["我在深圳上班", "我妈住在深圳"]
-    assert store.facts(JIE) == ["我在深圳上班", "阿杰 is my college roommate"]
-    assert store.contact_of("Ben") == "Ben" and store.facts("Ben") == ["我在深圳上班", "Ben 会日语"]
-    assert store.facts(None) == ["我在深圳上班"]
+    assert store.facts(MOM) == ["我在深圳上班", "I like cats", "我妈住在深圳"]
+    assert store.facts(JIE) == ["我在深圳上班", "I like cats", "阿杰 is my college roommate"]
+    assert store.contact_of("Ben") == "Ben" and store.facts("Ben") == ["我在深圳上班", "I like cats", "Ben 会日语"]
+    assert store.facts(None) == ["我在深圳上班", "I like cats"]
+    assert store.contact_of("*") is None, "the shared section is no contact"
     assert store.similar("Ben", "火锅", 3) == [], "a contact known by facts alone has no exchanges"
     assert store.similar('Tom "TC" Chen', "tea", 3) == [] and store.facts('Tom "TC" Chen')[-1] == "TC likes tea"
+
+
+def test_facts_not_marked_shared_reach_no_contact_and_are_not_stored(tmp_path):
+    store = store_of(tmp_path, "my salary is 30k\n[妈妈]\n我妈住在深圳\n")
+    assert store.facts(MOM) == ["我妈住在深圳"] and store.facts(JIE) == [] and store.facts(None) == []
+    assert b"my salary" not in (tmp_path / "memory.sqlite").read_bytes()
+
+
+def test_a_memory_file_from_before_the_mark_shares_none_of_its_global_facts(tmp_path):
+    """Such files stored every global fact under contact "": the safe reading is "marked for nobody"."""
+    store = store_of(tmp_path, "[妈妈]\n我妈住在深圳\n")
+    store.close()
+    with sqlite3.connect(tmp_path / "memory.sqlite") as conn:
+        conn.execute("INSERT INTO facts VALUES ('', 0, 'my salary is 30k')")
+    assert MemoryStore(tmp_path / "memory.sqlite").facts(MOM) == ["我妈住在深圳"]
 
 
 def test_a_bad_facts_file_is_named_with_its_line(tmp_path):

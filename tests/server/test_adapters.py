@@ -13,14 +13,23 @@ PROMPT = [{"role": "system", "content": "You are a helpful assistant."},
           {"role": "user", "content": "Tell me a short story about a cat."}]  # fmt: skip
 
 
+MODELS = ("SmolLM2-135M-Instruct", "alice", "bob")
+
+
 def _reply(client, model: str, max_tokens: int = 24) -> str:
     out = client.chat.completions.create(model=model, messages=PROMPT, max_tokens=max_tokens, temperature=0)
     return out.choices[0].message.content
 
 
-def test_base_and_each_adapter_answer_differently(client):
-    replies = {m: _reply(client, m) for m in ("SmolLM2-135M-Instruct", "alice", "bob")}
-    assert len(set(replies.values())) == 3, replies
+@pytest.fixture(scope="module")
+def alone(client) -> dict[str, str]:
+    """Each model's greedy reply to PROMPT, asked alone: computed once, the reference the tests below compare with
+    (greedy decoding is deterministic, so asking again in each test would only repeat the same generation)."""
+    return {model: _reply(client, model) for model in MODELS}
+
+
+def test_base_and_each_adapter_answer_differently(alone):
+    assert len(set(alone.values())) == 3, alone
 
 
 def test_models_lists_base_and_adapters_with_parent(http, twin_server):
@@ -34,17 +43,17 @@ def test_models_lists_base_and_adapters_with_parent(http, twin_server):
     assert by_id["gpt-3.5-turbo"]["root"] == "alice"
 
 
-def test_alias_reaches_its_adapter(client):
-    assert _reply(client, "gpt-3.5-turbo") == _reply(client, "alice")
+def test_alias_reaches_its_adapter(client, alone):
+    assert _reply(client, "gpt-3.5-turbo") == alone["alice"]
 
 
-def test_concurrent_mixed_batch_returns_what_each_returns_alone(client):
-    """Base and two adapters in one batch must not leak LoRA weights into the base rows."""
-    models = ["SmolLM2-135M-Instruct", "alice", "bob"]
-    alone = {m: _reply(client, m, 32) for m in models}
+def test_concurrent_mixed_batch_returns_what_each_returns_alone(client, alone):
+    """Base and two adapters in one batch must not leak LoRA weights into the base rows. 24 tokens, as in
+    test_engine_recovery's proof that one such batch shows the leak when the plugin is off."""
+    models = list(MODELS)
     for _ in range(2):
         with ThreadPoolExecutor(len(models) * 2) as pool:
-            together = list(pool.map(lambda m: (m, _reply(client, m, 32)), models * 2))
+            together = list(pool.map(lambda m: (m, _reply(client, m)), models * 2))
         for model, text in together:
             assert text == alone[model], f"{model} changed when batched with other adapters"
 
@@ -56,14 +65,14 @@ def admin(twin_server):
         yield session
 
 
-def test_runtime_load_and_unload(admin, client, twin_server):
+def test_runtime_load_and_unload(admin, client, twin_server, alone):
     copy = twin_server.adapters_dir / "carol"
     shutil.copytree(twin_server.adapters_dir / "alice", copy)
     try:
         loaded = admin.post("/v1/load_lora_adapter", json={"lora_name": "carol", "lora_path": str(copy)})
         assert loaded.status_code == 200, loaded.text
         assert "carol" in [m.id for m in client.models.list().data]
-        assert _reply(client, "carol") == _reply(client, "alice")
+        assert _reply(client, "carol") == alone["alice"]
         again = admin.post("/v1/load_lora_adapter", json={"lora_name": "carol", "lora_path": str(copy)})
         assert again.status_code == 400
         assert admin.post("/v1/unload_lora_adapter", json={"lora_name": "carol"}).status_code == 200

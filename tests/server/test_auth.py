@@ -3,6 +3,8 @@ with uvicorn.run stubbed so no engine starts (the refusal happens before any mod
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import uvicorn
 from typer.testing import CliRunner
@@ -96,12 +98,17 @@ def test_require_key_refuses_a_keyless_loopback_server(serve):
     assert started is None
 
 
+def key_file(path, text: str, mode: int = 0o600):
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
 def test_keys_come_from_a_key_file_and_the_environment(serve, tmp_path, monkeypatch):
-    keys = tmp_path / "keys.toml"
-    keys.write_text(
+    keys = key_file(
+        tmp_path / "keys.toml",
         f'api = ["{"a" * 20}"]\nadmin = ["{"b" * 20}"]\n'
         f'[chat.lin]\nkey = "{"c" * 20}"\nclones = ["me"]\ncontact = "小雨"\n',
-        encoding="utf-8",
     )
     monkeypatch.setenv("TWIN_API_KEYS", "d" * 20)
     result, started = serve("0.0.0.0", "--key-file", str(keys))
@@ -113,10 +120,32 @@ def test_keys_come_from_a_key_file_and_the_environment(serve, tmp_path, monkeypa
 
 
 def test_a_key_file_entry_without_clones_or_with_a_typo_is_refused(serve, tmp_path):
-    keys = tmp_path / "keys.toml"
-    keys.write_text(f'[chat.lin]\nkey = "{"c" * 20}"\n', encoding="utf-8")
+    keys = key_file(tmp_path / "keys.toml", f'[chat.lin]\nkey = "{"c" * 20}"\n')
     result, _ = serve("127.0.0.1", "--key-file", str(keys))
     assert result.exit_code == 2 and "--key-file" in result.output and "clones" in result.output
     keys.write_text(f'apikeys = ["{"a" * 20}"]\n', encoding="utf-8")
     result, _ = serve("127.0.0.1", "--key-file", str(keys))
     assert result.exit_code == 2 and "unknown entries" in result.output
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_key_file_other_users_can_open_is_refused_like_ssh_refuses_a_private_key(serve, tmp_path, mode):
+    keys = key_file(tmp_path / "keys.toml", f'api = ["{"a" * 20}"]\n', mode)
+    result, started = serve("0.0.0.0", "--key-file", str(keys))
+    assert result.exit_code == 2 and started is None, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(keys) in errors[0] and f"chmod 600 {keys}" in errors[0], result.output
+    keys.chmod(0o600)
+    assert serve("0.0.0.0", "--key-file", str(keys))[0].exit_code == 0
+
+
+def test_a_key_file_another_user_owns_may_be_read_by_its_group_never_by_everyone(serve, tmp_path):
+    """A Kubernetes Secret: owned by root, mode 0440, readable by the group the server runs in."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    keys = key_file(tmp_path / "keys.toml", f'api = ["{"a" * 20}"]\n', 0o440)
+    os.chown(keys, 10001, 10001)
+    assert serve("0.0.0.0", "--key-file", str(keys))[0].exit_code == 0
+    keys.chmod(0o444)
+    result, started = serve("0.0.0.0", "--key-file", str(keys))
+    assert result.exit_code == 2 and started is None and f"chmod 600 {keys}" in result.output

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import ADAPTER_PERSONAS
-from tests.support.memory import EXCHANGES, JIE, MOM, served_with_memory, write_memory
+from tests.support.memory import EXCHANGES, JIE, MOM, UNSHARED_FACT, served_with_memory, write_memory
 from tests.support.tiers import slow_fixture
 from wechat_twin.server.adapters.card import read_card, write_card
 from wechat_twin.server.engines.base import SamplingOptions
@@ -118,6 +118,7 @@ def test_the_engine_receives_the_named_contacts_exchanges_and_facts(spied_app, t
         mom = [e for e in EXCHANGES if e.contact == MOM]
         assert all(e.friend in prompt and e.owner in prompt for e in mom)
         assert "I live in Shenzhen." in prompt and "Mom grows tomatoes on the balcony." in prompt
+        assert UNSHARED_FACT not in prompt, "a fact the owner did not mark shared reaches no contact"
         assert not any(e.friend in prompt for e in EXCHANGES if e.contact == JIE)
         assert "Jie is my college roommate." not in prompt
         assert prompt.index("Did you eat hotpot") < prompt.index("we had hotpot again today")

@@ -17,15 +17,17 @@ import httpx
 import pytest
 
 from tests.support.inprocess_server import serve_fake
-from tests.support.memory import MOM, write_memory
+from tests.support.memory import MOM, SHARED_FACT, UNSHARED_FACT, write_memory
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.engines.base import EngineOptions
 from wechat_twin.server.keys import ChatKey
 
 API_KEY = "api-key-for-the-bridge-0001"
 FRIEND_KEY = "friend-key-of-lin-000000001"
+MOM_KEY = "chat-key-of-mom-00000000001"
 HELLO = [{"role": "user", "content": "hello"}]
 MEMORY_CLONE = "alice-memory"
+HEADER_TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +41,12 @@ def keyed(embedded_model, adapters_dir, tmp_path_factory):
     settings = ServerSettings(
         adapters_dir=root,
         api_keys=[API_KEY],
-        chat_keys={"lin": ChatKey(key=FRIEND_KEY, clones=["alice", MEMORY_CLONE])},
+        chat_keys={
+            "lin": ChatKey(key=FRIEND_KEY, clones=["alice", MEMORY_CLONE]),
+            "mom": ChatKey(key=MOM_KEY, clones=[MEMORY_CLONE], contact="妈妈"),
+        },
         engine_options=EngineOptions(max_model_len=65536),  # room for a stream of tens of megabytes
+        header_timeout_s=HEADER_TIMEOUT_S,
         body_timeout_s=1.0,
         request_timeout_s=2.0,
     )
@@ -129,6 +135,45 @@ def test_a_stalled_body_with_a_key_gets_408_at_the_body_timeout(keyed):
     assert httpx.get(f"{keyed.root_url}/health/live").status_code == 200
 
 
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server has closed its end (EOF or a reset); False while it waits for more."""
+    try:
+        return sock.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_connections_that_dribble_their_headers_are_closed_while_others_are_served(keyed):
+    """Slowloris: 30 connections send a request's headers a byte every 0.1 s, one sends nothing. Each is closed
+    within `--header-timeout` (plus the loop's slack), and a normal client is answered throughout."""
+    slow = [socket.create_connection(("127.0.0.1", keyed.port)) for _ in range(31)]
+    for sock in slow:
+        sock.setblocking(False)
+    line = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 200
+    started, closed_at = time.monotonic(), {}
+    with httpx.Client(base_url=keyed.root_url, timeout=2) as other:
+        for step in range(len(line)):
+            now = time.monotonic() - started
+            for index, sock in enumerate(slow):
+                if index in closed_at:
+                    continue
+                if _closed_by_server(sock):
+                    closed_at[index] = now
+                elif index:  # the first one never sends a byte
+                    with contextlib.suppress(OSError):
+                        sock.send(line[step : step + 1])
+            if len(closed_at) == len(slow) or now > 4 * HEADER_TIMEOUT_S:
+                break
+            assert other.get("/health/live").status_code == 200, "another client waits"
+            time.sleep(0.1)
+    for sock in slow:
+        sock.close()
+    assert len(closed_at) == len(slow), f"{len(slow) - len(closed_at)} slow connections still open after 4 s"
+    assert max(closed_at.values()) < HEADER_TIMEOUT_S + 1.0, sorted(closed_at.values())[-3:]
+
+
 def test_a_stream_reader_that_stops_reading_loses_its_slot_at_the_request_timeout(keyed):
     keyed.knobs.reply_tokens = 200_000
     try:
@@ -179,3 +224,17 @@ def test_a_chat_key_cannot_use_a_clone_it_was_not_given(keyed):
     assert [m["id"] for m in models] == ["alice", MEMORY_CLONE] and models[0]["root"] == "alice"
     chat = {"model": "alice", "messages": HELLO, "max_tokens": 1}
     assert httpx.post(f"{keyed.base_url}/chat/completions", json=chat, headers=headers).status_code == 200
+
+
+def _prompt_text(server, key: str, fields: dict | None = None) -> str:
+    _prompt_tokens(server, key, fields)
+    return server.engine.tokenizer.decode(server.engine.prompts[-1])
+
+
+def test_only_the_facts_the_owner_marked_shared_reach_a_contacts_prompt(keyed):
+    """The facts file's lines before any section are marked for nobody: neither the friend speaking as their
+    own contact nor the bridge naming that contact gets them; the `[*]` ones and the contact's own do."""
+    for key, fields in ((MOM_KEY, None), (API_KEY, {"user": "妈妈"})):
+        prompt = _prompt_text(keyed, key, fields)
+        assert SHARED_FACT in prompt and "Mom grows tomatoes" in prompt, prompt
+        assert UNSHARED_FACT not in prompt and "Jie is my college roommate" not in prompt, prompt

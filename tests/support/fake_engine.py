@@ -57,6 +57,7 @@ class FakeEngine(Engine):
         self.loaded: dict[str, AdapterRef] = {}
         self.running: set[str] = set()
         self.seen: list[SamplingOptions] = []
+        self.prompts: list[list[int]] = []  # the token ids of every prompt received, to read what a key's prompt held
         knobs.built.append(self)
 
     @property
@@ -72,6 +73,7 @@ class FakeEngine(Engine):
             message, param = self.knobs.refuse
             raise EngineRequestError(message, param)
         self.seen.append(options)
+        self.prompts.append(list(prompt_token_ids))
         self.running.add(request_id)
         try:
             pieces = self.knobs.reply or REPLY

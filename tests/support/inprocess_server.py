@@ -15,6 +15,7 @@ from tests.support.fake_engine import FakeEngine, Knobs
 from tests.support.server_process import free_port
 from wechat_twin.server.app import create_app
 from wechat_twin.server.config import ServerSettings
+from wechat_twin.server.transport import uvicorn_options
 
 
 @dataclass
@@ -43,7 +44,8 @@ def serve_fake(settings: ServerSettings, knobs: Knobs | None = None) -> Iterator
     knobs = knobs or Knobs()
     app = create_app(settings, lambda _kind, path, options: FakeEngine(path, options, knobs))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": port}  # the CLI's protocol and timers
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

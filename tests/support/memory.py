@@ -11,7 +11,12 @@ from wechat_twin.memory.store import MEMORY_FILE, Exchange, build_memory, sessio
 
 MOM, JIE = "c0ffee000001", "c0ffee000002"
 ALIASES = {MOM: MOM, "妈妈": MOM, "wxid_mom": MOM, JIE: JIE, "阿杰": JIE}
-FACTS = "I live in Shenzhen.\n[妈妈]\nMom grows tomatoes on the balcony.\n[阿杰]\nJie is my college roommate.\n"
+UNSHARED_FACT = "My salary is 30k a month."  # before any section: marked for nobody
+SHARED_FACT = "I live in Shenzhen."  # under [*]: every contact may be told
+FACTS = (
+    f"{UNSHARED_FACT}\n[*]\n{SHARED_FACT}\n[妈妈]\nMom grows tomatoes on the balcony.\n"
+    "[阿杰]\nJie is my college roommate.\n"
+)
 
 
 def _exchange(contact: str, day: int, friend: str, owner: str) -> Exchange:

@@ -60,6 +60,7 @@ def memory_file(
         "exchanges": len(columns["contact"]),
         "contacts": len(set(columns["contact"])),
         "facts": facts.count() if facts else 0,
+        "facts_not_shared": facts.not_shared() if facts else 0,
     }
 
     def build(path: Path) -> None:

@@ -173,6 +173,11 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
         raise UsageError(f"--redact-words {options.redact_words}: {error}") from error
     redactor = Redactor(enabled=options.privacy, words=words, mode=options.redact_mode)
     facts = read_facts(options.facts) if options.facts else None
+    if facts and facts.not_shared():
+        diagnostics.warn(
+            f"{options.facts}: {facts.not_shared()} facts before the first section are shared with nobody and go "
+            "into no prompt; put the ones every contact may be told under [*]"
+        )
     stats = Stats()
     parse_options = ParseOptions(me=options.me, chats=options.allow, timezone=zone, diagnostics=diagnostics)
 

@@ -1,5 +1,6 @@
 // The chat page: talks to this server's OpenAI-compatible API and the feedback API under /chat/api.
-// The conversation lives in this browser (localStorage, one per clone); the key in this tab only.
+// The key and the conversations (one per clone) live in this tab only (sessionStorage), unless the owner of the
+// device ticks "Keep on this device" (localStorage, until unticked): a shared browser forgets them on close.
 // Every visible string comes from one table per language (texts.zh.json, texts.en.json): the browser's
 // language picks it (zh-* → Chinese, else English) until the page's switch does, remembered in localStorage.
 "use strict";
@@ -59,15 +60,37 @@ async function switchLanguage() {
 }
 
 // ---- storage -------------------------------------------------------------------------------------
+// The key and the conversations are private; the language, the clone picked and the sampling typed are not.
+const KEEP = STORE + "keep";
+const isPrivate = (name) => name === "key" || name.startsWith("chat:");
+const keeps = () => localStorage.getItem(KEEP) === "1";
+const storeOf = (name) => (isPrivate(name) && !keeps() ? sessionStorage : localStorage);
+
 function readJSON(key, fallback) {
   try {
-    return JSON.parse(localStorage.getItem(STORE + key)) ?? fallback;
+    return JSON.parse(storeOf(key).getItem(STORE + key)) ?? fallback;
   } catch {
     return fallback;
   }
 }
-const writeJSON = (key, value) => localStorage.setItem(STORE + key, JSON.stringify(value));
-const apiKey = () => sessionStorage.getItem(STORE + "key");
+const writeJSON = (key, value) => storeOf(key).setItem(STORE + key, JSON.stringify(value));
+const apiKey = () => storeOf("key").getItem(STORE + "key");
+const forgetKey = () => [sessionStorage, localStorage].forEach((store) => store.removeItem(STORE + "key"));
+
+// Moves the private items to the store `keep` names: ticking keeps them past the tab, unticking forgets them
+// from the device (they stay in this tab until it closes). Private items left in localStorage by a page from
+// before this choice existed are moved into the tab the same way when the box is not ticked.
+function keepOnDevice(keep) {
+  if (keep) localStorage.setItem(KEEP, "1");
+  else localStorage.removeItem(KEEP);
+  const [from, to] = keep ? [sessionStorage, localStorage] : [localStorage, sessionStorage];
+  for (const name of Object.keys(from)) {
+    if (!name.startsWith(STORE) || !isPrivate(name.slice(STORE.length))) continue;
+    to.setItem(name, from.getItem(name));
+    from.removeItem(name);
+  }
+  $("keep").checked = keep;
+}
 const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
 
 function conversation() {
@@ -104,7 +127,7 @@ async function call(path, options = {}) {
   if (response.status === 401) {
     // Ask once, and only about the key in use: a late refusal of an older key must not wipe a newer one.
     if (apiKey() === key && $("key-prompt").hidden) {
-      sessionStorage.removeItem(STORE + "key");
+      forgetKey();
       askForKey(key ? "key_refused" : "key_needed");
     }
     throw new AuthError("a key is needed");
@@ -427,7 +450,7 @@ function askForKey(reason) {
 
 function useKey(event) {
   event.preventDefault();
-  sessionStorage.setItem(STORE + "key", $("key").value.trim());
+  storeOf("key").setItem(STORE + "key", $("key").value.trim());
   $("key-prompt").hidden = true;
   state.keyReason = null;
   $("key-reason").textContent = "";
@@ -484,6 +507,8 @@ async function load() {
 async function start() {
   await useLanguage(chosenLanguage());
   localStorage.removeItem(STORE + "sampling");
+  keepOnDevice(keeps());
+  $("keep").addEventListener("change", (event) => keepOnDevice(event.target.checked));
   const typed = readJSON("sampling-typed", {});
   for (const [name, id] of Object.entries(SAMPLING_FIELDS)) $(id).value = typed[name] ?? "";
   $("composer").addEventListener("submit", send);

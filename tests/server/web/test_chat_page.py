@@ -156,7 +156,7 @@ def test_regenerate_replaces_the_reply_and_edit_resends_the_last_message(open_ch
     _wait_idle(page)
     assert regenerated.value.post_data_json["messages"] == [{"role": "user", "content": "Hi Bob, how are you?"}]
     expect(page.locator(".turn")).to_have_count(2)
-    stored = page.evaluate("JSON.parse(localStorage.getItem('wechat-twin:chat:bob'))")
+    stored = page.evaluate("JSON.parse(sessionStorage.getItem('wechat-twin:chat:bob'))")
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"]
     shown = [line for line in stored["messages"][1]["content"].split("\n") if line.strip()]
     assert _reply_lines(page) == shown
@@ -189,7 +189,7 @@ def test_thumbs_up_and_a_pick_from_show_two_land_in_the_feedback_db_and_export(o
     _set_sampling(page, temperature=0.9, max_tokens=16)
     _send(page, "Ahoy Alice, where is the treasure?")
     _wait_idle(page)
-    liked = page.evaluate("JSON.parse(localStorage.getItem('wechat-twin:chat:alice')).messages[1].content")
+    liked = page.evaluate("JSON.parse(sessionStorage.getItem('wechat-twin:chat:alice')).messages[1].content")
     page.get_by_role("button", name="Good reply").click()
     expect(page.get_by_role("button", name="Good reply")).to_have_class("pressed")
 
@@ -243,3 +243,55 @@ def test_on_a_phone_the_page_is_one_column_without_horizontal_scroll(open_chat):
     assert widths[0] <= widths[1], f"horizontal scroll: content {widths[0]} px wide in a {widths[1]} px viewport"
     box = page.locator("#input").bounding_box()
     assert box["width"] > 200 and box["height"] >= 40
+
+
+def _enter_key(page: Page, key: str) -> None:
+    expect(page.locator("#key-prompt")).to_be_visible()
+    page.fill("#key", key)
+    page.click("#key-form button")
+    page.wait_for_selector("#clone option", state="attached")
+
+
+def test_the_key_and_the_conversation_are_forgotten_with_the_tab_unless_kept_on_this_device(browser, twin_server):
+    """A shared browser: closing the tab forgets the key and the conversation (sessionStorage); ticking "Keep on
+    this device" keeps both for the next tab (localStorage), and unticking takes them off the device again."""
+    context = browser.new_context(locale="en-US")
+    url = f"{twin_server.root_url}/chat"
+    page = context.new_page()
+    page.goto(url)
+    _enter_key(page, twin_server.api_key)
+    page.select_option("#clone", "bob")
+    _set_sampling(page, temperature=0, max_tokens=2)
+    _send(page, "a secret from the first tab")
+    _wait_idle(page)
+    assert page.evaluate("localStorage.getItem('wechat-twin:key')") is None
+    assert not page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('wechat-twin:chat:'))")
+    page.close()
+
+    page = context.new_page()  # the same browser, a new tab: nothing of the first is left
+    page.goto(url)
+    _enter_key(page, twin_server.api_key)
+    page.select_option("#clone", "bob")
+    expect(page.locator(".turn")).to_have_count(0)
+    _set_sampling(page, temperature=0, max_tokens=2)  # opens the options, where the box is
+    page.check("#keep")
+    _send(page, "kept on this device")
+    _wait_idle(page)
+    page.close()
+
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#clone option", state="attached")
+    expect(page.locator("#key-prompt")).to_be_hidden()
+    page.select_option("#clone", "bob")
+    expect(page.locator(".turn.user .bubble")).to_have_text(["kept on this device"])
+    assert page.evaluate("localStorage.getItem('wechat-twin:key')") == twin_server.api_key
+    page.click("#options summary")
+    page.uncheck("#keep")
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.endsWith(':key') || k.includes(':chat:'))") == []
+    assert page.evaluate("sessionStorage.getItem('wechat-twin:key')") == twin_server.api_key, "kept in this tab"
+    page.close()
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("#key-prompt")).to_be_visible()
+    context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sqlite3
@@ -27,7 +28,7 @@ def pairs(records: list[dict]) -> set[tuple[str, str]]:
 
 def test_memory_holds_every_train_exchange_and_no_dev_one_owner_only(tmp_path):
     facts = tmp_path / "facts.txt"
-    facts.write_text("我在深圳上班\n[小雨]\n小雨 is my badminton partner\n", encoding="utf-8")
+    facts.write_text("my salary is 30k\n[*]\n我在深圳上班\n[小雨]\n小雨 is my badminton partner\n", encoding="utf-8")
     result = run_data(SAMPLE, "--out", tmp_path / "data", "--facts", facts)
     assert result.exit_code == 0, result.output
     path = tmp_path / "data" / "memory.sqlite"
@@ -43,6 +44,10 @@ def test_memory_holds_every_train_exchange_and_no_dev_one_owner_only(tmp_path):
     xiaoyu = store.contact_of("小雨")
     assert xiaoyu == store.contact_of("12") and xiaoyu in {r["chat"] for r in train}
     assert store.facts(xiaoyu) == ["我在深圳上班", "小雨 is my badminton partner"]
+    assert "my salary" not in path.read_bytes().decode("utf-8", "replace"), "a fact shared with nobody is not kept"
+    report = json.loads((tmp_path / "data" / "report.json").read_text(encoding="utf-8"))
+    assert (report["memory"]["facts"], report["memory"]["facts_not_shared"]) == (2, 1)
+    assert any("shared with nobody" in warning for warning in report["warnings"]), report["warnings"]
     assert {e.contact for e in store.similar(xiaoyu, "dinner", 5)} == {xiaoyu}
 
 

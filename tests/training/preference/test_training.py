@@ -9,11 +9,8 @@ with the metrics code that wrote `twin.json`, and the card's numbers must agree 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 from safetensors.numpy import load_file
+from typer.testing import CliRunner
 
 from tests.support.tiers import slow_fixture
 from wechat_twin.server.adapters.card import read_card
+from wechat_twin.training.cli import app
 
-TWIN_TRAIN = str(Path(sys.executable).with_name("twin-train"))
 QUESTIONS = ["free tonight?", "what are you eating", "saw the game?", "how was work", "coffee later?",
              "where are you", "you coming?", "what's up", "weekend plans?", "how is your mom", "call me later?",
              "sleep well?"]  # fmt: skip
@@ -62,11 +60,12 @@ def _write_feedback(folder: Path) -> Path:
 
 
 def _train(method: str, parent: Path, feedback: Path, *extra: str) -> Path:
+    """`twin-train METHOD ...` in this process: the console script's own app, without importing torch, transformers
+    and TRL again in a subprocess for each of the two trainings."""
     out = parent.parent / f"alice-{method}"
-    command = [TWIN_TRAIN, method, str(parent), "-f", str(feedback), "--out", str(out), *FAST, *extra]
-    env = {**os.environ, "COLUMNS": "200"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    command = [method, str(parent), "-f", str(feedback), "--out", str(out), *FAST, *extra]
+    done = CliRunner().invoke(app, command, env={"COLUMNS": "200"})
+    assert done.exit_code == 0, f"{done.output[-3000:]}\n{done.exception!r}"
     return out
 
 
