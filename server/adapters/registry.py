@@ -58,6 +58,14 @@ class ModelTarget:
     adapter: ServedAdapter | None
 
 
+def _stamp(folder: Path) -> int:
+    """Changes when a file of the folder is replaced or rewritten: a refused folder is tried again then."""
+    try:
+        return max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0)
+    except OSError:
+        return 0
+
+
 class AdapterRegistry:
     def __init__(
         self,
@@ -81,6 +89,7 @@ class AdapterRegistry:
         self._loading: dict[str, asyncio.Future[None]] = {}
         self._withdrawn: set[str] = set()  # unloaded by the admin route: not found in the folder again
         self._reported: dict[str, str] = {}  # folder name -> the problem last logged for it
+        self._refused: dict[str, tuple[int, str]] = {}  # folder name -> (its files' stamp, why its load failed)
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
 
@@ -110,6 +119,9 @@ class AdapterRegistry:
         folder = self.adapters_dir / name
         if not folder.is_dir():
             return None
+        refused = self._refused.get(name)
+        if refused is not None and refused[0] == _stamp(folder):  # refused on first use, and unchanged since
+            raise AdapterInvalid(refused[1])
         try:
             check_adapter_files(folder, self._base_config, self.base_name, self.engine.max_lora_rank)
             card = read_card(folder)
@@ -203,6 +215,7 @@ class AdapterRegistry:
                 await self._load_onto_engine(adapter)
             except OpenAIError as exc:
                 self._forget(name)
+                self._refused[name] = (_stamp(adapter.ref.path), exc.message)
                 raise OpenAIError(400, f"the adapter '{name}' cannot be served: {exc.message}", param="model",
                                   code="invalid_adapter") from exc  # fmt: skip
         logger.info("adapter %s loaded on first use", name)
