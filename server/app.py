@@ -66,20 +66,27 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal registry
         engine = await supervisor.start()
+        loads = app.state.metrics.adapter_loads
         registry = AdapterRegistry(
-            engine, base.served_name, base.path, settings.adapters_dir, settings.aliases, settings.base_revision
+            engine,
+            base.served_name,
+            base.path,
+            settings.adapters_dir,
+            settings.aliases,
+            settings.base_revision,
+            on_load=lambda name: loads.labels(name).inc(),
         )
         app.state.registry = registry
-        for problem in await registry.load_folder():
-            logger.warning("adapter skipped: %s", problem)
+        registry.scan()  # the folders' JSON files only: each clone is loaded on its first request
         for alias, name in settings.aliases.items():
             registry.resolve(name)
             logger.info("alias %s -> %s", alias, name)
         logger.info(
-            "serving %s with %s engine; adapters: %s",
+            "serving %s with %s engine; %d adapters, each loaded on first use: %s",
             base.served_name,
             engine.name,
-            ", ".join(a.ref.name for a in registry.adapters) or "none",
+            len(registry.adapters),
+            ", ".join(a.ref.name for a in registry.adapters[:20]) + (", ..." if len(registry.adapters) > 20 else ""),
         )
         freeze_startup_heap()
         try:

@@ -128,10 +128,21 @@ def visible_names(request: Request, names: list[str]) -> list[str]:
 def resolve_model(request: Request, model: str) -> ModelTarget:
     """`model` resolved for this key: a clone a chat key was not given is answered as one that does not exist,
     listing only the names it may use, so the key learns nothing about the others."""
+    _check_may_use(request, model)
+    return request.app.state.registry.resolve(model)
+
+
+async def ready_model(request: Request, model: str) -> ModelTarget:
+    """`resolve_model`, with the clone loaded onto the engine if this is its first use: what a generation needs."""
+    _check_may_use(request, model)
+    return await request.app.state.registry.ready(model)
+
+
+def _check_may_use(request: Request, model: str) -> None:
     registry = request.app.state.registry
     who = identity(request)
     if who.chat is None or who.chat.may_use(model, registry.aliases.get(model, model)):
-        return registry.resolve(model)
+        return
     served = ", ".join(visible_names(request, registry.served_names()))
     raise OpenAIError(
         404,

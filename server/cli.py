@@ -198,7 +198,10 @@ def serve(
     max_lora_rank: Annotated[int, typer.Option(min=1, help="Largest LoRA rank served")] = _ENGINE.max_lora_rank,
     max_loras: Annotated[int, typer.Option(min=1, help="Adapters in one batch")] = _ENGINE.max_loras,
     max_cpu_loras: Annotated[
-        int | None, typer.Option(min=1, help="vLLM: adapters kept in CPU memory (at least --max-loras; default: it)")
+        int | None,
+        typer.Option(
+            min=1, help="Adapters kept loaded, least recently used let go first (at least --max-loras; default: it)"
+        ),
     ] = _ENGINE.max_cpu_loras,
     max_num_seqs: Annotated[int | None, typer.Option(min=1, help="Requests generated at once")] = _ENGINE.max_num_seqs,
     enforce_eager: Annotated[

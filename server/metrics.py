@@ -43,6 +43,20 @@ class ServerMetrics:
             "twin_completion_tokens", "Completion tokens out", ["model"], registry=self.registry
         )
         self.queue_depth = Gauge("twin_queue_depth", "Requests admitted and not finished", registry=self.registry)
+        self.adapter_loads = Counter(
+            "twin_adapter_loads",
+            "Adapters loaded onto the engine: on first use, by the admin route, or again after an engine restart",
+            ["adapter"],
+            registry=self.registry,
+        )
+        self.adapters_servable = Gauge(
+            "twin_adapters_servable", "Clones the server can serve, loaded or not", registry=self.registry
+        )
+        self.adapters_resident = Gauge(
+            "twin_adapters_resident",
+            "Adapters in the engine's memory now: at most --max-cpu-loras, unless more generate at once",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

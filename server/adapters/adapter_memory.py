@@ -25,9 +25,9 @@ def _inside(folder: Path, named: str) -> Path:
     return path
 
 
-def open_memory(folder: Path, card: TwinCard | None) -> MemoryStore | None:
-    """The folder's memory, or None when it has none; ValueError names a file the card points to in vain
-    or outside the folder."""
+def memory_path(folder: Path, card: TwinCard | None) -> Path | None:
+    """Where the folder's memory is, or None when it has none; ValueError when the card or a symlink leads
+    out of the folder. No file is opened: the server checks every clone's folder so at start-up."""
     named = card.memory if card else None
     try:
         path = _inside(folder, named) if named else folder / MEMORY_FILE
@@ -36,6 +36,15 @@ def open_memory(folder: Path, card: TwinCard | None) -> MemoryStore | None:
     if not named and path.is_file() and not path.resolve().is_relative_to(folder.resolve()):
         raise ValueError(f"{folder.name}: {MEMORY_FILE} leads outside the adapter folder (a symlink)")
     if not named and not path.is_file():
+        return None
+    return path
+
+
+def open_memory(folder: Path, card: TwinCard | None) -> MemoryStore | None:
+    """The folder's memory, or None when it has none; ValueError names a file the card points to in vain
+    or outside the folder."""
+    path = memory_path(folder, card)
+    if path is None:
         return None
     try:
         return MemoryStore(path)

@@ -1,8 +1,13 @@
 """Which names the server answers to: the base, its adapters, and aliases.
 
-Adapters are found at start-up in `--adapters DIR` (one folder each) and can be
-added or removed at run time; paths outside that folder are refused so an API
-caller cannot make the server read arbitrary files.
+Every folder in `--adapters DIR` is a clone the server can serve, found by its small JSON files alone
+(`check_adapter_files`), so start-up takes as long with hundreds of clones as with one. A clone is loaded
+onto the engine on its first request, after its weights are checked as well; concurrent first requests
+share that one load. A folder added while the server runs is found by the first request naming it (or by
+`GET /v1/models`). The engine keeps only `--max-cpu-loras` adapters in memory and reads an evicted one
+back from its folder when asked for it again (vLLM does so itself; the transformers engine likewise).
+Adapters can also be loaded or unloaded by the admin routes; paths outside the adapters folder are
+refused so an API caller cannot make the server read arbitrary files.
 """
 
 from __future__ import annotations
@@ -10,18 +15,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MemoryStore
 from wechat_twin.names import NAME_RULE, is_plain_name
-from wechat_twin.server.adapters.adapter_memory import open_memory
+from wechat_twin.server.adapters.adapter_memory import memory_path, open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card
-from wechat_twin.server.adapters.validation import AdapterInvalid, validate_adapter_folder
+from wechat_twin.server.adapters.validation import AdapterInvalid, check_adapter_files, validate_adapter_folder
 from wechat_twin.server.engines.base import AdapterRef, Engine
 from wechat_twin.server.errors import OpenAIError
+
+logger = logging.getLogger("wechat_twin.server")
 
 
 @dataclass
@@ -49,6 +58,14 @@ class ModelTarget:
     adapter: ServedAdapter | None
 
 
+def _stamp(folder: Path) -> int:
+    """Changes when a file of the folder is replaced or rewritten: a refused folder is tried again then."""
+    try:
+        return max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0)
+    except OSError:
+        return 0
+
+
 class AdapterRegistry:
     def __init__(
         self,
@@ -58,37 +75,182 @@ class AdapterRegistry:
         adapters_dir: Path | None,
         aliases: dict[str, str],
         base_revision: str | None = None,
+        on_load: Callable[[str], None] = lambda name: None,
     ) -> None:
+        """`on_load(name)` is told of every load onto the engine (the `twin_adapter_loads` metric)."""
         self.engine = engine
         self.base_name = base_name
         self.base_revision = base_revision
         self.adapters_dir = adapters_dir.resolve() if adapters_dir else None
         self.aliases = dict(aliases)
         self.created = int(time.time())
+        self._on_load = on_load
         self._base_config = json.loads((base_path / "config.json").read_text(encoding="utf-8"))
-        self._adapters: dict[str, ServedAdapter] = {}
+        self._adapters: dict[str, ServedAdapter] = {}  # servable: on the engine or loaded on first use
+        self._on_engine: set[str] = set()
+        self._loading: dict[str, asyncio.Future[None]] = {}
+        self._withdrawn: set[str] = set()  # unloaded by the admin route: not found in the folder again
+        self._reported: dict[str, str] = {}  # folder name -> the problem last logged for it
+        self._refused: dict[str, tuple[int, str]] = {}  # folder name -> (its files' stamp, why its load failed)
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
 
     @property
     def adapters(self) -> list[ServedAdapter]:
+        """Every servable adapter, loaded or not."""
         return list(self._adapters.values())
+
+    def loaded_names(self) -> list[str]:
+        return [name for name in self._adapters if name in self._on_engine]
 
     def served_names(self) -> list[str]:
         return [self.base_name, *self._adapters, *self.aliases]
 
+    def _public(self, exc: Exception) -> str:
+        """A folder's problem with the adapters folder's own path left out: any key may read it."""
+        text = str(exc)
+        return text.replace(f"{self.adapters_dir}/", "") if self.adapters_dir else text
+
+    def _found(self, name: str) -> ServedAdapter | None:
+        """The folder `name` in the adapters folder as a servable adapter (not yet loaded); None when there
+        is no such folder; AdapterInvalid when there is one but its files say it cannot be served here."""
+        if self.adapters_dir is None or name in self._withdrawn or not is_plain_name(name):
+            return None
+        if name == self.base_name or name in self.aliases:
+            raise AdapterInvalid(f"the name '{name}' is already served (the base model or an alias)")
+        folder = self.adapters_dir / name
+        if not folder.is_dir():
+            return None
+        refused = self._refused.get(name)
+        if refused is not None and refused[0] == _stamp(folder):  # refused on first use, and unchanged since
+            raise AdapterInvalid(refused[1])
+        try:
+            check_adapter_files(
+                folder, self._base_config, self.base_name, self.engine.max_lora_rank, self.base_revision
+            )
+            card = read_card(folder)
+            memory_path(folder, card)
+        except (AdapterInvalid, ValueError) as exc:  # ValueError: a twin.json pydantic refuses
+            raise AdapterInvalid(self._public(exc)) from exc
+        served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), card)
+        self._adapters[name] = served
+        self._reported.pop(name, None)
+        return served
+
+    def scan(self) -> list[str]:
+        """Take in the folders added since the last scan (start-up, `GET /v1/models`); forget clones whose folder
+        is gone and that the engine does not hold. Returns the problems not reported before, each naming its
+        folder, and logs them."""
+        if self.adapters_dir is None:
+            return []
+        present = {p.name for p in self.adapters_dir.iterdir() if p.is_dir()}
+        for name in [n for n, a in self._adapters.items() if not a.ref.path.is_dir() and n not in self._on_engine]:
+            self._forget(name)
+        problems = []
+        for name in sorted(present - self._adapters.keys() - self._withdrawn):
+            problem = None if is_plain_name(name) else f"the folder name {NAME_RULE}"
+            try:
+                self._found(name)
+            except AdapterInvalid as exc:
+                problem = str(exc)
+            if problem and self._reported.get(name) != problem:
+                self._reported[name] = problem
+                problems.append(f"{name}: {problem}")
+                logger.warning("adapter skipped: %s: %s", name, problem)
+        return problems
+
     def resolve(self, model: str) -> ModelTarget:
+        """The base or a servable adapter (found in the folder now if it was added since); it may not be loaded
+        yet: `ready` loads it. 404 listing the served names; 400 naming a folder that cannot be served."""
         name = self.aliases.get(model, model)
         if name == self.base_name:
             return ModelTarget(model, None)
-        if name in self._adapters:
-            return ModelTarget(model, self._adapters[name])
+        adapter = self._adapters.get(name)
+        if adapter is not None and not adapter.ref.path.is_dir() and name not in self._on_engine:
+            self._forget(name)
+            adapter = None
+        if adapter is None:
+            try:
+                adapter = self._found(name)
+            except AdapterInvalid as exc:
+                raise OpenAIError(400, f"the adapter '{name}' cannot be served: {exc}", param="model",
+                                  code="invalid_adapter") from exc  # fmt: skip
+        if adapter is not None:
+            return ModelTarget(model, adapter)
         raise OpenAIError(
             404,
             f"The model '{model}' does not exist. Served models: {', '.join(self.served_names())}",
             param="model",
             code="model_not_found",
         )
+
+    async def ready(self, model: str) -> ModelTarget:
+        """`resolve`, then load the adapter onto the engine if this is its first use. Concurrent first requests
+        wait for one load; a client that goes away does not cancel it for the others."""
+        target = self.resolve(model)
+        adapter = target.adapter
+        if adapter is None or adapter.ref.name in self._on_engine:
+            return target
+        name = adapter.ref.name
+        loading = self._loading.get(name)
+        if loading is None:
+            loading = asyncio.ensure_future(self._first_load(adapter))
+            self._loading[name] = loading
+            loading.add_done_callback(self._loaded)
+        await asyncio.shield(loading)
+        return target
+
+    def _loaded(self, loading: asyncio.Future[None]) -> None:
+        """A first load is over: the next request starts another if it failed. Its error is read here, so that
+        one whose requests all went away is not reported as never retrieved."""
+        for name in [n for n, f in self._loading.items() if f is loading]:
+            del self._loading[name]
+        if not loading.cancelled():
+            loading.exception()
+
+    async def _first_load(self, adapter: ServedAdapter) -> None:
+        name = adapter.ref.name
+        async with self._lock:
+            if self._adapters.get(name) is not adapter:
+                raise OpenAIError(404, f"the adapter '{name}' was unloaded", param="model", code="model_not_found")
+            if name in self._on_engine:
+                return
+            try:
+                await self._load_onto_engine(adapter)
+            except OpenAIError as exc:
+                self._forget(name)
+                self._refused[name] = (_stamp(adapter.ref.path), exc.message)
+                raise OpenAIError(400, f"the adapter '{name}' cannot be served: {exc.message}", param="model",
+                                  code="invalid_adapter") from exc  # fmt: skip
+        logger.info("adapter %s loaded on first use", name)
+
+    async def _load_onto_engine(self, served: ServedAdapter) -> None:
+        """The whole check (weights too), the folder's memory, then the engine; 400 naming what is wrong.
+        The caller holds the lock."""
+        folder = served.ref.path
+        try:
+            validate_adapter_folder(
+                folder, self._base_config, self.base_name, self.engine.max_lora_rank, self.base_revision
+            )
+            served.card = read_card(folder)
+            memory = open_memory(folder, served.card)
+        except (AdapterInvalid, ValueError) as exc:
+            raise OpenAIError(400, self._public(exc), param="lora_path", code="invalid_adapter") from exc
+        try:
+            await self.engine.load_adapter(served.ref)
+        except ValueError as exc:
+            if memory is not None:
+                memory.close()
+            raise OpenAIError(400, self._public(exc), param="lora_path", code="invalid_adapter") from exc
+        served.memory = memory
+        self._on_engine.add(served.ref.name)
+        self._on_load(served.ref.name)
+
+    def _forget(self, name: str) -> None:
+        served = self._adapters.pop(name, None)
+        self._on_engine.discard(name)
+        if served is not None and served.memory is not None:
+            served.memory.close()
 
     def _checked_path(self, name: str, path: str | None) -> Path:
         if not is_plain_name(name):
@@ -106,54 +268,43 @@ class AdapterRegistry:
         return folder
 
     async def load(self, name: str, path: str | None = None) -> ServedAdapter:
+        """The admin route: load now (a clone not yet used, or from another folder of the adapters folder)."""
         folder = self._checked_path(name, path)
         async with self._lock:
-            if name in self._adapters or name == self.base_name or name in self.aliases:
+            if name in self._on_engine or name == self.base_name or name in self.aliases:
                 raise OpenAIError(400, f"the name '{name}' is already served; unload it first", param="lora_name")
+            known = self._adapters.get(name)
+            if known is not None and known.ref.path == folder:
+                served = known
+            else:
+                served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), None)
             try:
-                validate_adapter_folder(
-                    folder, self._base_config, self.base_name, self.engine.max_lora_rank, self.base_revision
-                )
-                card = read_card(folder)
-                memory = open_memory(folder, card)
-            except (AdapterInvalid, ValueError) as exc:
-                raise OpenAIError(400, str(exc), param="lora_path", code="invalid_adapter") from exc
-            served = ServedAdapter(AdapterRef(name, folder, next(self._ids)), card, memory)
-            try:
-                await self.engine.load_adapter(served.ref)
-            except ValueError as exc:
-                if memory is not None:
-                    memory.close()
-                raise OpenAIError(400, str(exc), param="lora_path", code="invalid_adapter") from exc
+                await self._load_onto_engine(served)
+            except OpenAIError:
+                if known is not None:
+                    self._forget(name)  # its folder cannot be served: no longer listed
+                raise
             self._adapters[name] = served
+            self._withdrawn.discard(name)
             return served
 
     async def unload(self, name: str) -> None:
+        """The admin route: the clone is no longer served, nor found in the folder again, until it is loaded."""
         async with self._lock:
-            served = self._adapters.pop(name, None)
-            if served is None:
+            if name not in self._adapters:
                 raise OpenAIError(
                     404, f"no adapter named '{name}' is loaded", param="lora_name", code="model_not_found"
                 )
-            await self.engine.unload_adapter(served.ref)
-            if served.memory is not None:
-                served.memory.close()
+            served = self._adapters[name]
+            if name in self._on_engine:
+                await self.engine.unload_adapter(served.ref)
+            self._forget(name)
+            self._withdrawn.add(name)
 
     async def attach(self, engine: Engine) -> None:
-        """Serve through a new engine (after a restart): every adapter loaded so far is loaded on it."""
+        """Serve through a new engine (after a restart): every adapter the old one had is loaded on it."""
         async with self._lock:
             self.engine = engine
-            for served in self._adapters.values():
-                await engine.load_adapter(served.ref)
-
-    async def load_folder(self) -> list[str]:
-        """Load every adapter folder at start-up; a bad folder is reported and skipped, not fatal."""
-        problems: list[str] = []
-        if self.adapters_dir is None:
-            return problems
-        for folder in sorted(p for p in self.adapters_dir.iterdir() if p.is_dir()):
-            try:
-                await self.load(folder.name)
-            except OpenAIError as exc:
-                problems.append(f"{folder.name}: {exc.message}")
-        return problems
+            for name in self.loaded_names():
+                await engine.load_adapter(self._adapters[name].ref)
+                self._on_load(name)

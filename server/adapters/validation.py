@@ -47,10 +47,12 @@ def _same_base(card_base: str, base_name: str, base_config: dict[str, Any]) -> b
     return Path(card_base).name == Path(base_name).name
 
 
-def validate_adapter_folder(
+def check_adapter_files(
     folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int, base_revision: str | None = None
 ) -> None:
-    """Refuse a folder the engine cannot serve on this base; `base_revision` is the server's `--revision`."""
+    """What can be read from the folder's small JSON files (peft's config, `twin.json`): cheap enough to run on
+    every folder at start-up, however many clones there are; the weights are checked when one is first used.
+    `base_revision` is the server's `--revision`."""
     if not folder.is_dir():
         raise AdapterInvalid(f"{folder} is not a folder")
     config_path = folder / "adapter_config.json"
@@ -76,6 +78,14 @@ def validate_adapter_folder(
             f"{folder / 'twin.json'}: trained on {card.base_model} at revision {card.base_revision!r}, but this "
             f"server serves it at --revision {base_revision!r}; serve that revision, or train again on this one"
         )
+
+
+def validate_adapter_folder(
+    folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int, base_revision: str | None = None
+) -> None:
+    """Everything `check_adapter_files` checks, then the weights' shapes against the base model's layers."""
+    check_adapter_files(folder, base_config, base_name, max_rank, base_revision)
+    weights_path = folder / "adapter_model.safetensors"
     hidden = base_config.get("hidden_size")
     inner = base_config.get("intermediate_size")
     layers = base_config.get("num_hidden_layers")

@@ -44,4 +44,8 @@ async def live() -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    state = request.app.state
+    state.metrics.adapters_servable.set(len(state.registry.adapters))
+    if state.supervisor.ready:  # a dying engine is not asked
+        state.metrics.adapters_resident.set(len(await state.engine.resident_adapters()))
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

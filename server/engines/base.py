@@ -154,6 +154,10 @@ class Engine(abc.ABC):
     async def unload_adapter(self, adapter: AdapterRef) -> None:
         """Forget an adapter and free its memory."""
 
+    async def resident_adapters(self) -> set[str]:
+        """The adapters in the engine's memory now (at most --max-cpu-loras, unless more generate at once)."""
+        return set()
+
     def is_dead(self) -> bool:
         """True once the engine can serve nothing more (its worker died); the server then restarts it."""
         return False

@@ -6,13 +6,16 @@ merged into the batch's, `batch_cache`), runs one decoding step for every row, a
 aborted rows. peft applies each row's own adapter (`adapter_names=`, base rows get none), so base and
 clones share every forward pass. Rows are left-padded and padding is masked, so a greedy reply does not
 depend on which requests it was batched with. Sampling (temperature, top-p, penalties, seeds, stop
-strings) is per row: a request's seed drives its own generator, whoever else is in the batch.
+strings) is per row: a request's seed drives its own generator, whoever else is in the batch. As vLLM does, it
+keeps at most `--max-cpu-loras` adapters in peft, unloading the least recently used one that no request is
+using, and reads an evicted adapter back from its folder when a request names it again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,7 @@ from wechat_twin.server.engines.base import (
     Engine,
     EngineLoad,
     EngineOptions,
+    EngineRequestError,
     SamplingOptions,
 )
 from wechat_twin.server.engines.device import Device, pick_device, probe, serving_dtype
@@ -83,7 +87,12 @@ class TransformersEngine(Engine):
         self._base = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype_name))
         self._base = self._base.to(self._device).eval()
         self._model: Any = self._base
+        # Servable adapters (each loaded once, so known to fit), and those in peft now, least recently used first:
+        # at most --max-cpu-loras (as vLLM keeps), unless more are generating at once; one evicted is read back.
         self._adapters: dict[str, AdapterRef] = {}
+        self._resident: OrderedDict[str, AdapterRef] = OrderedDict()
+        self._max_resident = options.max_cpu_loras or options.max_loras
+        self._residency = asyncio.Lock()
         config_len = getattr(self._base.config, "max_position_embeddings", 2048)
         self.max_model_len = min(options.max_model_len or config_len, config_len)
         self.max_lora_rank = options.max_lora_rank
@@ -120,8 +129,9 @@ class TransformersEngine(Engine):
     ) -> AsyncIterator[list[ChoiceDelta]]:
         import torch
 
-        if adapter is not None and adapter.name not in self._adapters:
-            raise ValueError(f"adapter '{adapter.name}' is not loaded")
+        if adapter is not None:
+            await self._make_resident(adapter)
+        # From here to `_live` nothing awaits: an adapter made resident cannot be evicted before it counts as in use.
         generator = torch.Generator(device=self._device)
         if options.seed is not None:
             generator.manual_seed(options.seed)
@@ -354,6 +364,38 @@ class TransformersEngine(Engine):
             self._live.pop(request.request_id, None)
         request.loop.call_soon_threadsafe(request.queue.put_nowait, None)
 
+    def _in_use(self) -> set[str]:
+        with self._wake:
+            return {request.adapter_name for request in self._live.values()}
+
+    async def _make_room(self) -> None:
+        """Unload the least recently used adapters that no request is using until one more fits."""
+        busy = self._in_use()
+        idle = [name for name in self._resident if name not in busy]
+        loop = asyncio.get_running_loop()
+        for name in idle[: max(0, len(self._resident) + 1 - self._max_resident)]:
+            await loop.run_in_executor(None, self._unload_sync, self._resident.pop(name))
+
+    async def _make_resident(self, adapter: AdapterRef) -> None:
+        if adapter.name in self._resident and adapter.name in self._adapters:
+            # Evictions leave `_resident` before they await: one found here stays until its request is `_live`.
+            self._resident.move_to_end(adapter.name)
+            return
+        async with self._residency:
+            if adapter.name not in self._adapters:
+                raise ValueError(f"adapter '{adapter.name}' is not loaded")
+            if adapter.name in self._resident:
+                self._resident.move_to_end(adapter.name)
+                return
+            await self._make_room()
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._load_sync, adapter)
+            except Exception as exc:
+                raise EngineRequestError(
+                    f"adapter '{adapter.name}' could not be read back from {adapter.path}: {exc}", "model"
+                ) from exc
+            self._resident[adapter.name] = adapter
+
     def _load_sync(self, adapter: AdapterRef) -> None:
         from peft import PeftModel
 
@@ -365,11 +407,14 @@ class TransformersEngine(Engine):
             self._model.eval()
 
     async def load_adapter(self, adapter: AdapterRef) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self._load_sync, adapter)
-        except Exception as exc:
-            raise ValueError(f"could not load adapter '{adapter.name}' from {adapter.path}: {exc}") from exc
-        self._adapters[adapter.name] = adapter
+        async with self._residency:
+            await self._make_room()
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._load_sync, adapter)
+            except Exception as exc:
+                raise ValueError(f"could not load adapter '{adapter.name}' from {adapter.path}: {exc}") from exc
+            self._resident[adapter.name] = adapter
+            self._adapters[adapter.name] = adapter
 
     def _unload_sync(self, adapter: AdapterRef) -> None:
         with self._model_lock:
@@ -379,9 +424,14 @@ class TransformersEngine(Engine):
         """New requests are refused at once; the ones already using the adapter finish with it first."""
         if self._adapters.pop(adapter.name, None) is None:
             return
-        while any(request.adapter_name == adapter.name for request in list(self._live.values())):
+        while adapter.name in self._in_use():
             await asyncio.sleep(0.05)
-        await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
+        async with self._residency:
+            if self._resident.pop(adapter.name, None) is not None:
+                await asyncio.get_running_loop().run_in_executor(None, self._unload_sync, adapter)
+
+    async def resident_adapters(self) -> set[str]:
+        return set(self._resident)
 
     def queue_depth(self) -> int:
         """Requests waiting or generating; drops as soon as an aborted request leaves the batch."""

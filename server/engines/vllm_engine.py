@@ -85,17 +85,20 @@ class VLLMEngine(Engine):
         self.max_model_len = self._engine.model_config.max_model_len
         self.max_lora_rank = options.max_lora_rank
         self._aborts: set[asyncio.Future] = set()
+        self._names: dict[int, str] = {}  # LoRARequest ids -> adapter names, for `resident_adapters`
 
     @property
     def tokenizer(self) -> Any:
         return self._tokenizer
 
-    @staticmethod
-    def _lora_request(adapter: AdapterRef | None) -> Any:
+    def _lora_request(self, adapter: AdapterRef | None) -> Any:
+        """Named by path: vLLM reads an adapter it evicted from its CPU cache (--max-cpu-loras, least recently
+        used first) back from the folder when a request needs it again."""
         if adapter is None:
             return None
         from vllm.lora.request import LoRARequest
 
+        self._names[adapter.int_id] = adapter.name
         return LoRARequest(adapter.name, adapter.int_id, str(adapter.path))
 
     async def stream(
@@ -162,6 +165,9 @@ class VLLMEngine(Engine):
 
     async def unload_adapter(self, adapter: AdapterRef) -> None:
         await self._engine.remove_lora(adapter.int_id)
+
+    async def resident_adapters(self) -> set[str]:
+        return {self._names.get(lora_id, str(lora_id)) for lora_id in await self._engine.list_loras()}
 
     def is_dead(self) -> bool:
         return self._engine is None or self._engine.errored

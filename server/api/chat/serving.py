@@ -22,7 +22,7 @@ from wechat_twin.server.api.chat.protocol import (
 from wechat_twin.server.api.chat.trimming import FittedPrompt, fit_history, wrapper_tokens
 from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, reply_budget, sse_stream
 from wechat_twin.server.api.preparation import off_the_loop
-from wechat_twin.server.auth import resolve_model
+from wechat_twin.server.auth import ready_model
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
 from wechat_twin.server.prompting import ChatMessage, build_chat, render_chat_prompt
@@ -125,7 +125,7 @@ async def create_chat_completion(request: Request, body: ChatCompletionRequest, 
     state = request.app.state
     _check_tools(body)
     _check_response_format(body)
-    target = resolve_model(request, body.model)
+    target = await ready_model(request, body.model)
     settings = state.settings
     budget = reply_budget(settings, target, body.max_completion_tokens or body.max_tokens)
     messages = chat_messages(body)

@@ -7,7 +7,7 @@ from fastapi import Request
 from wechat_twin.server.api.completions.protocol import Completion, CompletionChoice, CompletionRequest
 from wechat_twin.server.api.generation import Generation, GenerationStream, prepare, sse_stream
 from wechat_twin.server.api.preparation import off_the_loop
-from wechat_twin.server.auth import resolve_model
+from wechat_twin.server.auth import ready_model
 from wechat_twin.server.engines.base import ChoiceDelta
 from wechat_twin.server.errors import OpenAIError
 
@@ -25,7 +25,7 @@ async def create_completion(request: Request, body: CompletionRequest):
         prompt = body.prompt
     if not prompt:
         raise OpenAIError(400, "prompt must not be empty", param="prompt")
-    target = resolve_model(request, body.model)
+    target = await ready_model(request, body.model)
     tokenizer = state.engine.tokenizer
     prompt_ids = await off_the_loop(request, lambda: list(tokenizer(prompt, add_special_tokens=True)["input_ids"]))
     prepared = prepare(request, target, body, prompt_ids, body.max_tokens or COMPLETIONS_DEFAULT_MAX_TOKENS)

@@ -1,4 +1,4 @@
-"""The base model, its adapters (parent = base) and aliases, in OpenAI's list shape."""
+"""The base model, every servable adapter (parent = base; loaded or not yet) and aliases, in OpenAI's list shape."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class ModelList(BaseModel):
 def _cards(request: Request) -> list[ModelCard]:
     """What this key may use; adapter folders' paths (vLLM's `root`) only for keys that manage adapters."""
     registry = request.app.state.registry
+    registry.scan()  # clones dropped into the adapters folder since are listed, loaded or not
     max_len = request.app.state.engine.max_model_len
     show_paths = can_manage(request.app.state.settings, identity(request))
     show_rhythm = identity(request).chooses_contact  # per-contact timing: the bridge's and the owner's, no friend's
