@@ -71,17 +71,31 @@ def bench(export: Path, seed: int, draws: int, cap: float) -> float:
     real_gaps = dev.gaps["gap"].to_list()
     default_cap = BridgeConfig().max_reply_delay_s
     rows = []
-    for label, limit in ((f"rhythm, max_reply_delay_s {cap:g}", cap), (f"rhythm, default cap {default_cap:g}",
-                                                                         default_cap)):  # fmt: skip
+    for label, limit in (
+        (f"rhythm, max_reply_delay_s {cap:g}", cap),
+        (f"rhythm, default cap {default_cap:g}", default_cap),
+    ):
         timing = Timing(rhythm, Pacing(max_reply_delay_s=limit), random.Random(seed))
-        rows.append((label, ks_distance(replay(dev, names, timing, draws), real),
-                     ks_distance(gaps(dev, timing, draws), real_gaps) if real_gaps else float("nan")))  # fmt: skip
+        rows.append(
+            (
+                label,
+                ks_distance(replay(dev, names, timing, draws), real),
+                ks_distance(gaps(dev, timing, draws), real_gaps) if real_gaps else float("nan"),
+            )
+        )
     fixed = Timing(None, Pacing(), random.Random(seed))
-    rows.append(("fixed typing pauses (before)", ks_distance(fixed_latency(dev), real),
-                 ks_distance(gaps(dev, fixed, 1), real_gaps) if real_gaps else float("nan")))  # fmt: skip
-    print(f"\n{export.relative_to(EXAMPLES.parent) if export.is_relative_to(EXAMPLES.parent) else export}: "
-          f"{len(train.latencies())} replies measured, {len(real)} dev replies and {len(real_gaps)} dev bubble gaps "
-          f"replayed x{draws} (seed {seed})")  # fmt: skip
+    rows.append(
+        (
+            "fixed typing pauses (before)",
+            ks_distance(fixed_latency(dev), real),
+            ks_distance(gaps(dev, fixed, 1), real_gaps) if real_gaps else float("nan"),
+        )
+    )
+    print(
+        f"\n{export.relative_to(EXAMPLES.parent) if export.is_relative_to(EXAMPLES.parent) else export}: "
+        f"{len(train.latencies())} replies measured, {len(real)} dev replies and {len(real_gaps)} dev bubble gaps "
+        f"replayed x{draws} (seed {seed})"
+    )
     print(f"  {'timing':<36} {'KS latency':>10} {'KS gaps':>8}")
     for label, latency, gap in rows:
         print(f"  {label:<36} {latency:>10.3f} {gap:>8.3f}")
@@ -93,8 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("exports", nargs="*", type=Path, default=list(EXPORTS), help="chat exports (default: both)")
     parser.add_argument("--seed", type=int, default=7, help="the generator's seed")
     parser.add_argument("--draws", type=int, default=20, help="draws per dev turn")
-    parser.add_argument("--max-reply-delay", type=float, default=3600.0,
-                        help="the cap on a drawn wait (default: the session gap: the owner's whole range)")  # fmt: skip
+    parser.add_argument(
+        "--max-reply-delay",
+        type=float,
+        default=3600.0,
+        help="the cap on a drawn wait (default: the session gap: the owner's whole range)",
+    )
     args = parser.parse_args(argv)
     worst = max(bench(export, args.seed, args.draws, args.max_reply_delay) for export in args.exports)
     print(f"\nworst KS latency with the rhythm: {worst:.3f} (goal <= {GOAL})")

@@ -78,12 +78,36 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def our_command(model: Path, adapters: Path, port: int, args: argparse.Namespace, engine: str = "vllm",
-                *extra: str) -> list[str]:  # fmt: skip
-    return [sys.executable, "-m", "wechat_twin.server", "serve", "--model", str(model), "--served-name", EMBEDDED_NAME,
-            "--adapters", str(adapters), "--port", str(port), "--engine", engine, "--dtype", "float32",
-            "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
-            "--log-level", "warning", *extra]  # fmt: skip
+def our_command(
+    model: Path, adapters: Path, port: int, args: argparse.Namespace, engine: str = "vllm", *extra: str
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "wechat_twin.server",
+        "serve",
+        "--model",
+        str(model),
+        "--served-name",
+        EMBEDDED_NAME,
+        "--adapters",
+        str(adapters),
+        "--port",
+        str(port),
+        "--engine",
+        engine,
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        str(args.max_model_len),
+        "--max-lora-rank",
+        "8",
+        "--max-loras",
+        "2",
+        "--log-level",
+        "warning",
+        *extra,
+    ]
 
 
 def transformers_batched(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
@@ -97,11 +121,30 @@ def transformers_one_at_a_time(model: Path, adapters: Path, port: int, args: arg
 def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespace) -> list[str]:
     """vLLM's server given every adapter folder (as ours is given the folder)."""
     names = sorted(p.name for p in adapters.iterdir() if p.is_dir())
-    return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-            "--served-model-name", EMBEDDED_NAME, "--enable-lora", "--lora-modules",
-            *[f"{name}={adapters / name}" for name in names], "--port", str(port), "--dtype", "float32",
-            "--max-model-len", str(args.max_model_len), "--max-lora-rank", "8", "--max-loras", "2",
-            "--uvicorn-log-level", "warning"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model),
+        "--served-model-name",
+        EMBEDDED_NAME,
+        "--enable-lora",
+        "--lora-modules",
+        *[f"{name}={adapters / name}" for name in names],
+        "--port",
+        str(port),
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        str(args.max_model_len),
+        "--max-lora-rank",
+        "8",
+        "--max-loras",
+        "2",
+        "--uvicorn-log-level",
+        "warning",
+    ]
 
 
 CommandBuilder = Callable[[Path, Path, int, argparse.Namespace], list[str]]
@@ -109,9 +152,12 @@ CommandBuilder = Callable[[Path, Path, int, argparse.Namespace], list[str]]
 LINEUPS: dict[str, tuple[tuple[str, CommandBuilder], ...]] = {
     "vllm": (("vllm-server", vllm_command), ("wechat-twin", our_command)),
     "clones": (("vllm-server", vllm_command), ("wechat-twin", our_command)),
-    "transformers": (("tf-batched", transformers_batched), ("tf-one-by-one", transformers_one_at_a_time),
-                     ("vllm-cpu", our_command)),
-}  # fmt: skip
+    "transformers": (
+        ("tf-batched", transformers_batched),
+        ("tf-one-by-one", transformers_one_at_a_time),
+        ("vllm-cpu", our_command),
+    ),
+}
 
 
 Ask = tuple[str, str]  # (model, user prompt)
@@ -130,9 +176,11 @@ def count_wrong(replies: Sequence[tuple[Ask, str]], alone: dict[Ask, str]) -> in
 async def _ask(client: AsyncOpenAI, ask: Ask, args: argparse.Namespace) -> tuple[str, int]:
     model, prompt = ask
     reply = await client.chat.completions.create(
-        model=model, max_tokens=args.max_tokens, temperature=0,
+        model=model,
+        max_tokens=args.max_tokens,
+        temperature=0,
         messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
-    )  # fmt: skip
+    )
     return reply.choices[0].message.content or "", reply.usage.completion_tokens
 
 
@@ -192,8 +240,11 @@ def measure(
                 raise SystemExit(f"{name} did not start in 600 s:\n" + "\n".join(log.read_text().splitlines()[-20:]))
             time.sleep(0.2)
         startup = time.perf_counter() - started
-        print(f"  {name}: up in {startup:.1f} s, sending {args.requests} requests x {args.max_tokens} tokens at "
-              f"concurrency {args.concurrency} over {len(models)} models", flush=True)  # fmt: skip
+        print(
+            f"  {name}: up in {startup:.1f} s, sending {args.requests} requests x {args.max_tokens} tokens at "
+            f"concurrency {args.concurrency} over {len(models)} models",
+            flush=True,
+        )
         seconds, tokens, latencies, wrong = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1", args, models, check))
         return LoadResult(name, seconds, tokens, latencies, startup, wrong)
     finally:
@@ -238,14 +289,17 @@ RATIOS = {"vllm": vllm_ratios, "transformers": transformers_ratios, "clones": cl
 def report(kind: str, rounds: list[list[LoadResult]]) -> None:
     """Each round's numbers, then each ratio's median over the rounds (each ratio taken within its round), and
     the wrong replies of each server over all rounds where they were checked."""
-    print(f"\n{'round':<7}{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}{'start s':>10}"
-          f"{'wrong':>8}")  # fmt: skip
+    print(
+        f"\n{'round':<7}{'server':<14}{'tok/s':>10}{'p50 s':>10}{'p99 s':>10}{'tokens':>10}{'start s':>10}{'wrong':>8}"
+    )
     for number, results in enumerate(rounds, start=1):
         for result in results:
             wrong = "-" if result.wrong is None else str(result.wrong)
-            print(f"{number:<7}{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
-                  f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}{result.startup_s:>10.1f}"
-                  f"{wrong:>8}")  # fmt: skip
+            print(
+                f"{number:<7}{result.name:<14}{result.throughput:>10.1f}{result.percentile(0.5):>10.2f}"
+                f"{result.percentile(0.99):>10.2f}{result.completion_tokens:>10}{result.startup_s:>10.1f}"
+                f"{wrong:>8}"
+            )
     per_round = [RATIOS[kind](*results) for results in rounds]
     print(f"\nmedian over {len(rounds)} rounds:")
     for label, (_, goal) in per_round[0].items():
@@ -295,8 +349,13 @@ def main() -> None:
     parser.add_argument("--max-model-len", type=int, default=1024)
     parser.add_argument("--engine", choices=sorted(LINEUPS), default="vllm", help="which comparison to run")
     parser.add_argument("--rounds", type=int, default=3, help="turns each server takes, alternating")
-    parser.add_argument("--adapters", type=int, default=0, metavar="N",
-                        help="N clones, round-robin, against vLLM's server given the same N (vllm only)")  # fmt: skip
+    parser.add_argument(
+        "--adapters",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N clones, round-robin, against vLLM's server given the same N (vllm only)",
+    )
     args = parser.parse_args()
     if args.adapters and args.engine != "vllm":
         parser.error("--adapters compares against vLLM's server: use it with --engine vllm")

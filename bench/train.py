@@ -71,13 +71,41 @@ class Recipe:
 
     def ours(self, data: Path, out: Path, model: Path) -> list[str]:
         return [
-            sys.executable, "-m", "wechat_twin.training.cli", "sft", str(data), "--out", str(out),
-            "--model", str(model), "--rank", str(self.rank), "--alpha", str(self.alpha),
-            "--dropout", str(self.dropout), "--learning-rate", str(self.learning_rate),
-            "--lr-scheduler", self.lr_scheduler, "--warmup-ratio", str(self.warmup_ratio),
-            "--batch-size", str(self.batch_size), "--grad-accum", "1", "--epochs", str(self.epochs),
-            "--max-length", str(self.max_length), "--seed", str(self.seed), "--evals", "1", "--overwrite",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "wechat_twin.training.cli",
+            "sft",
+            str(data),
+            "--out",
+            str(out),
+            "--model",
+            str(model),
+            "--rank",
+            str(self.rank),
+            "--alpha",
+            str(self.alpha),
+            "--dropout",
+            str(self.dropout),
+            "--learning-rate",
+            str(self.learning_rate),
+            "--lr-scheduler",
+            self.lr_scheduler,
+            "--warmup-ratio",
+            str(self.warmup_ratio),
+            "--batch-size",
+            str(self.batch_size),
+            "--grad-accum",
+            "1",
+            "--epochs",
+            str(self.epochs),
+            "--max-length",
+            str(self.max_length),
+            "--seed",
+            str(self.seed),
+            "--evals",
+            "1",
+            "--overwrite",
+        ]
 
     def llamafactory(self, dataset_dir: Path, dataset: str, out: Path, model: Path) -> dict[str, object]:
         """LLaMA-Factory's training YAML for the same run (its names: `lora_target: all` is every linear layer)."""
@@ -145,8 +173,12 @@ def ensure_llamafactory(venv: Path) -> Path:
     if subprocess.run([str(python), "-c", "import torchaudio"], capture_output=True, check=False).returncode:
         # LLaMA-Factory imports torchaudio at start-up but calls it only for audio inputs, and PyPI has no
         # torchaudio for every torch build: a module that says so if it is ever used stands in.
-        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        site = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         stub = Path(site) / "torchaudio"
         stub.mkdir(exist_ok=True)
         (stub / "__init__.py").write_text(AUDIO_STUB)
@@ -162,8 +194,17 @@ def embedded_model() -> Path:
 def make_dataset(work: Path) -> Path:
     """The sample export through `twin-train data --llamafactory`: our files and LLaMA-Factory's, same samples."""
     data = work / "data"
-    command = [sys.executable, "-m", "wechat_twin.training.cli", "data", str(SAMPLE_EXPORT), "--out", str(data),
-               "--llamafactory", "--no-memory"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "wechat_twin.training.cli",
+        "data",
+        str(SAMPLE_EXPORT),
+        "--out",
+        str(data),
+        "--llamafactory",
+        "--no-memory",
+    ]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return data
 
@@ -196,8 +237,14 @@ def timed(command: list[str], log: Path, env: dict[str, str] | None = None) -> t
 
     started = time.perf_counter()
     with log.open("w") as out:
-        result = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *command], stdout=out, stderr=subprocess.PIPE,
-                                text=True, env={**os.environ, **(env or {})}, check=False)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", PEAK_WRAPPER, *command],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
     wall = time.perf_counter() - started
     lines = result.stderr.strip().splitlines()
     if result.returncode != 0:
@@ -291,9 +338,11 @@ def main() -> None:
         pairs.append((runs["ours"], runs["llamafactory"]))
     for index, (ours, theirs) in enumerate(pairs, 1):
         ratio = ratios(ours, theirs, tokens)
-        print(f"round {index}: tokens/s {ratio['speed']:.3f}x (goal >= {GOAL_SPEED}) | dev loss {ratio['loss']:.4f}x "
-              f"(goal <= {GOAL_LOSS}) | peak memory {ratio['memory']:.3f}x (goal <= {GOAL_MEMORY}) | "
-              f"{verdict(ratio)}")  # fmt: skip
+        print(
+            f"round {index}: tokens/s {ratio['speed']:.3f}x (goal >= {GOAL_SPEED}) | dev loss {ratio['loss']:.4f}x "
+            f"(goal <= {GOAL_LOSS}) | peak memory {ratio['memory']:.3f}x (goal <= {GOAL_MEMORY}) | "
+            f"{verdict(ratio)}"
+        )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -89,8 +89,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peak-flops", type=float, default=H100_SXM_BF16_FLOPS, help="peak bf16 FLOP/s of the GPU")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    defaults = {"steps": 3, "warmup_steps": 1, "batch_size": 4} if args.tiny else {
-        "steps": 20, "warmup_steps": 3, "batch_size": 16}  # fmt: skip
+    defaults = (
+        {"steps": 3, "warmup_steps": 1, "batch_size": 4}
+        if args.tiny
+        else {"steps": 20, "warmup_steps": 3, "batch_size": 16}
+    )
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -206,9 +209,12 @@ def run_once(mode: str, args: argparse.Namespace, shape: dict[str, int], dataset
             seed=args.seed,
         )
         peft_config = LoraConfig(
-            r=args.lora_rank, lora_alpha=2 * args.lora_rank, lora_dropout=0.0, target_modules="all-linear",
+            r=args.lora_rank,
+            lora_alpha=2 * args.lora_rank,
+            lora_dropout=0.0,
+            target_modules="all-linear",
             task_type="CAUSAL_LM",
-        )  # fmt: skip
+        )
         meter = make_meter(args.warmup_steps, torch.cuda.synchronize if on_gpu else lambda: None)
         trainer = SFTTrainer(
             model=model,

@@ -12,13 +12,15 @@ class ApiUnavailable(RuntimeError):
 
 
 class CloneApi:
-    def __init__(self, base_url: str, api_key: str, timeout_s: float, retries: int, backoff_s: float,
-                 proxy: str = "") -> None:  # fmt: skip
+    def __init__(
+        self, base_url: str, api_key: str, timeout_s: float, retries: int, backoff_s: float, proxy: str = ""
+    ) -> None:
         """Only `proxy` is used: HTTP(S)_PROXY are ignored (`trust_env=False`), or a proxy set for other
         programs would see every friend's message and the key, in cleartext to a local `http://` API."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s,
-                                  trust_env=False, proxy=proxy or None)  # fmt: skip
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, trust_env=False, proxy=proxy or None
+        )
         self.retries = retries
         self.backoff_s = backoff_s
         self._base_model: dict[str, str | None] = {}
@@ -64,8 +66,15 @@ class CloneApi:
             return {}
         return response.json() if response.status_code == 200 else None
 
-    def replies(self, model: str, messages: list[dict[str, str]], n: int, max_tokens: int | None = None,
-                temperature: float | None = None, contact: str | None = None) -> list[str]:  # fmt: skip
+    def replies(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        n: int,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        contact: str | None = None,
+    ) -> list[str]:
         """`contact` goes out as OpenAI's `user` field: the server finds that friend's memory by it. A sampling
         value left None is not sent, so the server applies the clone's own (twin.json's tuned sampling and
         reply budget)."""

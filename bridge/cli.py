@@ -43,10 +43,13 @@ def _transport(settings: BridgeConfig) -> Channel:
         from wechat_twin.bridge.channels.weixin.channel import WeixinChannel
 
         return WeixinChannel(
-            settings.weixin, settings.data_dir, say=output.say,
+            settings.weixin,
+            settings.data_dir,
+            say=output.say,
             ask_code=lambda: typer.prompt(texts("ask_code")),
-            confirm_owner=lambda user: typer.confirm(texts("confirm_owner", user=user)), texts=texts,
-        )  # fmt: skip
+            confirm_owner=lambda user: typer.confirm(texts("confirm_owner", user=user)),
+            texts=texts,
+        )
     from wechat_twin.bridge.channels.itchat_channel import ItchatChannel
 
     output.warning(texts("itchat_warning"))
@@ -55,40 +58,73 @@ def _transport(settings: BridgeConfig) -> Channel:
 
 @app.command()
 def run(
-    channel: Annotated[ChannelName | None, typer.Option(
-        help=f"weixin (WeChat's bot API, recommended), itchat (web protocol: ban risk) or console (a terminal "
-             f"chat) (default: {_DEFAULTS.channel.value})", show_default=False)] = None,
+    channel: Annotated[
+        ChannelName | None,
+        typer.Option(
+            help=f"weixin (WeChat's bot API, recommended), itchat (web protocol: ban risk) or console (a terminal "
+            f"chat) (default: {_DEFAULTS.channel.value})",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML settings file (see docs/bridge.md)")] = None,
-    model: Annotated[str | None, typer.Option(help=f"Adapter name to answer with (TWIN_MODEL) "
-                                                   f"(default: {_DEFAULTS.model})")] = None,
-    api_base: Annotated[str | None, typer.Option(help=f"Server base URL (TWIN_API_BASE) "
-                                                      f"(default: {_DEFAULTS.api_base})")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help=f"Where {FEEDBACK_FILE} and the login live (TWIN_DATA_DIR) "
-                                                       "(default: the working folder)")] = None,
-    feedback_db: Annotated[str | None, typer.Option(help=f"The feedback database (TWIN_FEEDBACK_DB): a SQLite file or "
-                                                         "postgresql://USER@HOST/DB shared with the server "
-                                                         f"(default: {FEEDBACK_FILE} in --data-dir)")] = None,
-    ilink_base: Annotated[str | None, typer.Option(help=f"weixin channel: the iLink API host "
-                                                        f"(default: {WeixinConfig().base_url})")] = None,
-    friend: Annotated[str | None, typer.Option(help=f"console channel: the friend you play "
-                                                    f"(default: {_DEFAULTS.console_friend})")] = None,
-    no_typing_delay: Annotated[bool, typer.Option("--no-typing-delay",
-                                                  help="Send replies at once (--delay-scale 0)")] = False,
-    delay_scale: Annotated[float | None, typer.Option(
-        min=0, show_default=False, help=f"Multiply every wait: the clone's learned reply latency and bubble "
-                                        f"gaps, or the fixed typing pauses (default: {_DEFAULTS.delay_scale}; "
-                                        "console: 0)")] = None,
-    poll_seconds: Annotated[float | None, typer.Option(help=f"How often queued messages are looked at "
-                                                            f"(default: {_DEFAULTS.answer_poll_s})")] = None,
-) -> None:  # fmt: skip
+    model: Annotated[
+        str | None, typer.Option(help=f"Adapter name to answer with (TWIN_MODEL) (default: {_DEFAULTS.model})")
+    ] = None,
+    api_base: Annotated[
+        str | None, typer.Option(help=f"Server base URL (TWIN_API_BASE) (default: {_DEFAULTS.api_base})")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help=f"Where {FEEDBACK_FILE} and the login live (TWIN_DATA_DIR) (default: the working folder)"),
+    ] = None,
+    feedback_db: Annotated[
+        str | None,
+        typer.Option(
+            help=f"The feedback database (TWIN_FEEDBACK_DB): a SQLite file or "
+            "postgresql://USER@HOST/DB shared with the server "
+            f"(default: {FEEDBACK_FILE} in --data-dir)"
+        ),
+    ] = None,
+    ilink_base: Annotated[
+        str | None, typer.Option(help=f"weixin channel: the iLink API host (default: {WeixinConfig().base_url})")
+    ] = None,
+    friend: Annotated[
+        str | None, typer.Option(help=f"console channel: the friend you play (default: {_DEFAULTS.console_friend})")
+    ] = None,
+    no_typing_delay: Annotated[
+        bool, typer.Option("--no-typing-delay", help="Send replies at once (--delay-scale 0)")
+    ] = False,
+    delay_scale: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            show_default=False,
+            help=f"Multiply every wait: the clone's learned reply latency and bubble "
+            f"gaps, or the fixed typing pauses (default: {_DEFAULTS.delay_scale}; "
+            "console: 0)",
+        ),
+    ] = None,
+    poll_seconds: Annotated[
+        float | None, typer.Option(help=f"How often queued messages are looked at (default: {_DEFAULTS.answer_poll_s})")
+    ] = None,
+) -> None:
     """Answer friends with the clone until Ctrl-C."""
     from wechat_twin.bridge.service import Bridge
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll otherwise
-    settings = load_config(config, weixin={"base_url": ilink_base}, channel=channel, model=model, api_base=api_base,
-                           data_dir=data_dir, feedback_db=feedback_db, console_friend=friend,
-                           answer_poll_s=poll_seconds, delay_scale=0.0 if no_typing_delay else delay_scale)  # fmt: skip
+    settings = load_config(
+        config,
+        weixin={"base_url": ilink_base},
+        channel=channel,
+        model=model,
+        api_base=api_base,
+        data_dir=data_dir,
+        feedback_db=feedback_db,
+        console_friend=friend,
+        answer_poll_s=poll_seconds,
+        delay_scale=0.0 if no_typing_delay else delay_scale,
+    )
     if settings.channel is ChannelName.CONSOLE:
         _console(settings, paced=delay_scale is not None and not no_typing_delay)
         return
@@ -130,9 +166,14 @@ def _console(settings: BridgeConfig, paced: bool) -> None:
 @app.command("export-feedback")
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for preference.jsonl and unpaired.jsonl")],
-    db: Annotated[str, typer.Option(help="The feedback database: a SQLite file or a postgresql:// URL "
-                                         "(TWIN_FEEDBACK_DB)", envvar="TWIN_FEEDBACK_DB")] = FEEDBACK_FILE,
-) -> None:  # fmt: skip
+    db: Annotated[
+        str,
+        typer.Option(
+            help="The feedback database: a SQLite file or a postgresql:// URL (TWIN_FEEDBACK_DB)",
+            envvar="TWIN_FEEDBACK_DB",
+        ),
+    ] = FEEDBACK_FILE,
+) -> None:
     """Write TRL preference (prompt/chosen/rejected) and unpaired (prompt/completion/label) JSONL."""
     database = feedback_location(db)
     if isinstance(database, Path) and not database.is_file():
@@ -148,7 +189,7 @@ def log(
     db: Annotated[Path, typer.Option(help="The bridge's database")] = Path(FEEDBACK_FILE),
     out: Annotated[Path | None, typer.Option(help="Also write the list to this file (owner-only)")] = None,
     language: Annotated[Language | None, typer.Option(help="zh or en (default: zh)")] = None,
-) -> None:  # fmt: skip
+) -> None:
     """List what the bridge sent in your name: time, contact, whether the clone wrote it, you approved its
     draft, or you wrote it, and the text."""
     from wechat_twin.bridge.sent_log import sent_lines, write_log

@@ -83,12 +83,21 @@ class WeixinConfig(BaseModel):
     """The `weixin` channel (Tencent's iLink bot API); the timings follow Tencent's own client."""
 
     base_url: str = Field(default="https://ilinkai.weixin.qq.com", description="iLink API host (--ilink-base)")
-    owner_user_id: str = Field(default="", description="The owner's WeChat user id (…@im.wechat); empty: "
-                               "the WeChat that scanned the first login QR code, kept for every re-login")  # fmt: skip
-    api_domain: str = Field(default="weixin.qq.com", description="Login redirects and the account's API base "
-                            "(`baseurl`) are followed only to https:// hosts under this domain")  # fmt: skip
-    allow_loopback: bool = Field(default=False, description="Also follow them to 127.0.0.1, ::1 or localhost over "
-                                 "http or https: a local fake iLink (the tests), never the real service")  # fmt: skip
+    owner_user_id: str = Field(
+        default="",
+        description="The owner's WeChat user id (…@im.wechat); empty: "
+        "the WeChat that scanned the first login QR code, kept for every re-login",
+    )
+    api_domain: str = Field(
+        default="weixin.qq.com",
+        description="Login redirects and the account's API base "
+        "(`baseurl`) are followed only to https:// hosts under this domain",
+    )
+    allow_loopback: bool = Field(
+        default=False,
+        description="Also follow them to 127.0.0.1, ::1 or localhost over "
+        "http or https: a local fake iLink (the tests), never the real service",
+    )
     proxy: str = Field(default="", description="Proxy URL for iLink requests; empty: none (HTTP(S)_PROXY are ignored)")
     poll_timeout_s: float = 35.0
     retry_s: float = 2.0
@@ -107,13 +116,17 @@ class BridgeConfig(BaseModel):
     channel: ChannelName = ChannelName.WEIXIN
     api_base: str = "http://127.0.0.1:8000/v1"
     api_key: str = ""
-    proxy: str = Field(default="", description="Proxy URL for requests to the clone's API; empty: none (HTTP(S)_PROXY "
-                       "are ignored: friends' messages and the key never leave through one unasked)")  # fmt: skip
+    proxy: str = Field(
+        default="",
+        description="Proxy URL for requests to the clone's API; empty: none (HTTP(S)_PROXY "
+        "are ignored: friends' messages and the key never leave through one unasked)",
+    )
     model: str = Field(default="demo-clone", description="The adapter name the server serves the clone under")
     system_prompt: str | None = Field(default=None, description="None: the server applies the adapter's persona")
     max_tokens: int | None = Field(default=None, ge=1, description="None: the clone's own reply budget (twin.json)")
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0,
-                                      description="None: the clone's own tuned sampling (twin.json)")  # fmt: skip
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="None: the clone's own tuned sampling (twin.json)"
+    )
     request_timeout_s: float = 60.0
     retries: int = 3
     backoff_s: float = 1.0
@@ -124,11 +137,17 @@ class BridgeConfig(BaseModel):
     memory_turns: int = 12
     typing_seconds_per_char: float = 0.2
     typing_max_seconds: float = 4.0
-    delay_scale: float = Field(default=1.0, ge=0, description="Multiplies every wait: the rhythm's and the typing "
-                               "pauses (--delay-scale; 0 = --no-typing-delay: at once)")  # fmt: skip
+    delay_scale: float = Field(
+        default=1.0,
+        ge=0,
+        description="Multiplies every wait: the rhythm's and the typing "
+        "pauses (--delay-scale; 0 = --no-typing-delay: at once)",
+    )
     max_reply_delay_s: float = Field(default=600.0, ge=0, description="The longest wait the rhythm may draw")
-    no_reply: bool = Field(default=False, description="Leave a turn unread at the owner's measured rate, never "
-                           "twice in a row for one contact")  # fmt: skip
+    no_reply: bool = Field(
+        default=False,
+        description="Leave a turn unread at the owner's measured rate, never twice in a row for one contact",
+    )
     rhythm_seed: int | None = Field(default=None, description="Seed for the rhythm's draws; none: a new one each run")
     groups_need_mention: bool = True
     group_overrides: dict[str, bool] = Field(default_factory=dict, description="group name or id -> answer all")
@@ -136,7 +155,8 @@ class BridgeConfig(BaseModel):
     deny: list[str] = Field(default_factory=list)
     replies_per_minute: int = 6
     quiet_hours: Annotated[QuietHours | None, BeforeValidator(parse_quiet_hours)] = Field(
-        default=None, description="e.g. 23:00-08:00, local time")  # fmt: skip
+        default=None, description="e.g. 23:00-08:00, local time"
+    )
     ab_probability: float = 0.0
     ab_to_friends: bool = False
     review_replies: bool = False
@@ -152,8 +172,12 @@ class BridgeConfig(BaseModel):
         f"shared with the server's replicas; None = {FEEDBACK_FILE} in data_dir",
     )
     weixin: WeixinConfig = Field(default_factory=WeixinConfig)
-    takeover_idle_minutes: float = Field(default=30.0, gt=0, description="A takeover (on itchat: the pause after "
-                                         "the owner typed in a chat) ends this long after their last word")  # fmt: skip
+    takeover_idle_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description="A takeover (on itchat: the pause after "
+        "the owner typed in a chat) ends this long after their last word",
+    )
     guard: GuardConfig = Field(default_factory=GuardConfig, description="Guarded topics: held for the owner")
 
     @property
@@ -161,13 +185,20 @@ class BridgeConfig(BaseModel):
         return feedback_location(self.feedback_db) if self.feedback_db else self.data_dir / FEEDBACK_FILE
 
 
-_ENV = {"TWIN_API_BASE": "api_base", "TWIN_API_KEY": "api_key", "TWIN_MODEL": "model", "TWIN_DATA_DIR": "data_dir",
-        "TWIN_FEEDBACK_DB": "feedback_db"}  # fmt: skip
+_ENV = {
+    "TWIN_API_BASE": "api_base",
+    "TWIN_API_KEY": "api_key",
+    "TWIN_MODEL": "model",
+    "TWIN_DATA_DIR": "data_dir",
+    "TWIN_FEEDBACK_DB": "feedback_db",
+}
 
 
 def _problems(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in error.errors())  # fmt: skip
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in error.errors()
+    )
 
 
 def load_config(path: Path | None, weixin: dict[str, object] | None = None, **overrides: object) -> BridgeConfig:

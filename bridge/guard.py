@@ -77,8 +77,9 @@ class GuardConfig(BaseModel):
     keeps what is not given (`enabled = false` alone switches it off); a new name adds the owner's own."""
 
     enabled: bool = True
-    holding_reply: str = Field(default="", description="Sent to the friend at once when a message is held "
-                               "(e.g. 等下回你); empty: nothing")  # fmt: skip
+    holding_reply: str = Field(
+        default="", description="Sent to the friend at once when a message is held (e.g. 等下回你); empty: nothing"
+    )
     topics: dict[str, GuardTopic] = Field(
         default_factory=lambda: {name: GuardTopic(**topic) for name, topic in DEFAULT_TOPICS.items()}
     )
@@ -150,21 +151,42 @@ class HeldStore:
         self._write = write
         self._db.executescript(_SCHEMA)
 
-    def hold(self, chat_id: str, chat_name: str, topic: str, inbox_ids: list[int], context: list[dict[str, str]],
-             draft: str | None) -> int:  # fmt: skip
+    def hold(
+        self,
+        chat_id: str,
+        chat_name: str,
+        topic: str,
+        inbox_ids: list[int],
+        context: list[dict[str, str]],
+        draft: str | None,
+    ) -> int:
         return self._write(
             "INSERT INTO held(chat_id, chat_name, topic, inbox_ids, context, draft, created_at) VALUES (?,?,?,?,?,?,?)",
-            (chat_id, chat_name, topic, json.dumps(inbox_ids), json.dumps(context, ensure_ascii=False), draft,
-             time.time()),
-        )  # fmt: skip
+            (
+                chat_id,
+                chat_name,
+                topic,
+                json.dumps(inbox_ids),
+                json.dumps(context, ensure_ascii=False),
+                draft,
+                time.time(),
+            ),
+        )
 
     def oldest_open(self) -> Held | None:
         """The one the owner's `/send`, `/say` or `/skip` answers: the oldest still waiting."""
         row = self._db.execute("SELECT * FROM held WHERE outcome IS NULL ORDER BY id LIMIT 1").fetchone()
         if row is None:
             return None
-        return Held(row["id"], row["chat_id"], row["chat_name"], row["topic"], json.loads(row["inbox_ids"]),
-                    json.loads(row["context"]), row["draft"])  # fmt: skip
+        return Held(
+            row["id"],
+            row["chat_id"],
+            row["chat_name"],
+            row["topic"],
+            json.loads(row["inbox_ids"]),
+            json.loads(row["context"]),
+            row["draft"],
+        )
 
     def open_chats(self) -> set[str]:
         """Contacts with an exchange waiting for the owner: their later messages wait behind it."""
@@ -182,8 +204,15 @@ class GuardDesk:
         self.matcher = TopicMatcher(bridge.config.guard)
         self.held = HeldStore(bridge.feedback.connection, bridge.feedback.write)
 
-    def hold(self, chat_id: str, chat_name: str, topic: str, inbox_ids: list[int],
-             context: list[dict[str, str]], draft: str | None) -> None:  # fmt: skip
+    def hold(
+        self,
+        chat_id: str,
+        chat_name: str,
+        topic: str,
+        inbox_ids: list[int],
+        context: list[dict[str, str]],
+        draft: str | None,
+    ) -> None:
         """Nothing of the draft reaches the friend: the owner gets it, the friend at most the holding reply."""
         bridge = self.bridge
         with bridge.feedback.transaction():
@@ -194,8 +223,15 @@ class GuardDesk:
             bridge._send(chat_id, holding, "owner")
         texts = bridge.texts
         name = texts.table.get(f"topic_{topic}", topic)
-        bridge._review(texts("guarded", name=chat_name, text=context[-1]["content"], topic=name,
-                             draft=draft if draft else texts("no_draft")))  # fmt: skip
+        bridge._review(
+            texts(
+                "guarded",
+                name=chat_name,
+                text=context[-1]["content"],
+                topic=name,
+                draft=draft if draft else texts("no_draft"),
+            )
+        )
 
     def command(self, text: str) -> bool:
         """`/send`, `/say TEXT`, `/skip` answer the oldest held exchange; False when `text` is none of them."""
@@ -226,6 +262,7 @@ class GuardDesk:
         """Into the feedback only as what the owner let out, labelled good by them; the draft never."""
         bridge = self.bridge
         base = bridge.api.base_model_of(bridge.config.model)
-        exchange = bridge.feedback.record_exchange(held.chat_id, held.chat_name, bridge.config.model, base,
-                                                   held.context, reply=sent)  # fmt: skip
+        exchange = bridge.feedback.record_exchange(
+            held.chat_id, held.chat_name, bridge.config.model, base, held.context, reply=sent
+        )
         bridge.feedback.record_label(exchange, True, "owner")

@@ -41,8 +41,9 @@ class Policy:
         if self.config.allow and not self._listed(self.config.allow, message):
             return Decision.IGNORE, "not on the allow list"
         if message.is_group:
-            answer_all = self.config.group_overrides.get(message.chat_name,
-                                                         self.config.group_overrides.get(message.chat_id))  # fmt: skip
+            answer_all = self.config.group_overrides.get(
+                message.chat_name, self.config.group_overrides.get(message.chat_id)
+            )
             needs_mention = self.config.groups_need_mention if answer_all is None else not answer_all
             if needs_mention and not message.mentioned:
                 return Decision.IGNORE, "group message without @"

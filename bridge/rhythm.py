@@ -192,8 +192,9 @@ class Pace:
 
 
 def bridge_rhythm(config: BridgeConfig, read_card: Callable[[], Mapping | None], waits: WaitLog) -> BridgeRhythm:
-    pacing = Pacing(config.delay_scale, config.max_reply_delay_s, config.typing_seconds_per_char,
-                    config.typing_max_seconds)  # fmt: skip
+    pacing = Pacing(
+        config.delay_scale, config.max_reply_delay_s, config.typing_seconds_per_char, config.typing_max_seconds
+    )
     return BridgeRhythm(pacing, config.rhythm_seed, config.no_reply, read_card, waits)
 
 
@@ -201,8 +202,15 @@ class BridgeRhythm:
     """What the bridge's loop holds: the clone's rhythm (read from its model card once the server answers),
     the latency drawn for each contact waiting for a reply, and the record of every wait."""
 
-    def __init__(self, pacing: Pacing, seed: int | None, no_reply: bool, read_card: Callable[[], Mapping | None],
-                 waits: WaitLog, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self,
+        pacing: Pacing,
+        seed: int | None,
+        no_reply: bool,
+        read_card: Callable[[], Mapping | None],
+        waits: WaitLog,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.pacing = pacing
         self.no_reply = no_reply
         self.waits = waits
@@ -242,8 +250,9 @@ class BridgeRhythm:
         drawn = self._drawn.pop(chat_id, None)
         first = pace.sent_at[0] if pace.sent_at else self.clock()
         gaps = [round(b - a, 3) for a, b in itertools.pairwise(pace.sent_at)]
-        self.waits.record(chat_id, inbox_id, Outcome.REPLY, drawn, round(first - last_received, 3), pace.drawn[1:],
-                          gaps)  # fmt: skip
+        self.waits.record(
+            chat_id, inbox_id, Outcome.REPLY, drawn, round(first - last_received, 3), pace.drawn[1:], gaps
+        )
 
     def left_unread(self, chat_id: str, inbox_id: int) -> None:
         self.waits.record(chat_id, inbox_id, Outcome.UNREAD, self._drawn.pop(chat_id, None), None, [], [])

@@ -37,8 +37,11 @@ def sent_lines(database: Path, contact: str | None, since: str | None, texts: Te
         rows = BridgeStore(feedback).sent_messages(contact, parse_since(since))
     finally:
         feedback.close()
-    return [f"{datetime.fromtimestamp(r['at']):%Y-%m-%d %H:%M:%S}\t{r['chat_name']}\t"
-            f"{texts('log_' + r['author'])}\t{r['text'].replace(chr(10), ' ⏎ ')}" for r in rows]  # fmt: skip
+    return [
+        f"{datetime.fromtimestamp(r['at']):%Y-%m-%d %H:%M:%S}\t{r['chat_name']}\t"
+        f"{texts('log_' + r['author'])}\t{r['text'].replace(chr(10), ' ⏎ ')}"
+        for r in rows
+    ]
 
 
 def write_log(path: Path, lines: list[str]) -> None:

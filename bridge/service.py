@@ -41,8 +41,9 @@ class Bridge:
         self.feedback = FeedbackStore(config.database)
         self.store = BridgeStore(self.feedback)
         self.texts = Texts(config.language)
-        self.api = CloneApi(config.api_base, config.api_key, config.request_timeout_s, config.retries,
-                            config.backoff_s, config.proxy)  # fmt: skip
+        self.api = CloneApi(
+            config.api_base, config.api_key, config.request_timeout_s, config.retries, config.backoff_s, config.proxy
+        )
         self.rhythm = bridge_rhythm(config, lambda: self.api.model_card(config.model), WaitLog(self.feedback))
         self._ab_next = False
         self._lock = threading.RLock()
@@ -69,16 +70,25 @@ class Bridge:
                 taken.add(message.message_id)
                 reason = self._take(message)
                 if reason is None:
-                    queued.append((message.message_id, message.chat_id, message.chat_name, message.text, message.time,
-                                   message.kind))  # fmt: skip
+                    queued.append(
+                        (
+                            message.message_id,
+                            message.chat_id,
+                            message.chat_name,
+                            message.text,
+                            message.time,
+                            message.kind,
+                        )
+                    )
                 else:
                     skipped.append((message.message_id, message.chat_id, reason, message.time))
             self.store.receive(queued, skipped, dict(state or {}))
         for *_, reason, _ in skipped:
             if reason in MEDIA_KINDS:
                 count = self.store.skipped_counts()[reason]
-                logger.info("not answered: a message with %s from a contact (%d %s messages so far)", reason, count,
-                            reason)  # fmt: skip
+                logger.info(
+                    "not answered: a message with %s from a contact (%d %s messages so far)", reason, count, reason
+                )
 
     def _take(self, message: IncomingMessage) -> str | None:
         """None: answer it; otherwise why not (the reason `skipped` records)."""
@@ -164,8 +174,11 @@ class Bridge:
     def _remember(self, chat_id: str, inbox_ids: list[int], context: str | list, reply: str) -> None:
         messages = json.loads(context) if isinstance(context, str) else context
         now = time.time()
-        self.store.finish(inbox_ids, InboxStatus.ANSWERED, [(chat_id, "user", messages[-1]["content"], now),
-                                                  (chat_id, "assistant", reply, now)])  # fmt: skip
+        self.store.finish(
+            inbox_ids,
+            InboxStatus.ANSWERED,
+            [(chat_id, "user", messages[-1]["content"], now), (chat_id, "assistant", reply, now)],
+        )
 
     def _deliver(self, chat_id: str, reply: str, author: str = "clone") -> Pace:
         """Send a reply as the owner would: one WeChat message per line, each after a pause the rhythm draws. The
@@ -244,8 +257,9 @@ class Bridge:
         ab = self._ab_next or (cfg.ab_probability > 0 and random.random() < cfg.ab_probability)
         topic = self.guard_desk.matcher.topic(context[-1]["content"])
         try:
-            replies = self.api.replies(cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature,
-                                       contact=chat_name or chat_id)  # fmt: skip
+            replies = self.api.replies(
+                cfg.model, context, 2 if ab else 1, cfg.max_tokens, cfg.temperature, contact=chat_name or chat_id
+            )
         except ApiUnavailable as exc:
             if topic:  # the owner answers it, with no draft to send
                 self.guard_desk.hold(chat_id, chat_name, topic, inbox_ids, context, None)
@@ -272,8 +286,11 @@ class Bridge:
             if cfg.ab_to_friends:
                 self._send(chat_id, f"1: {replies[0]}\n2: {replies[1]}", "clone")
             else:
-                self._review(self.texts("choose", name=chat_name, text=context[-1]["content"], first=replies[0],
-                                        second=replies[1]))  # fmt: skip
+                self._review(
+                    self.texts(
+                        "choose", name=chat_name, text=context[-1]["content"], first=replies[0], second=replies[1]
+                    )
+                )
             return True
         reply = replies[0]
         try:
@@ -285,6 +302,14 @@ class Bridge:
         self.feedback.record_exchange(chat_id, chat_name, cfg.model, base, context, reply=reply)
         self._remember(chat_id, inbox_ids, context, reply)
         if cfg.review_replies:
-            self._review(self.texts("review", name=chat_name, text=context[-1]["content"], reply=reply,
-                                    good=cfg.good_word, bad=cfg.bad_word))  # fmt: skip
+            self._review(
+                self.texts(
+                    "review",
+                    name=chat_name,
+                    text=context[-1]["content"],
+                    reply=reply,
+                    good=cfg.good_word,
+                    bad=cfg.bad_word,
+                )
+            )
         return True

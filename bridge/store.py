@@ -82,8 +82,10 @@ class BridgeStore:
 
     def _columns(self, table: str) -> set[str]:
         if self._feedback.postgres:
-            sql = ("SELECT column_name AS name FROM information_schema.columns "
-                   "WHERE table_schema = current_schema() AND table_name = ?")  # fmt: skip
+            sql = (
+                "SELECT column_name AS name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ?"
+            )
         else:
             sql = "SELECT name FROM pragma_table_info(?)"
         return {row["name"] for row in self._db.execute(sql, (table,))}
@@ -92,25 +94,38 @@ class BridgeStore:
     def enqueue(self, message_id: str, chat_id: str, chat_name: str, text: str, received_at: float) -> bool:
         """False when this message was already stored (a re-delivery after a restart)."""
         try:
-            self._write("INSERT INTO inbox(message_id, chat_id, chat_name, text, received_at) VALUES (?,?,?,?,?)",
-                        (message_id, chat_id, chat_name, text, received_at))  # fmt: skip
+            self._write(
+                "INSERT INTO inbox(message_id, chat_id, chat_name, text, received_at) VALUES (?,?,?,?,?)",
+                (message_id, chat_id, chat_name, text, received_at),
+            )
         except integrity_errors():  # SQLite's or PostgreSQL's, whichever the feedback store is on
             return False
         return True
 
-    def receive(self, queued: Sequence[tuple[str, str, str, str, float, str]],
-                skipped: Sequence[tuple[str, str, str, float]], state: dict[str, str]) -> None:  # fmt: skip
+    def receive(
+        self,
+        queued: Sequence[tuple[str, str, str, str, float, str]],
+        skipped: Sequence[tuple[str, str, str, float]],
+        state: dict[str, str],
+    ) -> None:
         """One delivery from a channel in one transaction: the messages to answer
         (`message_id, chat_id, chat_name, text, received_at, kind`), the ones not to answer
         (`message_id, chat_id, reason, received_at`) and the channel state that goes with them,
         so a crash either keeps all of it (and the cursor moved past it) or none of it."""
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at, kind) "
-                           "VALUES (?,?,?,?,?,?)", queued)  # fmt: skip
-            db.executemany("INSERT OR IGNORE INTO skipped(message_id, chat_id, reason, received_at) VALUES (?,?,?,?)",
-                           skipped)  # fmt: skip
-            db.executemany("INSERT INTO channel_state(key, value) VALUES (?,?) "
-                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", list(state.items()))  # fmt: skip
+            db.executemany(
+                "INSERT OR IGNORE INTO inbox(message_id, chat_id, chat_name, text, received_at, kind) "
+                "VALUES (?,?,?,?,?,?)",
+                queued,
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO skipped(message_id, chat_id, reason, received_at) VALUES (?,?,?,?)", skipped
+            )
+            db.executemany(
+                "INSERT INTO channel_state(key, value) VALUES (?,?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                list(state.items()),
+            )
 
     def seen(self, message_id: str) -> bool:
         """Whether this message was taken in before (answered, queued or skipped)."""
@@ -127,13 +142,16 @@ class BridgeStore:
         return {row["key"]: row["value"] for row in rows}
 
     def pending_chats(self) -> list[str]:
-        rows = self._db.execute("SELECT chat_id, MIN(id) AS first FROM inbox WHERE status=? "
-                                "GROUP BY chat_id ORDER BY first", (InboxStatus.PENDING.value,)).fetchall()  # fmt: skip
+        rows = self._db.execute(
+            "SELECT chat_id, MIN(id) AS first FROM inbox WHERE status=? GROUP BY chat_id ORDER BY first",
+            (InboxStatus.PENDING.value,),
+        ).fetchall()
         return [row["chat_id"] for row in rows]
 
     def pending(self, chat_id: str) -> list[sqlite3.Row]:
-        return self._db.execute("SELECT * FROM inbox WHERE status=? AND chat_id=? ORDER BY id",
-                                (InboxStatus.PENDING.value, chat_id)).fetchall()  # fmt: skip
+        return self._db.execute(
+            "SELECT * FROM inbox WHERE status=? AND chat_id=? ORDER BY id", (InboxStatus.PENDING.value, chat_id)
+        ).fetchall()
 
     def in_review(self, chat_id: str) -> list[int]:
         """Messages whose A/B candidates wait for a choice (kept across restarts, never re-asked)."""
@@ -148,10 +166,13 @@ class BridgeStore:
     # what went out in the owner's name (`twin-bridge log`)
     def log_sent(self, chat_id: str, text: str, author: str) -> None:
         """`author`: clone (its own reply), approved (the owner let a draft out) or owner (the owner's words)."""
-        row = self._db.execute("SELECT chat_name FROM inbox WHERE chat_id=? ORDER BY id DESC LIMIT 1",
-                               (chat_id,)).fetchone()  # fmt: skip
-        self._write("INSERT INTO sent(chat_id, chat_name, text, author, at) VALUES (?,?,?,?,?)",
-                    (chat_id, row["chat_name"] if row else chat_id, text, author, time.time()))  # fmt: skip
+        row = self._db.execute(
+            "SELECT chat_name FROM inbox WHERE chat_id=? ORDER BY id DESC LIMIT 1", (chat_id,)
+        ).fetchone()
+        self._write(
+            "INSERT INTO sent(chat_id, chat_name, text, author, at) VALUES (?,?,?,?,?)",
+            (chat_id, row["chat_name"] if row else chat_id, text, author, time.time()),
+        )
 
     def sent_messages(self, contact: str | None = None, since: float | None = None) -> list[sqlite3.Row]:
         """Oldest first; `contact` matches the id or the name the bridge knows them by."""
@@ -163,8 +184,10 @@ class BridgeStore:
 
     # memory
     def history(self, chat_id: str, since: float, limit: int) -> list[dict[str, str]]:
-        rows = self._db.execute("SELECT role, content FROM turns WHERE chat_id=? AND at>=? ORDER BY id DESC LIMIT ?",
-                                (chat_id, since, limit)).fetchall()  # fmt: skip
+        rows = self._db.execute(
+            "SELECT role, content FROM turns WHERE chat_id=? AND at>=? ORDER BY id DESC LIMIT ?",
+            (chat_id, since, limit),
+        ).fetchall()
         return [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
 
     def last_turn_at(self, chat_id: str) -> float | None:

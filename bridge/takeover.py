@@ -122,8 +122,11 @@ class TakeoverDesk:
         rows = store.pending(message.chat_id)
         now = time.time()
         turns = [(message.chat_id, "user", "\n".join(r["text"] for r in rows), now)] if rows else []
-        store.finish([r["id"] for r in rows], InboxStatus.OWNER, [*turns, (message.chat_id, "assistant",
-                                                                            message.text.strip(), now)])  # fmt: skip
+        store.finish(
+            [r["id"] for r in rows],
+            InboxStatus.OWNER,
+            [*turns, (message.chat_id, "assistant", message.text.strip(), now)],
+        )
 
     def forward(self, message: IncomingMessage) -> None:
         """A friend's message while the owner holds the chat: to the owner (when relayed) and into memory."""
@@ -159,8 +162,9 @@ class TakeoverDesk:
     def expire(self) -> None:
         for takeover in self.state.expired():
             if takeover.relayed:
-                self.bridge._review(self.bridge.texts("take_idle", name=takeover.chat_name,
-                                                      minutes=f"{self.state.idle_s / 60:g}"))  # fmt: skip
+                self.bridge._review(
+                    self.bridge.texts("take_idle", name=takeover.chat_name, minutes=f"{self.state.idle_s / 60:g}")
+                )
 
     def _contacts(self) -> dict[str, str]:
         """Every contact the bridge knows (id → the name it knows them by), from what they sent."""
@@ -176,8 +180,9 @@ class TakeoverDesk:
         texts, matches = self.bridge.texts, self._matches(query)
         if len(matches) != 1:
             choices = "\n".join(f"{name} ({chat_id})" for chat_id, name in matches.items())
-            self.bridge._review(texts("take_choose", query=query, choices=choices) if matches
-                                else texts("take_none", query=query))  # fmt: skip
+            self.bridge._review(
+                texts("take_choose", query=query, choices=choices) if matches else texts("take_none", query=query)
+            )
             return
         ((chat_id, name),) = matches.items()
         self.state.take(chat_id, name, relayed=True)

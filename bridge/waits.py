@@ -37,13 +37,30 @@ class WaitLog:
         self._db.executescript(_SCHEMA)
         self._write = feedback.write
 
-    def record(self, chat_id: str, inbox_id: int, outcome: Outcome, drawn_latency_s: float | None,
-               actual_latency_s: float | None, drawn_gaps_s: Sequence[float],
-               actual_gaps_s: Sequence[float]) -> None:  # fmt: skip
-        self._write("INSERT INTO waits(chat_id, inbox_id, outcome, drawn_latency_s, actual_latency_s, drawn_gaps_s, "
-                    "actual_gaps_s, at) VALUES (?,?,?,?,?,?,?,?)",
-                    (chat_id, inbox_id, Outcome(outcome).value, drawn_latency_s, actual_latency_s,
-                     json.dumps(list(drawn_gaps_s)), json.dumps(list(actual_gaps_s)), time.time()))  # fmt: skip
+    def record(
+        self,
+        chat_id: str,
+        inbox_id: int,
+        outcome: Outcome,
+        drawn_latency_s: float | None,
+        actual_latency_s: float | None,
+        drawn_gaps_s: Sequence[float],
+        actual_gaps_s: Sequence[float],
+    ) -> None:
+        self._write(
+            "INSERT INTO waits(chat_id, inbox_id, outcome, drawn_latency_s, actual_latency_s, drawn_gaps_s, "
+            "actual_gaps_s, at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                chat_id,
+                inbox_id,
+                Outcome(outcome).value,
+                drawn_latency_s,
+                actual_latency_s,
+                json.dumps(list(drawn_gaps_s)),
+                json.dumps(list(actual_gaps_s)),
+                time.time(),
+            ),
+        )
 
     def last_outcome(self, chat_id: str) -> Outcome | None:
         row = self._db.execute("SELECT outcome FROM waits WHERE chat_id=? ORDER BY id DESC LIMIT 1", (chat_id,))

@@ -147,16 +147,31 @@ class FeedbackStore:
             db.execute(sql, args)
             return 0
 
-    def record_exchange(self, chat_id: str, chat_name: str, adapter: str, base_model: str | None,
-                        context: list[dict[str, str]], reply: str | None = None,
-                        candidates: list[str] | None = None) -> int:  # fmt: skip
+    def record_exchange(
+        self,
+        chat_id: str,
+        chat_name: str,
+        adapter: str,
+        base_model: str | None,
+        context: list[dict[str, str]],
+        reply: str | None = None,
+        candidates: list[str] | None = None,
+    ) -> int:
         """Inside the caller's `transaction()` when one is open (the bridge's A/B exchange and its inbox rows)."""
         return self.write(
             "INSERT INTO exchanges(chat_id, chat_name, adapter, base_model, context, reply, candidates, "
             "created_at) VALUES (?,?,?,?,?,?,?,?)",
-            (chat_id, chat_name, adapter, base_model, json.dumps(context, ensure_ascii=False), reply,
-             json.dumps(candidates, ensure_ascii=False) if candidates else None, time.time()),
-        )  # fmt: skip
+            (
+                chat_id,
+                chat_name,
+                adapter,
+                base_model,
+                json.dumps(context, ensure_ascii=False),
+                reply,
+                json.dumps(candidates, ensure_ascii=False) if candidates else None,
+                time.time(),
+            ),
+        )
 
     def exchange(self, exchange_id: int) -> dict[str, Any]:
         row = self._db.execute("SELECT * FROM exchanges WHERE id=?", (exchange_id,)).fetchone()
@@ -164,9 +179,11 @@ class FeedbackStore:
 
     def find_exchange(self, exchange_id: int) -> dict[str, Any] | None:
         """The exchange with its choice (None when not chosen yet), or None when there is no such id."""
-        row = self._db.execute("SELECT e.*, (SELECT chosen FROM labels l WHERE l.exchange_id=e.id AND "
-                               "l.kind='choice' LIMIT 1) AS chosen FROM exchanges e WHERE e.id=?",
-                               (exchange_id,)).fetchone()  # fmt: skip
+        row = self._db.execute(
+            "SELECT e.*, (SELECT chosen FROM labels l WHERE l.exchange_id=e.id AND "
+            "l.kind='choice' LIMIT 1) AS chosen FROM exchanges e WHERE e.id=?",
+            (exchange_id,),
+        ).fetchone()
         return dict(row) if row else None
 
     def open_choice(self) -> sqlite3.Row | None:
@@ -178,8 +195,9 @@ class FeedbackStore:
 
     def last_reply(self, chat_id: str | None = None) -> sqlite3.Row | None:
         where, args = ("AND chat_id=?", (chat_id,)) if chat_id else ("", ())
-        return self._db.execute(f"SELECT * FROM exchanges WHERE reply IS NOT NULL {where} ORDER BY id DESC LIMIT 1",
-                                args).fetchone()  # fmt: skip
+        return self._db.execute(
+            f"SELECT * FROM exchanges WHERE reply IS NOT NULL {where} ORDER BY id DESC LIMIT 1", args
+        ).fetchone()
 
     def record_choice(self, exchange_id: int, chosen: int, labeler: str) -> None:
         """Store the choice and make the chosen candidate the exchange's reply, in one transaction.
@@ -195,26 +213,48 @@ class FeedbackStore:
                 raise ChoiceTaken(f"exchange {exchange_id} was already chosen")
             candidates = json.loads(exchange["candidates"])
             self._db.execute("UPDATE exchanges SET reply=? WHERE id=?", (candidates[chosen], exchange_id))
-            self._db.execute("INSERT INTO labels(exchange_id, kind, chosen, labeler, created_at) VALUES (?,?,?,?,?)",
-                             (exchange_id, "choice", chosen, labeler, time.time()))  # fmt: skip
+            self._db.execute(
+                "INSERT INTO labels(exchange_id, kind, chosen, labeler, created_at) VALUES (?,?,?,?,?)",
+                (exchange_id, "choice", chosen, labeler, time.time()),
+            )
 
     def record_label(self, exchange_id: int, good: bool, labeler: str) -> None:
-        self.write("INSERT INTO labels(exchange_id, kind, good, labeler, created_at) VALUES (?,?,?,?,?)",
-                    (exchange_id, "label", int(good), labeler, time.time()))  # fmt: skip
+        self.write(
+            "INSERT INTO labels(exchange_id, kind, good, labeler, created_at) VALUES (?,?,?,?,?)",
+            (exchange_id, "label", int(good), labeler, time.time()),
+        )
 
     def preference_pairs(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT e.*, l.chosen FROM labels l JOIN exchanges e ON e.id=l.exchange_id "
-                                "WHERE l.kind='choice' ORDER BY l.id").fetchall()  # fmt: skip
+        rows = self._db.execute(
+            "SELECT e.*, l.chosen FROM labels l JOIN exchanges e ON e.id=l.exchange_id "
+            "WHERE l.kind='choice' ORDER BY l.id"
+        ).fetchall()
         pairs = []
         for row in rows:
             candidates = json.loads(row["candidates"])
-            pairs.append({"prompt": json.loads(row["context"]), "chosen": candidates[row["chosen"]],
-                          "rejected": candidates[1 - row["chosen"]], "adapter": row["adapter"],
-                          "base_model": row["base_model"]})  # fmt: skip
+            pairs.append(
+                {
+                    "prompt": json.loads(row["context"]),
+                    "chosen": candidates[row["chosen"]],
+                    "rejected": candidates[1 - row["chosen"]],
+                    "adapter": row["adapter"],
+                    "base_model": row["base_model"],
+                }
+            )
         return pairs
 
     def unpaired_labels(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT e.*, l.good FROM labels l JOIN exchanges e ON e.id=l.exchange_id "
-                                "WHERE l.kind='label' AND e.reply IS NOT NULL ORDER BY l.id").fetchall()  # fmt: skip
-        return [{"prompt": json.loads(r["context"]), "completion": r["reply"], "label": bool(r["good"]),
-                 "adapter": r["adapter"], "base_model": r["base_model"]} for r in rows]  # fmt: skip
+        rows = self._db.execute(
+            "SELECT e.*, l.good FROM labels l JOIN exchanges e ON e.id=l.exchange_id "
+            "WHERE l.kind='label' AND e.reply IS NOT NULL ORDER BY l.id"
+        ).fetchall()
+        return [
+            {
+                "prompt": json.loads(r["context"]),
+                "completion": r["reply"],
+                "label": bool(r["good"]),
+                "adapter": r["adapter"],
+                "base_model": r["base_model"],
+            }
+            for r in rows
+        ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: lint, then the whole suite on the vLLM engine and its `engine` tests (those that use the
-# engine --engine picks, marked from their fixtures: tests/support/tiers.py) again on transformers.
+# The test command: `ruff check` and `ruff format --check`, then the whole suite on the vLLM engine and its
+# `engine` tests (those that use the engine --engine picks, marked from their fixtures: tests/support/tiers.py)
+# again on transformers.
 # Without vLLM installed, the whole suite runs on the transformers engine instead. TWIN_TRANSFORMERS_VENV=DIR
 # (CI sets it) runs the transformers pass in a venv made by `TWIN_ENGINE=transformers VENV=DIR scripts/setup.sh`,
 # after checking that vLLM really cannot be imported there. The chat page's browser tests run once, with the vLLM
@@ -36,6 +37,7 @@ if [ "$(uname -s)" = Linux ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null
 fi
 
 ruff check .
+ruff format --check .
 if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"; then
     echo "== no vLLM in .venv: the whole suite runs on the transformers engine"
     python -m pytest -q -p no:cacheprovider --durations=25 --engine transformers "$@"

@@ -105,15 +105,17 @@ def require_admin_key(request: Request) -> None:
     settings = request.app.state.settings
     who = identify(settings, request.headers)
     if who is not None and who.kind is KeyKind.CHAT:
-        raise OpenAIError(403, "this key is limited to chatting: adapter management needs the admin key",
-                          code="chat_only_key")  # fmt: skip
+        raise OpenAIError(
+            403, "this key is limited to chatting: adapter management needs the admin key", code="chat_only_key"
+        )
     if who is None or not can_manage(settings, who):
         if settings.admin_keys:
             raise OpenAIError(401, "adapter management needs the admin key", code="invalid_api_key")
         if settings.api_keys:
             raise _unauthorised()
-        raise OpenAIError(401, "adapter management needs an API or admin key; this server has chat keys only",
-                          code="invalid_api_key")  # fmt: skip
+        raise OpenAIError(
+            401, "adapter management needs an API or admin key; this server has chat keys only", code="invalid_api_key"
+        )
 
 
 def visible_names(request: Request, names: list[str]) -> list[str]:

@@ -90,29 +90,42 @@ class Gate:
         settings = self.settings
         path = scope["path"]
         if not host_allowed(settings, headers.get("host")):
-            return OpenAIError(421, f"this server is not reached as {headers.get('host')!r}: use its address, or "
-                               "start it with --allowed-hosts NAME", code="host_not_allowed")  # fmt: skip
+            return OpenAIError(
+                421,
+                f"this server is not reached as {headers.get('host')!r}: use its address, or "
+                "start it with --allowed-hosts NAME",
+                code="host_not_allowed",
+            )
         if path in ALWAYS_OPEN or path.startswith(OPEN_PREFIXES):
             return None
         if settings.keyless:
             proxy_header = _proxied(headers)
             if proxy_header is not None or _direct_client_is_remote(scope):
                 why = f"carries {proxy_header}" if proxy_header else "comes from another machine"
-                return OpenAIError(401, f"this request {why}: a server without keys answers only direct clients "
-                                   "on this machine; start it with --key-file", code="invalid_api_key")  # fmt: skip
+                return OpenAIError(
+                    401,
+                    f"this request {why}: a server without keys answers only direct clients "
+                    "on this machine; start it with --key-file",
+                    code="invalid_api_key",
+                )
         elif path not in LOCAL_OPEN or settings.public:
             who = identify(settings, headers)
             if who is None:
-                return OpenAIError(401, "missing or invalid API key: send `Authorization: Bearer <key>`",
-                                   code="invalid_api_key")  # fmt: skip
+                return OpenAIError(
+                    401, "missing or invalid API key: send `Authorization: Bearer <key>`", code="invalid_api_key"
+                )
             if path == "/metrics" and who.kind is KeyKind.CHAT:
                 return OpenAIError(403, "metrics need an API or admin key", code="chat_only_key")
         carries_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
         if scope["method"] == "POST" and carries_body:
             media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
             if media_type != "application/json":
-                return OpenAIError(415, "send the body as JSON with `Content-Type: application/json`",
-                                   param="Content-Type", code="unsupported_media_type")  # fmt: skip
+                return OpenAIError(
+                    415,
+                    "send the body as JSON with `Content-Type: application/json`",
+                    param="Content-Type",
+                    code="unsupported_media_type",
+                )
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,8 +169,11 @@ class Gate:
             await self.app(scope, receive_by_deadline, guarded_send)
         if timed_out and not started:
             timeout = self.settings.body_timeout_s
-            await send_error(send, OpenAIError(408, f"the request body did not arrive within {timeout:g} s",
-                                               code="body_timeout"), close=True)  # fmt: skip
+            await send_error(
+                send,
+                OpenAIError(408, f"the request body did not arrive within {timeout:g} s", code="body_timeout"),
+                close=True,
+            )
 
 
 class _BodyTimeout(Exception):

@@ -24,8 +24,16 @@ pytest_plugins = ["tests.support.postgres"]
 # into base-model rows of a mixed batch (the mixed-batch test must see it). The chat key is a friend's:
 # it chats and gives feedback (into feedback.db beside the adapters), never manages adapters.
 CHAT_KEY_NAME, CHAT_KEY = "friend", "friend-key"
-SERVER_ARGS = ["--alias", "gpt-3.5-turbo=alice", "--max-pending", "6", "--max-loras", "2",
-               "--chat-key", f"{CHAT_KEY_NAME}={CHAT_KEY}:clone=*"]  # fmt: skip
+SERVER_ARGS = [
+    "--alias",
+    "gpt-3.5-turbo=alice",
+    "--max-pending",
+    "6",
+    "--max-loras",
+    "2",
+    "--chat-key",
+    f"{CHAT_KEY_NAME}={CHAT_KEY}:clone=*",
+]
 ADAPTER_PERSONAS = {
     "alice": "You are Alice. You answer like a pirate.",
     "bob": "You are Bob. You answer in short sentences.",

@@ -55,8 +55,9 @@ def problems_in(text: str) -> list[str]:
         if command is None:
             problems.append(f"{script} {subcommand}: no such command")
             continue
-        problems += [f"{script} {subcommand} {option}: no such option" for option in options
-                     if option not in _options(command)]  # fmt: skip
+        problems += [
+            f"{script} {subcommand} {option}: no such option" for option in options if option not in _options(command)
+        ]
     return problems
 
 

@@ -99,6 +99,9 @@ def test_what_a_library_writes_is_owner_only_and_lock_down_narrows_what_was_ther
     os.chmod(folder / "loss.png", 0o644)
     os.chmod(folder / "checkpoint-2", 0o755)
     lock_down(folder)
-    assert {p.name: mode(p) for p in folder.rglob("*")} == {"checkpoint-2": 0o700, "optimizer.pt": 0o600,
-                                                           "loss.png": 0o600}  # fmt: skip
+    assert {p.name: mode(p) for p in folder.rglob("*")} == {
+        "checkpoint-2": 0o700,
+        "optimizer.pt": 0o600,
+        "loss.png": 0o600,
+    }
     assert os.umask(0) == 0, "the umask is given back after the block"

@@ -24,8 +24,16 @@ SAMPLE_EXPORT = Path(__file__).resolve().parents[1] / "examples" / "memotrace_sa
 
 def demo_options(data_dir: Path, adapter: Path, steps: int) -> SFTOptions:
     """About 7 s a step on 2 cores: 4 samples of ~170 tokens, a high learning rate for a short run."""
-    return SFTOptions(data_dir=data_dir, out=adapter, max_steps=steps, batch_size=4, max_length=256,
-                      learning_rate=1e-3, evals=1, overwrite=True)  # fmt: skip
+    return SFTOptions(
+        data_dir=data_dir,
+        out=adapter,
+        max_steps=steps,
+        batch_size=4,
+        max_length=256,
+        learning_rate=1e-3,
+        evals=1,
+        overwrite=True,
+    )
 
 
 def demo_command(

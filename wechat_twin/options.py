@@ -39,8 +39,9 @@ class _Cli:
     settings: dict[str, Any]  # typer.Option / typer.Argument keywords: help, min, max, show_default...
 
 
-def option(default: Any = dataclasses.MISSING, *flags: str, factory: Callable[[], Any] | None = None,
-           **settings: Any) -> Any:  # fmt: skip
+def option(
+    default: Any = dataclasses.MISSING, *flags: str, factory: Callable[[], Any] | None = None, **settings: Any
+) -> Any:
     """A settings field that is also a command-line option: `flags` default to `--field-name`, `settings`
     are typer.Option's (help, min, max...). A list or tuple field is a repeatable option; not given, it keeps
     the field's default, which `--help` shows in the help text's wording."""
@@ -76,8 +77,11 @@ def _parameters(settings_type: type) -> list[inspect.Parameter]:
             hint, default = list[typing.get_args(hint)[0]] | None, None  # type: ignore[valid-type]
         if default is dataclasses.MISSING:
             default = inspect.Parameter.empty
-        params.append(inspect.Parameter(item.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=Annotated[hint, info]))  # fmt: skip
+        params.append(
+            inspect.Parameter(
+                item.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[hint, info]
+            )
+        )
     return params
 
 

@@ -17,8 +17,13 @@ from wechat_twin.bridge.texts import Texts
 
 
 class ConsoleChannel(Channel):
-    def __init__(self, friend: str = "friend", stdin: TextIO | None = None, stdout: TextIO | None = None,
-                 texts: Texts | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        friend: str = "friend",
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        texts: Texts | None = None,
+    ) -> None:
         self.friend = friend
         self.texts = texts or Texts()
         self.stdin = stdin or sys.stdin
@@ -35,12 +40,16 @@ class ConsoleChannel(Channel):
             if not line.strip():
                 continue
             owner = line.startswith(("!", "/"))
-            inbox.receive([IncomingMessage(
-                message_id=uuid.uuid4().hex,
-                chat_id=OWNER_REVIEW_CHAT if owner else self.friend,
-                chat_name="owner" if owner else self.friend,
-                text=line[1:] if line.startswith("!") else line,
-                time=time.time(),
-                from_self=owner,
-            )])  # fmt: skip
+            inbox.receive(
+                [
+                    IncomingMessage(
+                        message_id=uuid.uuid4().hex,
+                        chat_id=OWNER_REVIEW_CHAT if owner else self.friend,
+                        chat_name="owner" if owner else self.friend,
+                        text=line[1:] if line.startswith("!") else line,
+                        time=time.time(),
+                        from_self=owner,
+                    )
+                ]
+            )
             self.after_each()

@@ -33,8 +33,9 @@ def _no_remark(user_name: str) -> str:
     return ""
 
 
-def from_itchat(msg: dict[str, Any], self_id: str, is_group: bool,
-                remark_of: Callable[[str], str] = _no_remark) -> IncomingMessage:  # fmt: skip
+def from_itchat(
+    msg: dict[str, Any], self_id: str, is_group: bool, remark_of: Callable[[str], str] = _no_remark
+) -> IncomingMessage:
     """Turn itchat's message dict (text messages) into the bridge's message. `remark_of` gives the
     owner's remark for a friend's `UserName` ("" for none): a group member's own name is not used."""
     from_self = msg.get("FromUserName") == self_id

@@ -173,8 +173,9 @@ class AdapterRegistry:
             try:
                 adapter = self._found(name)
             except AdapterInvalid as exc:
-                raise OpenAIError(400, f"the adapter '{name}' cannot be served: {exc}", param="model",
-                                  code="invalid_adapter") from exc  # fmt: skip
+                raise OpenAIError(
+                    400, f"the adapter '{name}' cannot be served: {exc}", param="model", code="invalid_adapter"
+                ) from exc
         if adapter is not None:
             return ModelTarget(model, adapter)
         raise OpenAIError(
@@ -220,8 +221,9 @@ class AdapterRegistry:
             except OpenAIError as exc:
                 self._forget(name)
                 self._refused[name] = (_stamp(adapter.ref.path), exc.message)
-                raise OpenAIError(400, f"the adapter '{name}' cannot be served: {exc.message}", param="model",
-                                  code="invalid_adapter") from exc  # fmt: skip
+                raise OpenAIError(
+                    400, f"the adapter '{name}' cannot be served: {exc.message}", param="model", code="invalid_adapter"
+                ) from exc
         logger.info("adapter %s loaded on first use", name)
 
     async def _load_onto_engine(self, served: ServedAdapter) -> None:

@@ -308,8 +308,11 @@ class GenerationStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send_by_deadline)
         except TimeoutError:
-            logger.warning("request %s: the client stopped reading; stream cut at --request-timeout (%g s)",
-                           self.generation.prepared.request_id, timeout_s)  # fmt: skip
+            logger.warning(
+                "request %s: the client stopped reading; stream cut at --request-timeout (%g s)",
+                self.generation.prepared.request_id,
+                timeout_s,
+            )
             self.generation.status = "504"
             self.generation.finish()
             await self.body_iterator.aclose()

@@ -137,8 +137,15 @@ class TransformersEngine(Engine):
             generator.manual_seed(options.seed)
         else:
             generator.seed()
-        request = _Request(request_id, list(prompt_token_ids), options, adapter.name if adapter else _BASE,
-                           asyncio.get_running_loop(), asyncio.Queue(), generator)  # fmt: skip
+        request = _Request(
+            request_id,
+            list(prompt_token_ids),
+            options,
+            adapter.name if adapter else _BASE,
+            asyncio.get_running_loop(),
+            asyncio.Queue(),
+            generator,
+        )
         with self._wake:
             self._live[request_id] = request
             self._waiting.append(request)
@@ -215,8 +222,15 @@ class TransformersEngine(Engine):
         # Once peft wraps the base, every row names its adapter: without names peft would apply the active one to all.
         kwargs = {"adapter_names": adapter_names} if self._model is not self._base else {}
         with torch.inference_mode():
-            out = self._model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                              past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)  # fmt: skip
+            out = self._model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+                **kwargs,
+            )
         return out.logits[:, -1, :].float()
 
     def _prefill(self, joining: list[_Request]) -> None:
@@ -228,10 +242,12 @@ class TransformersEngine(Engine):
             request.live_rows = request.options.n
         width = max(len(row.request.prompt) for row in rows)
         pad_id = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else min(self._stop_ids)
-        ids = torch.tensor([[pad_id] * (width - len(r.request.prompt)) + r.request.prompt for r in rows],
-                           device=self._device)  # fmt: skip
-        mask = torch.tensor([[0] * (width - len(r.request.prompt)) + [1] * len(r.request.prompt) for r in rows],
-                            device=self._device)  # fmt: skip
+        ids = torch.tensor(
+            [[pad_id] * (width - len(r.request.prompt)) + r.request.prompt for r in rows], device=self._device
+        )
+        mask = torch.tensor(
+            [[0] * (width - len(r.request.prompt)) + [1] * len(r.request.prompt) for r in rows], device=self._device
+        )
         cache = DynamicCache(config=self._base.config)
         logits = self._forward(ids, mask, cache, [r.request.adapter_name for r in rows])
         if self._rows:

@@ -30,8 +30,14 @@ def bench() -> Iterator[ModuleType]:
 def test_servers_alternate_within_each_round_and_each_ratio_is_the_median_of_per_round_ratios(bench, capsys):
     # tokens/s per round, theirs and ours: the ratio within each round is 1.2, 0.8, 1.3 (median 1.2),
     # while the ratio of the medians (40/50) would say 0.8: a drifting machine cannot move the result.
-    speeds = {(1, "vllm-server"): 10, (1, "wechat-twin"): 12, (2, "vllm-server"): 50, (2, "wechat-twin"): 40,
-              (3, "vllm-server"): 100, (3, "wechat-twin"): 130}  # fmt: skip
+    speeds = {
+        (1, "vllm-server"): 10,
+        (1, "wechat-twin"): 12,
+        (2, "vllm-server"): 50,
+        (2, "wechat-twin"): 40,
+        (3, "vllm-server"): 100,
+        (3, "wechat-twin"): 130,
+    }
     latency = {"vllm-server": [1.0, 2.0, 4.0], "wechat-twin": [1.0, 3.0, 4.0]}
     measured = []
 
@@ -68,9 +74,11 @@ def test_many_clones_report_start_up_ratio_and_wrong_replies_per_server(bench, c
     def result(name: str, tokens: int, startup_s: float, wrong: int) -> object:
         return bench.LoadResult(name, 1.0, tokens, [1.0, 2.0], startup_s, wrong)
 
-    rounds = [[result("vllm-server", 100, 40.0, 0), result("wechat-twin", 110, 20.0, 0)],
-              [result("vllm-server", 100, 50.0, 1), result("wechat-twin", 90, 30.0, 0)],
-              [result("vllm-server", 100, 40.0, 0), result("wechat-twin", 105, 30.0, 2)]]  # fmt: skip
+    rounds = [
+        [result("vllm-server", 100, 40.0, 0), result("wechat-twin", 110, 20.0, 0)],
+        [result("vllm-server", 100, 50.0, 1), result("wechat-twin", 90, 30.0, 0)],
+        [result("vllm-server", 100, 40.0, 0), result("wechat-twin", 105, 30.0, 2)],
+    ]
     bench.report("clones", rounds)
     out = capsys.readouterr().out
     assert re.search(r"^throughput ours/vllm: 1\.050x \(goal >= 1\.0\)$", out, re.MULTILINE)
@@ -104,15 +112,34 @@ def test_one_real_round_starts_both_servers_and_prints_parseable_ratios(engine_n
     if engine_name != "vllm":
         pytest.skip("compares against vLLM's own server")
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--requests", "4", "--concurrency", "2", "--max-tokens", "8", "--warmup", "1",
-         "--rounds", "1", "--max-model-len", "512"],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(BENCH),
+            "--requests",
+            "4",
+            "--concurrency",
+            "2",
+            "--max-tokens",
+            "8",
+            "--warmup",
+            "1",
+            "--rounds",
+            "1",
+            "--max-model-len",
+            "512",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     order = re.findall(r"^round (\d)/1: (\S+)$", result.stdout, re.MULTILINE)
     assert order == [("1", "vllm-server"), ("1", "wechat-twin")]
-    rows = re.findall(r"^(\d)\s+(vllm-server|wechat-twin)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+-$",
-                      result.stdout, re.MULTILINE)  # fmt: skip
+    rows = re.findall(
+        r"^(\d)\s+(vllm-server|wechat-twin)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+-$",
+        result.stdout,
+        re.MULTILINE,
+    )
     assert len(rows) == 2
     assert all(int(row[5]) == 4 * 8 for row in rows), "every request must generate its 8 tokens"
     assert all(float(row[6]) > 0 for row in rows), "each server's start-up time"

@@ -44,10 +44,17 @@ def test_both_trainers_get_the_same_lora_schedule_batch_cutoff_and_seed(bench, t
     ours = our_options(recipe.ours(tmp_path / "data", tmp_path / "out", tmp_path / "model"))
     theirs = recipe.llamafactory(tmp_path / "lf", "wechat_twin_train", tmp_path / "lf-out", tmp_path / "model")
     pairs = {
-        "rank": "lora_rank", "alpha": "lora_alpha", "dropout": "lora_dropout", "learning_rate": "learning_rate",
-        "warmup_ratio": "warmup_ratio", "batch_size": "per_device_train_batch_size", "epochs": "num_train_epochs",
-        "max_length": "cutoff_len", "seed": "seed", "grad_accum": "gradient_accumulation_steps",
-    }  # fmt: skip
+        "rank": "lora_rank",
+        "alpha": "lora_alpha",
+        "dropout": "lora_dropout",
+        "learning_rate": "learning_rate",
+        "warmup_ratio": "warmup_ratio",
+        "batch_size": "per_device_train_batch_size",
+        "epochs": "num_train_epochs",
+        "max_length": "cutoff_len",
+        "seed": "seed",
+        "grad_accum": "gradient_accumulation_steps",
+    }
     for ours_name, their_name in pairs.items():
         assert getattr(ours, ours_name) == theirs[their_name], ours_name
     assert ours.lr_scheduler.value == theirs["lr_scheduler_type"]
@@ -72,8 +79,11 @@ def test_the_goals_are_judged_by_the_ratio_of_each_measure(bench) -> None:
 def test_real_tokens_count_each_rendered_sample_up_to_the_cutoff(bench, embedded_model) -> None:
     from transformers import AutoTokenizer
 
-    chat = [{"role": "system", "content": "You are Jay."}, {"role": "user", "content": "dinner at 7?"},
-            {"role": "assistant", "content": "ok la~ see you"}]  # fmt: skip
+    chat = [
+        {"role": "system", "content": "You are Jay."},
+        {"role": "user", "content": "dinner at 7?"},
+        {"role": "assistant", "content": "ok la~ see you"},
+    ]
     rendered = AutoTokenizer.from_pretrained(embedded_model).apply_chat_template(chat, tokenize=False)
     length = len(AutoTokenizer.from_pretrained(embedded_model)(rendered, add_special_tokens=False)["input_ids"])
     assert length > 10

@@ -37,24 +37,54 @@ class SimulatedItchat(Channel):
 
 
 def friend_message(text: str, user: str = "@friend01", nick: str = "Mia", remark: str = "", msg_id=None) -> dict:
-    return {"MsgId": str(msg_id or next(_ids)), "FromUserName": user, "ToUserName": SELF_ID, "Type": "Text",
-            "Text": text, "Content": text, "CreateTime": int(time.time()),
-            "User": {"UserName": user, "NickName": nick, "RemarkName": remark, "VerifyFlag": 0}}  # fmt: skip
+    return {
+        "MsgId": str(msg_id or next(_ids)),
+        "FromUserName": user,
+        "ToUserName": SELF_ID,
+        "Type": "Text",
+        "Text": text,
+        "Content": text,
+        "CreateTime": int(time.time()),
+        "User": {"UserName": user, "NickName": nick, "RemarkName": remark, "VerifyFlag": 0},
+    }
 
 
-def group_message(text: str, at: bool, room: str = "@@room01", room_name: str = "Family", remark: str = "",
-                  sender: str = "@uncle01", sender_nick: str = "Uncle") -> dict:  # fmt: skip
+def group_message(
+    text: str,
+    at: bool,
+    room: str = "@@room01",
+    room_name: str = "Family",
+    remark: str = "",
+    sender: str = "@uncle01",
+    sender_nick: str = "Uncle",
+) -> dict:
     """`room_name` is the group's name (any member may change it); `remark` the owner's name for the group."""
-    return {"MsgId": str(next(_ids)), "FromUserName": room, "ToUserName": SELF_ID, "Type": "Text", "Text": text,
-            "Content": text, "CreateTime": int(time.time()), "IsAt": at, "ActualUserName": sender,
-            "ActualNickName": sender_nick,
-            "User": {"UserName": room, "NickName": room_name, "RemarkName": remark}}  # fmt: skip
+    return {
+        "MsgId": str(next(_ids)),
+        "FromUserName": room,
+        "ToUserName": SELF_ID,
+        "Type": "Text",
+        "Text": text,
+        "Content": text,
+        "CreateTime": int(time.time()),
+        "IsAt": at,
+        "ActualUserName": sender,
+        "ActualNickName": sender_nick,
+        "User": {"UserName": room, "NickName": room_name, "RemarkName": remark},
+    }
 
 
 def owner_message(text: str) -> dict:
-    return {"MsgId": str(next(_ids)), "FromUserName": SELF_ID, "ToUserName": "filehelper", "Type": "Text",
-            "Text": text, "Content": text, "CreateTime": int(time.time()),
-            "User": {"UserName": "filehelper", "NickName": "文件传输助手"}}  # fmt: skip
+    return {
+        "MsgId": str(next(_ids)),
+        "FromUserName": SELF_ID,
+        "ToUserName": "filehelper",
+        "Type": "Text",
+        "Text": text,
+        "Content": text,
+        "CreateTime": int(time.time()),
+        "User": {"UserName": "filehelper", "NickName": "文件传输助手"},
+    }
 
 
 class Harness:
@@ -73,9 +103,18 @@ def make_bridge(tmp_path: Path, twin_server):
     harnesses: list[Harness] = []
 
     def make(**changes) -> Harness:
-        settings = {"api_base": twin_server.base_url, "api_key": twin_server.api_key, "model": "alice",
-                    "max_tokens": 12, "temperature": 0.0, "data_dir": tmp_path, "retries": 0, "backoff_s": 0.0,
-                    "typing_seconds_per_char": 0.0, **changes}  # fmt: skip
+        settings = {
+            "api_base": twin_server.base_url,
+            "api_key": twin_server.api_key,
+            "model": "alice",
+            "max_tokens": 12,
+            "temperature": 0.0,
+            "data_dir": tmp_path,
+            "retries": 0,
+            "backoff_s": 0.0,
+            "typing_seconds_per_char": 0.0,
+            **changes,
+        }
         harness = Harness(BridgeConfig(**settings))
         harnesses.append(harness)
         return harness
@@ -100,9 +139,16 @@ def quick_bridge(tmp_path: Path, clone_api: InProcessServer):
     clone_api.knobs.reply = None
 
     def make(**changes) -> Harness:
-        settings = {"api_base": clone_api.base_url, "api_key": clone_api.api_key, "model": "alice",
-                    "data_dir": tmp_path, "retries": 0, "backoff_s": 0.0, "typing_seconds_per_char": 0.0,
-                    **changes}  # fmt: skip
+        settings = {
+            "api_base": clone_api.base_url,
+            "api_key": clone_api.api_key,
+            "model": "alice",
+            "data_dir": tmp_path,
+            "retries": 0,
+            "backoff_s": 0.0,
+            "typing_seconds_per_char": 0.0,
+            **changes,
+        }
         harness = Harness(BridgeConfig(**settings))
         harnesses.append(harness)
         return harness

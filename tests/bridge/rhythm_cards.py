@@ -15,9 +15,13 @@ _names = itertools.count(1)
 
 def flat_rhythm(latency_s: float, gap_s_per_char: float = 0.0, no_reply_rate: float = 0.0) -> dict:
     """Every draw the same: a latency, a gap per character and the share of turns left unread."""
-    return {"latency_s": {"replies": 100, "all": [latency_s] * QUANTILE_POINTS, "bands": {}, "contacts": []},
-            "turn_messages": {"1": 1.0}, "gap_s_per_char": [gap_s_per_char] * QUANTILE_POINTS,
-            "no_reply_rate": no_reply_rate, "friend_turns": 100}  # fmt: skip
+    return {
+        "latency_s": {"replies": 100, "all": [latency_s] * QUANTILE_POINTS, "bands": {}, "contacts": []},
+        "turn_messages": {"1": 1.0},
+        "gap_s_per_char": [gap_s_per_char] * QUANTILE_POINTS,
+        "no_reply_rate": no_reply_rate,
+        "friend_turns": 100,
+    }
 
 
 def clone_with_rhythm(server, rhythm: dict) -> AbstractContextManager[str]:

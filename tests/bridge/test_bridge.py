@@ -219,15 +219,31 @@ def test_console_channel_holds_a_conversation(twin_server, tmp_path):
     lines = "hi there\n/ab\nwhat's for lunch\n!1\n!不错\n"
     config = tmp_path / "bridge.toml"
     config.write_text("max_tokens = 12\ntemperature = 0.7\n")
-    result = CliRunner().invoke(app, [
-        "run", "--channel", "console", "--model", "bob", "--api-base", twin_server.base_url, "--config", str(config),
-        "--data-dir", str(tmp_path), "--no-typing-delay"], input=lines,
-        env={"TWIN_API_KEY": twin_server.api_key})  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--channel",
+            "console",
+            "--model",
+            "bob",
+            "--api-base",
+            twin_server.base_url,
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp_path),
+            "--no-typing-delay",
+        ],
+        input=lines,
+        env={"TWIN_API_KEY": twin_server.api_key},
+    )
     assert result.exit_code == 0, result.output
     assert result.output.count("分身>") >= 2
     assert "[给你看]" in result.output and "1: " in result.output
-    exported = CliRunner().invoke(app, ["export-feedback", "--db", str(tmp_path / "feedback.db"),
-                                        "--out", str(tmp_path / "out")])  # fmt: skip
+    exported = CliRunner().invoke(
+        app, ["export-feedback", "--db", str(tmp_path / "feedback.db"), "--out", str(tmp_path / "out")]
+    )
     assert "1 preference pairs and 1 labels" in exported.output
 
 

@@ -24,7 +24,11 @@ def test_quiet_hours_over_midnight():
 def test_quiet_hours_within_a_day():
     quiet = load_config(None, quiet_hours="13:00-14:30").quiet_hours
     assert [quiet.contains(t) for t in (time(12, 59), time(13, 0), time(14, 29), time(14, 30))] == [
-        False, True, True, False]  # fmt: skip
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_no_quiet_hours_by_default():
@@ -46,7 +50,8 @@ def test_a_malformed_setting_is_one_error_line_from_the_command(tmp_path):
     result = CliRunner().invoke(app, ["run", "--config", str(settings)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"error: {settings}: quiet_hours: '23:00 to 08:00' is not HH:MM-HH:MM (e.g. 23:00-08:00)"]
+        f"error: {settings}: quiet_hours: '23:00 to 08:00' is not HH:MM-HH:MM (e.g. 23:00-08:00)"
+    ]
 
 
 def test_a_toml_syntax_error_names_the_file_and_line(tmp_path):

@@ -19,8 +19,12 @@ def memory_model(twin_server):
 
 def direct_reply(server, model: str, context: list[dict], **fields) -> str:
     body = {"model": model, "messages": context, "max_tokens": 12, "temperature": 0, **fields}
-    response = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=120,
-                          headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
+    response = httpx.post(
+        f"{server.base_url}/chat/completions",
+        json=body,
+        timeout=120,
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
     assert response.status_code == 200, response.text
     return response.json()["choices"][0]["message"]["content"]
 

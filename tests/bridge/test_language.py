@@ -81,8 +81,11 @@ def test_the_owner_gets_help_and_notices_in_english_when_set(tmp_path):
 def test_the_console_speaks_the_settings_language(tmp_path, language):
     settings = tmp_path / "bridge.toml"
     settings.write_text(f'language = "{language}"\n')
-    result = CliRunner().invoke(app, ["run", "--channel", "console", "--config", str(settings), "--api-base", NOWHERE,
-                                      "--data-dir", str(tmp_path)], input="/help\n")  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["run", "--channel", "console", "--config", str(settings), "--api-base", NOWHERE, "--data-dir", str(tmp_path)],
+        input="/help\n",
+    )
     assert result.exit_code == 0, result.output
     expected = {"zh": "[给你看] 命令：/pause 暂停回复", "en": "[review] commands: /pause /resume"}[language]
     assert result.output.startswith(expected), result.output

@@ -46,8 +46,11 @@ class _ProxyHandler(socketserver.StreamRequestHandler):
             length = int(value) if name.lower() == "content-length" else length
         self.rfile.read(length)
         body = json.dumps(PROXY_ANSWER).encode()
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
 
 
 class _Models(BaseHTTPRequestHandler):

@@ -22,8 +22,9 @@ def server(tmp_path_factory, adapters_dir):
 
 
 def _answer(server, tmp_path, **settings) -> None:
-    config = BridgeConfig(api_base=server.base_url, model="tuned", data_dir=tmp_path, retries=0,
-                          typing_seconds_per_char=0.0, **settings)  # fmt: skip
+    config = BridgeConfig(
+        api_base=server.base_url, model="tuned", data_dir=tmp_path, retries=0, typing_seconds_per_char=0.0, **settings
+    )
     harness = Harness(config)
     try:
         harness.receive(friend_message("dinner tonight?"))
@@ -37,7 +38,10 @@ def test_by_default_the_bridge_sends_no_sampling_and_the_server_uses_twin_json(s
     _answer(server, tmp_path)
     used = server.engine.seen[-1]
     assert (used.temperature, used.top_p, used.repetition_penalty) == (
-        TUNED_SAMPLING["temperature"], TUNED_SAMPLING["top_p"], TUNED_SAMPLING["repetition_penalty"])  # fmt: skip
+        TUNED_SAMPLING["temperature"],
+        TUNED_SAMPLING["top_p"],
+        TUNED_SAMPLING["repetition_penalty"],
+    )
     assert used.max_tokens == TUNED_BUDGET, "the reply budget twin.json's reply length gives"
 
 

@@ -100,17 +100,27 @@ def test_take_relays_through_the_file_transfer_helper_and_release_gives_back(qui
     h.receive(friend_message("ok bye", remark="Mia"))
     h.bridge.process_pending()
     assert len(h.channel.to(FRIEND)) == 2, "back with the clone"
-    assert h.bridge.store.history(FRIEND, 0, 10)[:2] == [{"role": "user", "content": "hi"},
-                                                         {"role": "user", "content": "you there?"}]  # fmt: skip
+    assert h.bridge.store.history(FRIEND, 0, 10)[:2] == [
+        {"role": "user", "content": "hi"},
+        {"role": "user", "content": "you there?"},
+    ]
 
 
 def test_the_console_takes_the_same_commands(tmp_path, clone_api):
     lines = ["hi there", "/take friend", "are you real?", "!it's me now", "/release", "and now?"]
     out = io.StringIO()
-    settings = BridgeConfig(api_base=clone_api.base_url, api_key=clone_api.api_key, model="alice", data_dir=tmp_path,
-                            retries=0, typing_seconds_per_char=0.0, language="en")  # fmt: skip
-    console = ConsoleChannel("friend", stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out,
-                             texts=Texts(settings.language))  # fmt: skip
+    settings = BridgeConfig(
+        api_base=clone_api.base_url,
+        api_key=clone_api.api_key,
+        model="alice",
+        data_dir=tmp_path,
+        retries=0,
+        typing_seconds_per_char=0.0,
+        language="en",
+    )
+    console = ConsoleChannel(
+        "friend", stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, texts=Texts(settings.language)
+    )
     bridge = Bridge(settings, console)
     console.after_each = bridge.process_pending
     try:

@@ -76,8 +76,14 @@ def tiny(architecture: str):
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     config_class = {"qwen2": Qwen2Config, "llama": LlamaConfig}[architecture]
-    config = config_class(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                          intermediate_size=128, vocab_size=256)  # fmt: skip
+    config = config_class(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+        vocab_size=256,
+    )
     return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
 
 
@@ -112,10 +118,22 @@ def test_accelerate_launch_runs_the_twin_train_console_script() -> None:
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     assert accelerate and Path(TWIN_TRAIN).is_file()
     result = subprocess.run(
-        [accelerate, "launch", "--config_file", str(CONFIGS["ddp"]), "--cpu", "--num_processes", "1",
-         TWIN_TRAIN, "--help"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            accelerate,
+            "launch",
+            "--config_file",
+            str(CONFIGS["ddp"]),
+            "--cpu",
+            "--num_processes",
+            "1",
+            TWIN_TRAIN,
+            "--help",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Usage:" in result.stdout
     assert re.search(r"^\W*data\s", result.stdout, re.MULTILINE), "twin-train's subcommands are not listed"

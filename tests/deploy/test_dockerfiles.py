@@ -67,11 +67,22 @@ def test_copies_every_package_folder_its_code_imports(name: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [".venv/bin/python", "runs/demo/train.jsonl", "adapters/alice/twin.json", "data/feedback.db",
-     ".pytest_cache/v/cache", ".ruff_cache/0.6/x", "server/__pycache__/app.cpython-311.pyc",
-     "deploy/server.env", "deploy/bridge.env", "deploy/k8s/secrets.env", "deploy/k8s/replicas/secrets.env",
-     "deploy/k8s/replicas/keys.toml", ".git/config"],
-)  # fmt: skip
+    [
+        ".venv/bin/python",
+        "runs/demo/train.jsonl",
+        "adapters/alice/twin.json",
+        "data/feedback.db",
+        ".pytest_cache/v/cache",
+        ".ruff_cache/0.6/x",
+        "server/__pycache__/app.cpython-311.pyc",
+        "deploy/server.env",
+        "deploy/bridge.env",
+        "deploy/k8s/secrets.env",
+        "deploy/k8s/replicas/secrets.env",
+        "deploy/k8s/replicas/keys.toml",
+        ".git/config",
+    ],
+)
 def test_build_context_leaves_out_chat_data_secrets_and_environments(path: str) -> None:
     assert dockerignored(path), f".dockerignore lets {path} into the build context"
 

@@ -143,14 +143,17 @@ def test_the_lora_adapter_reaches_our_pods_with_the_admin_key() -> None:
     assert source["type"] == "local" and path.parent == PurePosixPath(option_value(args, "--adapters"))
     assert path.name == source["adapterName"]
     reference = spec["vllmApiKey"]
-    generator = next(g for g in load_yaml(REPLICAS / "kustomization.yaml")["secretGenerator"]
-                     if g["name"] == reference["secretName"])  # fmt: skip
+    generator = next(
+        g for g in load_yaml(REPLICAS / "kustomization.yaml")["secretGenerator"] if g["name"] == reference["secretName"]
+    )
     assert generator["options"]["disableNameSuffixHash"] is True, "the CR names the Secret without kustomize's hash"
     secret = env_file_keys(REPLICAS / (generator["envs"][0] + ".example"))
     assert "," not in secret[reference["secretKey"]], "the controller sends the whole value as one bearer token"
     env = {item["name"]: item for item in container()["env"]}
-    assert env["TWIN_ADMIN_KEYS"]["valueFrom"]["secretKeyRef"] == {"name": reference["secretName"],
-                                                                   "key": reference["secretKey"]}  # fmt: skip
+    assert env["TWIN_ADMIN_KEYS"]["valueFrom"]["secretKeyRef"] == {
+        "name": reference["secretName"],
+        "key": reference["secretKey"],
+    }
 
 
 def test_the_model_adapter_selects_our_pods() -> None:
@@ -229,8 +232,11 @@ def test_production_stack_loads_a_new_clone_through_load_lora_adapter(replica, a
         assert reply.choices[0].message.content
         unloaded = session.post("/v1/unload_lora_adapter", json={"lora_name": source["adapterName"]})
         assert unloaded.status_code == 200, unloaded.text
-        refused = httpx.post(f"{server.root_url}/v1/load_lora_adapter", json={"lora_name": "x", "lora_path": path},
-                             headers={"Authorization": f"Bearer {api_key}"})  # fmt: skip
+        refused = httpx.post(
+            f"{server.root_url}/v1/load_lora_adapter",
+            json={"lora_name": "x", "lora_path": path},
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
         assert refused.status_code == 401, "a client key cannot load adapters: only the controllers' admin key"
 
 

@@ -28,8 +28,9 @@ def test_the_database_and_its_wal_and_shm_files_are_owner_only(tmp_path: Path, o
     database = tmp_path / "state" / "feedback.db"
     store = FeedbackStore(database)
     try:
-        store.record_exchange("@friend", "Mia", "alice", "SmolLM2-135M-Instruct",
-                              [{"role": "user", "content": "dinner?"}], reply="yes!")  # fmt: skip
+        store.record_exchange(
+            "@friend", "Mia", "alice", "SmolLM2-135M-Instruct", [{"role": "user", "content": "dinner?"}], reply="yes!"
+        )
         wal, shm = database.with_name("feedback.db-wal"), database.with_name("feedback.db-shm")
         assert wal.is_file() and shm.is_file(), "WAL mode keeps these beside the database while it is open"
         assert {path.name: mode(path) for path in (database, wal, shm)} == dict.fromkeys(
@@ -57,5 +58,6 @@ def test_both_exported_files_are_owner_only(tmp_path: Path, open_umask) -> None:
     store.close()
     assert export_feedback(tmp_path / "feedback.db", tmp_path / "out") == (1, 1)
     assert {p.name: mode(p) for p in (tmp_path / "out").iterdir()} == {
-        "preference.jsonl": 0o600, "unpaired.jsonl": 0o600,
-    }  # fmt: skip
+        "preference.jsonl": 0o600,
+        "unpaired.jsonl": 0o600,
+    }

@@ -33,9 +33,13 @@ def test_an_exchange_reads_back_as_it_was_written(store):
     exchange_id = store.record_exchange("@friend", "Mia", "alice", "SmolLM2-135M-Instruct", CONTEXT, reply="火锅！")
     row = store.exchange(exchange_id)
     assert {k: row[k] for k in ("chat_id", "chat_name", "adapter", "base_model", "reply", "candidates")} == {
-        "chat_id": "@friend", "chat_name": "Mia", "adapter": "alice", "base_model": "SmolLM2-135M-Instruct",
-        "reply": "火锅！", "candidates": None,
-    }  # fmt: skip
+        "chat_id": "@friend",
+        "chat_name": "Mia",
+        "adapter": "alice",
+        "base_model": "SmolLM2-135M-Instruct",
+        "reply": "火锅！",
+        "candidates": None,
+    }
     # A second's resolution at least: PostgreSQL's 4-byte `real` would put it minutes off.
     assert before <= row["created_at"] <= time.time() + 1e-3
     assert abs(row["created_at"] - before) < 1.0
@@ -134,8 +138,9 @@ def test_two_stores_writing_at_once_lose_nothing(feedback_location):
     def write(index: int) -> None:
         try:
             for n in range(per_writer):
-                exchange_id = stores[index].record_exchange(f"web:{index}", "w", "alice", None, CONTEXT,
-                                                            reply=f"{index}-{n}")  # fmt: skip
+                exchange_id = stores[index].record_exchange(
+                    f"web:{index}", "w", "alice", None, CONTEXT, reply=f"{index}-{n}"
+                )
                 stores[index].record_label(exchange_id, n % 2 == 0, f"replica-{index}")
                 written[index].append(exchange_id)
         except Exception as exc:  # reported below: a thread's exception would vanish
@@ -195,8 +200,11 @@ def test_the_bridges_tables_work_over_the_stores_connection(store):
     bridge = BridgeStore(store)
     assert bridge.enqueue("m1", "@a", "A", "hi", 1.0)
     assert not bridge.enqueue("m1", "@a", "A", "hi again", 2.0), "a re-delivery is a no-op"
-    bridge.receive([("m1", "@a", "A", "dup", 3.0, "text"), ("m2", "@b", "B", "yo", 4.0, "voice")],
-                   [("m3", "@a", "image", 5.0)], {"weixin:cursor": "c1", "weixin:token:@a": "t"})  # fmt: skip
+    bridge.receive(
+        [("m1", "@a", "A", "dup", 3.0, "text"), ("m2", "@b", "B", "yo", 4.0, "voice")],
+        [("m3", "@a", "image", 5.0)],
+        {"weixin:cursor": "c1", "weixin:token:@a": "t"},
+    )
     bridge.receive([], [("m3", "@a", "image", 6.0)], {"weixin:cursor": "c2"})
     assert bridge.seen("m3") and bridge.seen("m2") and not bridge.seen("m9")
     assert bridge.skipped_counts() == {"image": 1}
@@ -205,8 +213,10 @@ def test_the_bridges_tables_work_over_the_stores_connection(store):
     first = [row["id"] for row in bridge.pending("@a")]
     assert [row["text"] for row in bridge.pending("@a")] == ["hi"]
     bridge.finish(first, InboxStatus.ANSWERED, [("@a", "user", "hi", 10.5), ("@a", "assistant", "hey", 10.75)])
-    assert bridge.history("@a", since=0, limit=10) == [{"role": "user", "content": "hi"},
-                                                        {"role": "assistant", "content": "hey"}]  # fmt: skip
+    assert bridge.history("@a", since=0, limit=10) == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hey"},
+    ]
     assert bridge.last_turn_at("@a") == 10.75
     review = [row["id"] for row in bridge.pending("@b")]
     exchange_id = bridge.hold_for_review(review, "@b", "B", "alice", None, CONTEXT, ["x", "y"])
@@ -241,13 +251,17 @@ def test_a_dropped_postgresql_connection_loses_no_write_and_repeats_none(postgre
     try:
         store.record_exchange("@a", "A", "alice", None, CONTEXT, reply="before")
         with psycopg.connect(postgres_url, autocommit=True) as admin:
-            ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                                  "current_database() AND pid <> pg_backend_pid()").fetchall()  # fmt: skip
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
         assert ended, "the store's connection was ended"
         assert store.last_reply()["reply"] == "before"
         with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                          "current_database() AND pid <> pg_backend_pid()")  # fmt: skip
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid <> pg_backend_pid()"
+            )
         after = store.record_exchange("@a", "A", "alice", None, CONTEXT, reply="after")
         store.record_label(after, True, "owner")
         assert [label["completion"] for label in store.unpaired_labels()] == ["after"]
@@ -266,18 +280,26 @@ def test_both_databases_have_the_same_tables_and_columns(tmp_path: Path, postgre
             WaitLog(opened)
         db = sqlite_store.connection
         names = [r["name"] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        in_sqlite = {name: [c["name"] for c in db.execute(f"PRAGMA table_info({name})")]
-                     for name in names if name != "sqlite_sequence"}  # fmt: skip
+        in_sqlite = {
+            name: [c["name"] for c in db.execute(f"PRAGMA table_info({name})")]
+            for name in names
+            if name != "sqlite_sequence"
+        }
     finally:
         sqlite_store.close()
         postgres_store.close()
     in_postgres: dict[str, list[str]] = {}
     with psycopg.connect(postgres_url) as db:
-        for table, column in db.execute("SELECT table_name, column_name FROM information_schema.columns WHERE "
-                                        "table_schema='public' ORDER BY table_name, ordinal_position"):  # fmt: skip
+        for table, column in db.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE "
+            "table_schema='public' ORDER BY table_name, ordinal_position"
+        ):
             in_postgres.setdefault(table, []).append(column)
-        kinds = dict(db.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                "WHERE table_name='exchanges'").fetchall())  # fmt: skip
+        kinds = dict(
+            db.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name='exchanges'"
+            ).fetchall()
+        )
     assert in_postgres == in_sqlite
     assert {"exchanges", "labels", "inbox", "turns", "skipped", "channel_state"} <= in_postgres.keys()
     assert kinds["created_at"] == "double precision" and kinds["id"] == "bigint"

@@ -130,9 +130,15 @@ def test_a_file_that_is_not_a_memory_file_is_refused(tmp_path):
 def test_the_block_lists_facts_then_exchanges_in_time_order_after_the_persona(tmp_path):
     block = memory_block([EXCHANGES[2], EXCHANGES[0]], ["我妈住在深圳"])
     assert block.splitlines() == [
-        FACTS_HEADER, "- 我妈住在深圳", "", EXCHANGES_HEADER,
-        "[2024-01-01] 朋友：周末回家吃饭吗", "你：回的回的", "[2024-01-09] 朋友：记得穿秋裤", "你：知道啦",
-    ]  # fmt: skip
+        FACTS_HEADER,
+        "- 我妈住在深圳",
+        "",
+        EXCHANGES_HEADER,
+        "[2024-01-01] 朋友：周末回家吃饭吗",
+        "你：回的回的",
+        "[2024-01-09] 朋友：记得穿秋裤",
+        "你：知道啦",
+    ]
     multi = Exchange(MOM, "s", "2024-02-01", "在吗\n有事", "在\n咋了")
     assert "朋友：在吗 / 有事\n你：在 / 咋了" in memory_block([multi], [])
     chat = [{"role": "system", "content": "你是Jay。"}, {"role": "user", "content": "hi"}]

@@ -26,9 +26,12 @@ def demo_copy(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("args", "url"),
-    [([], "http://127.0.0.1:8000/v1"), (["--port", "8011"], "http://127.0.0.1:8011/v1"),
-     (["--port=9000", "--host", "0.0.0.0"], "http://0.0.0.0:9000/v1")],
-)  # fmt: skip
+    [
+        ([], "http://127.0.0.1:8000/v1"),
+        (["--port", "8011"], "http://127.0.0.1:8011/v1"),
+        (["--port=9000", "--host", "0.0.0.0"], "http://0.0.0.0:9000/v1"),
+    ],
+)
 def test_demo_prints_the_address_it_serves_on(demo_copy, args, url):
     result = subprocess.run(["bash", str(demo_copy), *args], capture_output=True, text=True, check=True)
     assert f"serving on {url} " in result.stdout

@@ -9,8 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-PROMPT = [{"role": "system", "content": "You are a helpful assistant."},
-          {"role": "user", "content": "Tell me a short story about a cat."}]  # fmt: skip
+PROMPT = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Tell me a short story about a cat."},
+]
 
 
 MODELS = ("SmolLM2-135M-Instruct", "alice", "bob")
@@ -60,8 +62,9 @@ def test_concurrent_mixed_batch_returns_what_each_returns_alone(client, alone):
 
 @pytest.fixture
 def admin(twin_server):
-    with httpx.Client(base_url=twin_server.root_url, headers={"Authorization": f"Bearer {twin_server.admin_key}"},
-                      timeout=120) as session:  # fmt: skip
+    with httpx.Client(
+        base_url=twin_server.root_url, headers={"Authorization": f"Bearer {twin_server.admin_key}"}, timeout=120
+    ) as session:
         yield session
 
 
@@ -123,8 +126,11 @@ def test_folder_that_is_not_a_lora_for_this_base_is_refused(admin, twin_server):
     config["r"] = 64
     (too_big / "adapter_config.json").write_text(json.dumps(config))
     try:
-        for name, fragment in (("notes", "adapter_config.json"), ("wrongbase", "Qwen2.5-7B-Instruct"),
-                               ("toobig", "max-lora-rank")):  # fmt: skip
+        for name, fragment in (
+            ("notes", "adapter_config.json"),
+            ("wrongbase", "Qwen2.5-7B-Instruct"),
+            ("toobig", "max-lora-rank"),
+        ):
             response = admin.post("/v1/load_lora_adapter", json={"lora_name": name})
             assert response.status_code == 400, response.text
             assert fragment in response.json()["error"]["message"]

@@ -91,19 +91,26 @@ def test_stop_sequence_cuts_the_reply(client):
 
 
 def test_content_as_list_of_text_parts(client):
-    parts = [{"role": "user", "content": [{"type": "text", "text": "What is the capital"},
-                                          {"type": "text", "text": "of France?"}]}]  # fmt: skip
+    parts = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "What is the capital"}, {"type": "text", "text": "of France?"}],
+        }
+    ]
     as_parts = client.chat.completions.create(model="bob", messages=parts, max_tokens=8, temperature=0)
     as_text = client.chat.completions.create(
-        model="bob", messages=[{"role": "user", "content": "What is the capital\nof France?"}], max_tokens=8,
+        model="bob",
+        messages=[{"role": "user", "content": "What is the capital\nof France?"}],
+        max_tokens=8,
         temperature=0,
-    )  # fmt: skip
+    )
     assert as_parts.choices[0].message.content == as_text.choices[0].message.content
 
 
 def test_plain_completion(client):
-    reply = client.completions.create(model="SmolLM2-135M-Instruct", prompt="The capital of France is", max_tokens=5,
-                                      temperature=0)  # fmt: skip
+    reply = client.completions.create(
+        model="SmolLM2-135M-Instruct", prompt="The capital of France is", max_tokens=5, temperature=0
+    )
     assert reply.choices[0].text.strip()
     assert reply.usage.completion_tokens == 5
     streamed = "".join(

@@ -25,15 +25,23 @@ def _cow2_body(**overrides) -> dict:
     body = {
         "model": "alice",
         "messages": [{"role": "system", "content": CHARACTER_DESC}, {"role": "user", "content": "hi, what's up?"}],
-        "temperature": 0.9, "top_p": 1, "frequency_penalty": 0.0, "presence_penalty": 0.0, "stream": False,
-    }  # fmt: skip
+        "temperature": 0.9,
+        "top_p": 1,
+        "frequency_penalty": 0.0,
+        "presence_penalty": 0.0,
+        "stream": False,
+    }
     body.update(overrides)
     return body
 
 
 def _post(twin_server, body: dict) -> httpx.Response:
-    return httpx.post(f"{twin_server.base_url}/chat/completions", json=body, timeout=120,
-                      headers={"Authorization": f"Bearer {twin_server.api_key}"})  # fmt: skip
+    return httpx.post(
+        f"{twin_server.base_url}/chat/completions",
+        json=body,
+        timeout=120,
+        headers={"Authorization": f"Bearer {twin_server.api_key}"},
+    )
 
 
 def test_cow2_plain_reply_has_usage_it_accepts(twin_server):
@@ -45,8 +53,11 @@ def test_cow2_plain_reply_has_usage_it_accepts(twin_server):
 
 def test_cow2_retry_after_failure_sends_two_user_messages(twin_server):
     """Its retry repeats the user turn; the reply is the one to both turns joined as one burst."""
-    messages = [{"role": "system", "content": CHARACTER_DESC}, {"role": "user", "content": "hello?"},
-                {"role": "user", "content": "hello??"}]  # fmt: skip
+    messages = [
+        {"role": "system", "content": CHARACTER_DESC},
+        {"role": "user", "content": "hello?"},
+        {"role": "user", "content": "hello??"},
+    ]
     joined = [{"role": "system", "content": CHARACTER_DESC}, {"role": "user", "content": "hello?\nhello??"}]
     response = _post(twin_server, _cow2_body(messages=messages, max_tokens=8, temperature=0))
     assert response.status_code == 200, response.text
@@ -57,8 +68,16 @@ def test_cow2_retry_after_failure_sends_two_user_messages(twin_server):
 
 
 def test_cow2_agent_mode_tools_are_answered_as_text(twin_server):
-    tools = [{"type": "function", "function": {"name": "web_search", "description": "search",
-              "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]  # fmt: skip
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "web_search",
+                "description": "search",
+                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+            },
+        }
+    ]
     response = _post(twin_server, _cow2_body(tools=tools, tool_choice="auto", max_tokens=8))
     assert response.status_code == 200, response.text
     message = response.json()["choices"][0]["message"]
@@ -68,8 +87,13 @@ def test_cow2_agent_mode_tools_are_answered_as_text(twin_server):
 def test_cow2_streaming(twin_server):
     body = _cow2_body(stream=True, max_tokens=12, temperature=0)
     text, done = "", False
-    with httpx.stream("POST", f"{twin_server.base_url}/chat/completions", json=body, timeout=120,
-                      headers={"Authorization": f"Bearer {twin_server.api_key}"}) as response:  # fmt: skip
+    with httpx.stream(
+        "POST",
+        f"{twin_server.base_url}/chat/completions",
+        json=body,
+        timeout=120,
+        headers={"Authorization": f"Bearer {twin_server.api_key}"},
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
             if not line.startswith("data: "):
@@ -99,12 +123,23 @@ else:
 def _cow1(twin_server, **kwargs) -> dict:
     if not (OPENAI_027 / "openai" / "__init__.py").is_file():
         pytest.fail(f"openai==0.27.8 is missing from {OPENAI_027}: run scripts/setup.sh")
-    call = {"api_base": twin_server.base_url, "api_key": twin_server.api_key, "model": "alice",
-            "messages": COW1_MESSAGES, "temperature": 0.9, "top_p": 1, "frequency_penalty": 0.0,
-            "presence_penalty": 0.0, "request_timeout": 120, "max_tokens": 12, **kwargs}  # fmt: skip
+    call = {
+        "api_base": twin_server.base_url,
+        "api_key": twin_server.api_key,
+        "model": "alice",
+        "messages": COW1_MESSAGES,
+        "temperature": 0.9,
+        "top_p": 1,
+        "frequency_penalty": 0.0,
+        "presence_penalty": 0.0,
+        "request_timeout": 120,
+        "max_tokens": 12,
+        **kwargs,
+    }
     env = {**os.environ, "PYTHONPATH": str(OPENAI_027)}
-    done = subprocess.run([sys.executable, "-c", COW1_SCRIPT, json.dumps(call)], capture_output=True, text=True,
-                          env=env, timeout=180)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", COW1_SCRIPT, json.dumps(call)], capture_output=True, text=True, env=env, timeout=180
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -118,8 +153,15 @@ def test_cow1_openai_0_27_8_chat_completion(twin_server):
 def test_cow1_openai_0_27_8_gets_the_modern_sdks_reply_streamed_or_not(twin_server, client):
     whole = _cow1(twin_server, temperature=0)
     streamed = _cow1(twin_server, temperature=0, stream=True)
-    modern = client.chat.completions.create(model="alice", messages=COW1_MESSAGES, max_tokens=12, temperature=0,
-                                            top_p=1, frequency_penalty=0.0, presence_penalty=0.0)  # fmt: skip
+    modern = client.chat.completions.create(
+        model="alice",
+        messages=COW1_MESSAGES,
+        max_tokens=12,
+        temperature=0,
+        top_p=1,
+        frequency_penalty=0.0,
+        presence_penalty=0.0,
+    )
     assert modern.choices[0].message.content
     assert streamed["text"] == whole["choices"][0]["message"]["content"] == modern.choices[0].message.content
     assert whole["usage"] == modern.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"})

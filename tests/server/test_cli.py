@@ -39,10 +39,18 @@ def test_a_bad_value_is_one_error_line_and_exit_2(never_serves, args, says):
 
 @pytest.mark.parametrize(
     "args",
-    [["--engine", "foo"], ["--dtype", "int3"], ["--adapters", "/no/such/folder"], ["--port", "0"],
-     ["--log-level", "loud"], ["--default-max-tokens", "0"], ["--distributed-executor-backend", "uni"],
-     ["--pipeline-parallel-size", "0"], ["--hub", "github"]],
-)  # fmt: skip
+    [
+        ["--engine", "foo"],
+        ["--dtype", "int3"],
+        ["--adapters", "/no/such/folder"],
+        ["--port", "0"],
+        ["--log-level", "loud"],
+        ["--default-max-tokens", "0"],
+        ["--distributed-executor-backend", "uni"],
+        ["--pipeline-parallel-size", "0"],
+        ["--hub", "github"],
+    ],
+)
 def test_a_bad_choice_or_path_is_refused_while_parsing(never_serves, args):
     result = CliRunner().invoke(app, ["serve", *args])
     assert result.exit_code == 2, result.output
@@ -53,8 +61,21 @@ def test_a_bad_choice_or_path_is_refused_while_parsing(never_serves, args):
 def test_the_options_reach_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path):
     started = {}
     monkeypatch.setattr(uvicorn, "run", lambda application, **kwargs: started.update(app=application, **kwargs))
-    result = CliRunner().invoke(app, ["serve", "--engine", "transformers", "--dtype", "bfloat16", "--adapters",
-                                      str(tmp_path), "--default-max-tokens", "64", "--no-trim-history"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "serve",
+            "--engine",
+            "transformers",
+            "--dtype",
+            "bfloat16",
+            "--adapters",
+            str(tmp_path),
+            "--default-max-tokens",
+            "64",
+            "--no-trim-history",
+        ],
+    )
     assert result.exit_code == 0, result.output
     settings = started["app"].state.settings
     assert settings.engine.value == "transformers"

@@ -42,8 +42,14 @@ def test_the_card_shows_twin_jsons_sampling_and_budget_and_a_bare_request_gets_t
 def test_without_tuned_values_the_card_shows_the_servers_defaults(tuned_root):
     with serve_fake(ServerSettings(adapters_dir=tuned_root, default_max_tokens=64)) as server:
         base = _card(server, "SmolLM2-135M-Instruct")
-        assert base == {"temperature": 1.0, "top_p": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0,
-                        "repetition_penalty": 1.0, "max_tokens": 64}  # fmt: skip
+        assert base == {
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "presence_penalty": 0.0,
+            "frequency_penalty": 0.0,
+            "repetition_penalty": 1.0,
+            "max_tokens": 64,
+        }
         assert _card(server, "tuned")["max_tokens"] == 64, "--default-max-tokens wins over twin.json's budget"
 
 

@@ -123,12 +123,14 @@ def test_unknown_model_404_lists_served_names(http):
         ({"model": None}, "model"),
         ({"messages": [{"content": "x"}]}, "messages.0.role"),
         ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.role"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
-         "messages.0.content.0.type"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+            "messages.0.content.0.type",
+        ),
         ({"tool_choice": "required", "tools": [{"type": "function", "function": {"name": "f"}}]}, "tool_choice"),
         ({"response_format": {"type": "json_object"}}, "response_format.type"),
     ],
-)  # fmt: skip
+)
 def test_invalid_values_get_400_naming_the_field(http, change, param):
     body = {"model": "alice", "messages": HELLO, **change}
     body = {k: v for k, v in body.items() if v is not None}
@@ -158,8 +160,13 @@ def test_oversized_body_is_413_with_and_without_content_length(http):
 
 
 def test_a_stream_is_sse_chunks_then_done(http):
-    body = {"model": "alice", "messages": HELLO, "max_tokens": 4, "stream": True,
-            "stream_options": {"include_usage": True}}  # fmt: skip
+    body = {
+        "model": "alice",
+        "messages": HELLO,
+        "max_tokens": 4,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     response = http.post("/v1/chat/completions", json=body)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -235,12 +242,23 @@ def test_a_stream_whose_client_leaves_before_the_first_byte_frees_its_slot(serve
     """ASGI 2.3 servers report the disconnect before the body is iterated: the slot must come back anyway."""
     body = json.dumps({"model": "alice", "messages": HELLO, "stream": True}).encode()
     scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-        "method": "POST", "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", server.port),
-        "headers": [(b"authorization", f"Bearer {KEY}".encode()), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 5555),
+        "server": ("127.0.0.1", server.port),
+        "headers": [
+            (b"authorization", f"Bearer {KEY}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
 
     async def leave_before_the_first_byte() -> list[dict]:
         messages = [{"type": "http.request", "body": body, "more_body": False}]
@@ -261,8 +279,11 @@ def test_a_stream_whose_client_leaves_before_the_first_byte_frees_its_slot(serve
     sent = asyncio.run(leave_before_the_first_byte())
     assert not any(m.get("body", b"").startswith(b"data: ") for m in sent), "the streams were iterated after all"
     assert _wait_admitted_zero(server) == 0, "slots leaked by streams that were never iterated"
-    reply = httpx.post(f"{server.base_url}/chat/completions", json={"model": "alice", "messages": HELLO},
-                       headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    reply = httpx.post(
+        f"{server.base_url}/chat/completions",
+        json={"model": "alice", "messages": HELLO},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
     assert reply.status_code == 200, reply.text
 
 

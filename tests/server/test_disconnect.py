@@ -42,8 +42,9 @@ def test_disconnect_mid_stream_aborts_generation(twin_server):
     body = {"model": "alice", "prompt": COUNTING, "max_tokens": MAX_TOKENS, "temperature": 0, "stream": True}
     headers = {"Authorization": f"Bearer {twin_server.api_key}"}
     before = MetricsSnapshot.scrape(twin_server.root_url)
-    with httpx.stream("POST", f"{twin_server.base_url}/completions", json=body, headers=headers,
-                      timeout=60) as response:  # fmt: skip
+    with httpx.stream(
+        "POST", f"{twin_server.base_url}/completions", json=body, headers=headers, timeout=60
+    ) as response:
         assert response.status_code == 200
         chunks = 0
         for line in response.iter_lines():
@@ -60,7 +61,8 @@ def test_disconnect_while_waiting_for_a_whole_reply_aborts_generation(twin_serve
     headers = {"Authorization": f"Bearer {twin_server.api_key}"}
     before = MetricsSnapshot.scrape(twin_server.root_url)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{twin_server.base_url}/completions", json=body, headers=headers,
-                   timeout=httpx.Timeout(60, read=1.0))  # fmt: skip
+        httpx.post(
+            f"{twin_server.base_url}/completions", json=body, headers=headers, timeout=httpx.Timeout(60, read=1.0)
+        )
     assert _seconds_until_idle(twin_server) < 2.0
     _assert_counted_as_aborted(twin_server, before)

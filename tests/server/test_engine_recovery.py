@@ -23,8 +23,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 # Longer than one prefill chunk (2,048 tokens), so the prompt is prefilled in two steps.
 LONG_PROMPT = " ".join(f"word{i}" for i in range(600))
-SEEDED = {"model": "alice", "messages": [{"role": "user", "content": LONG_PROMPT}], "seed": 7, "max_tokens": 8,
-          "temperature": 0.8}  # fmt: skip
+SEEDED = {
+    "model": "alice",
+    "messages": [{"role": "user", "content": LONG_PROMPT}],
+    "seed": 7,
+    "max_tokens": 8,
+    "temperature": 0.8,
+}
 STORY = [{"role": "user", "content": "Tell me a short story about a cat."}]
 
 
@@ -35,15 +40,20 @@ def _vllm_only(engine_name):
 
 
 def _server(tmp_path: Path, model: Path, adapters: Path, env: dict[str, str] | None = None) -> ServerProcess:
-    server = ServerProcess(model, adapters, "vllm", tmp_path / "server.log",
-                           extra_args=["--max-model-len", "3072", "--max-loras", "2"])  # fmt: skip
+    server = ServerProcess(
+        model, adapters, "vllm", tmp_path / "server.log", extra_args=["--max-model-len", "3072", "--max-loras", "2"]
+    )
     server.start(env=env)
     return server
 
 
 def _post(server: ServerProcess, body: dict) -> httpx.Response:
-    return httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=300,
-                      headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
+    return httpx.post(
+        f"{server.base_url}/chat/completions",
+        json=body,
+        timeout=300,
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
 
 
 def _greedy(server: ServerProcess, model: str) -> str:
@@ -107,8 +117,12 @@ def test_a_seeded_prompt_longer_than_a_prefill_chunk_is_answered_and_reproducibl
 
 def test_a_killed_engine_core_is_503_then_restarted_with_runtime_adapters(fixed_server):
     admin = {"Authorization": f"Bearer {fixed_server.admin_key}"}
-    loaded = httpx.post(f"{fixed_server.base_url}/load_lora_adapter", headers=admin, timeout=120,
-                        json={"lora_name": "carol", "lora_path": "bob"})  # fmt: skip
+    loaded = httpx.post(
+        f"{fixed_server.base_url}/load_lora_adapter",
+        headers=admin,
+        timeout=120,
+        json={"lora_name": "carol", "lora_path": "bob"},
+    )
     assert loaded.status_code == 200, loaded.text
     before = {m: _greedy(fixed_server, m) for m in ("alice", "carol")}
     pids = _engine_core_pids(fixed_server)

@@ -33,8 +33,9 @@ def test_a_dead_engine_answers_503_then_comes_back_with_its_adapters(embedded_mo
     settings = ServerSettings(adapters_dir=adapters_dir, admin_keys=["admin"])
     with serve_fake(settings) as server:
         admin = {"Authorization": "Bearer admin"}
-        loaded = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": "carol", "lora_path": "alice"},
-                            headers=admin)  # fmt: skip
+        loaded = httpx.post(
+            f"{server.base_url}/load_lora_adapter", json={"lora_name": "carol", "lora_path": "alice"}, headers=admin
+        )
         assert loaded.status_code == 200, loaded.text
         first = server.engine
         server.knobs.start_delay_s = 1.5
@@ -44,8 +45,9 @@ def test_a_dead_engine_answers_503_then_comes_back_with_its_adapters(embedded_mo
         assert health.status_code == 503
         assert health.json()["status"] == "restarting"
         assert httpx.get(f"{server.root_url}/health/live").status_code == 200
-        refused = httpx.post(f"{server.base_url}/chat/completions", json={"model": "carol", "messages": HELLO},
-                             headers=admin)  # fmt: skip
+        refused = httpx.post(
+            f"{server.base_url}/chat/completions", json={"model": "carol", "messages": HELLO}, headers=admin
+        )
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "engine_unavailable"
         assert int(refused.headers["retry-after"]) > 0
@@ -55,8 +57,9 @@ def test_a_dead_engine_answers_503_then_comes_back_with_its_adapters(embedded_mo
         assert health.json()["engine_restarts"] == 1
         assert server.engine is not first
         assert set(server.engine.loaded) == {"carol"}  # what the old engine had: alice and bob load on first use
-        reply = httpx.post(f"{server.base_url}/chat/completions", json={"model": "carol", "messages": HELLO},
-                           headers=admin)  # fmt: skip
+        reply = httpx.post(
+            f"{server.base_url}/chat/completions", json={"model": "carol", "messages": HELLO}, headers=admin
+        )
         assert reply.status_code == 200, reply.text
 
 
@@ -70,8 +73,9 @@ def test_a_request_in_flight_when_the_engine_dies_gets_503(embedded_model, adapt
             server.engine.dead = True
 
         threading.Thread(target=kill_soon).start()
-        reply = httpx.post(f"{server.base_url}/chat/completions", json={"model": "alice", "messages": HELLO},
-                           timeout=30)  # fmt: skip
+        reply = httpx.post(
+            f"{server.base_url}/chat/completions", json={"model": "alice", "messages": HELLO}, timeout=30
+        )
         assert reply.status_code == 503, reply.text
         assert reply.headers["retry-after"]
         assert _wait_ready(server.root_url).status_code == 200

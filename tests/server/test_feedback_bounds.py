@@ -26,22 +26,33 @@ def server(embedded_model, tmp_path):
 
 
 def _label(server, key: str, conversation: str = "c1", text: str = "hello") -> httpx.Response:
-    body = {"model": BASE, "conversation": conversation, "messages": [{"role": "user", "content": text}],
-            "reply": "hi", "good": True}  # fmt: skip
+    body = {
+        "model": BASE,
+        "conversation": conversation,
+        "messages": [{"role": "user", "content": text}],
+        "reply": "hi",
+        "good": True,
+    }
     return httpx.post(f"{server.root_url}/chat/api/labels", json=body, headers={"Authorization": f"Bearer {key}"})
 
 
 @pytest.mark.parametrize("exchange_id", [10**23, 2**63, 0, -1])
 def test_a_choice_id_outside_sqlites_range_is_a_400(server, exchange_id):
-    reply = httpx.post(f"{server.root_url}/chat/api/pairs/{exchange_id}/choice", json={"chosen": 0},
-                       headers={"Authorization": f"Bearer {LIN}"})  # fmt: skip
+    reply = httpx.post(
+        f"{server.root_url}/chat/api/pairs/{exchange_id}/choice",
+        json={"chosen": 0},
+        headers={"Authorization": f"Bearer {LIN}"},
+    )
     assert reply.status_code == 400, reply.text
     assert reply.json()["error"]["param"] == "path.exchange_id"
 
 
 def test_the_largest_choice_id_is_an_unknown_pair_not_an_error(server):
-    reply = httpx.post(f"{server.root_url}/chat/api/pairs/{2**63 - 1}/choice", json={"chosen": 0},
-                       headers={"Authorization": f"Bearer {LIN}"})  # fmt: skip
+    reply = httpx.post(
+        f"{server.root_url}/chat/api/pairs/{2**63 - 1}/choice",
+        json={"chosen": 0},
+        headers={"Authorization": f"Bearer {LIN}"},
+    )
     assert reply.status_code == 404, reply.text
 
 

@@ -36,8 +36,9 @@ def replicas(embedded_model, postgres_url):
 
 
 def _post(server, key: str, path: str, body: dict) -> httpx.Response:
-    return httpx.post(f"{server.root_url}/chat/api/{path}", json=body, headers={"Authorization": f"Bearer {key}"},
-                      timeout=60)  # fmt: skip
+    return httpx.post(
+        f"{server.root_url}/chat/api/{path}", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    )
 
 
 def _context(conversation: str, text: str) -> dict:

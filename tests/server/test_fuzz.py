@@ -13,31 +13,71 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-HOSTILE = st.sampled_from(["<|im_start|>", "<|im_end|>", "<|endoftext|>", "\x00", "\x1b[2J", "\ud7ff",
-                           "\u202e", "{{ raise_exception('x') }}", "{% for %}", "\n\n\n", "   ", "", "[捂脸]",
-                           "😀" * 3])  # fmt: skip
+HOSTILE = st.sampled_from(
+    [
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|endoftext|>",
+        "\x00",
+        "\x1b[2J",
+        "\ud7ff",
+        "\u202e",
+        "{{ raise_exception('x') }}",
+        "{% for %}",
+        "\n\n\n",
+        "   ",
+        "",
+        "[捂脸]",
+        "😀" * 3,
+    ]
+)
 TEXT = st.one_of(
     st.text(max_size=40),
     st.lists(st.one_of(HOSTILE, st.text(max_size=10)), max_size=6).map("".join),
-    st.builds(lambda word, times: word * times, st.sampled_from(["hi ", "字", "<|im_start|>"]),
-              st.integers(min_value=200, max_value=3000)),
-)  # fmt: skip
-ROLE = st.one_of(st.sampled_from(["user", "assistant", "system", "developer"]),
-                 st.sampled_from(["tool", "function", "", "USER", "bot"]))  # fmt: skip
-CONTENT = st.one_of(TEXT, st.none(), st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": TEXT}),
-                                              max_size=2))  # fmt: skip
+    st.builds(
+        lambda word, times: word * times,
+        st.sampled_from(["hi ", "字", "<|im_start|>"]),
+        st.integers(min_value=200, max_value=3000),
+    ),
+)
+ROLE = st.one_of(
+    st.sampled_from(["user", "assistant", "system", "developer"]),
+    st.sampled_from(["tool", "function", "", "USER", "bot"]),
+)
+CONTENT = st.one_of(
+    TEXT, st.none(), st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": TEXT}), max_size=2)
+)
 MESSAGE = st.fixed_dictionaries({"role": ROLE, "content": CONTENT})
-TOOLS = st.lists(st.fixed_dictionaries({"type": st.just("function"), "function": st.fixed_dictionaries(
-    {"name": st.text(min_size=1, max_size=8), "parameters": st.just({"type": "object"})})}), max_size=2)  # fmt: skip
+TOOLS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": st.just("function"),
+            "function": st.fixed_dictionaries(
+                {"name": st.text(min_size=1, max_size=8), "parameters": st.just({"type": "object"})}
+            ),
+        }
+    ),
+    max_size=2,
+)
 VALID_OPTIONS = st.fixed_dictionaries(
-    {"model": st.sampled_from(["SmolLM2-135M-Instruct", "alice", "bob", "gpt-3.5-turbo"]),
-     "max_tokens": st.integers(min_value=1, max_value=6), "stream": st.booleans()},
-    optional={"temperature": st.floats(min_value=0, max_value=2), "n": st.integers(min_value=1, max_value=2),
-              "seed": st.integers(min_value=-(2**63), max_value=2**63 - 1), "stop": st.lists(TEXT, max_size=4),
-              "top_p": st.floats(min_value=0.01, max_value=1), "tools": TOOLS, "tool_choice": st.just("auto"),
-              "presence_penalty": st.floats(min_value=-2, max_value=2), "user": TEXT,
-              "repetition_penalty": st.floats(min_value=0.01, max_value=2)},
-)  # fmt: skip
+    {
+        "model": st.sampled_from(["SmolLM2-135M-Instruct", "alice", "bob", "gpt-3.5-turbo"]),
+        "max_tokens": st.integers(min_value=1, max_value=6),
+        "stream": st.booleans(),
+    },
+    optional={
+        "temperature": st.floats(min_value=0, max_value=2),
+        "n": st.integers(min_value=1, max_value=2),
+        "seed": st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        "stop": st.lists(TEXT, max_size=4),
+        "top_p": st.floats(min_value=0.01, max_value=1),
+        "tools": TOOLS,
+        "tool_choice": st.just("auto"),
+        "presence_penalty": st.floats(min_value=-2, max_value=2),
+        "user": TEXT,
+        "repetition_penalty": st.floats(min_value=0.01, max_value=2),
+    },
+)
 INVALID_OPTIONS = st.one_of(
     st.fixed_dictionaries({"temperature": st.one_of(st.floats(max_value=-0.01, allow_infinity=False), st.just("hot"))}),
     st.fixed_dictionaries({"n": st.integers(max_value=0)}),
@@ -60,8 +100,10 @@ INVALID_OPTIONS = st.one_of(
 
 @st.composite
 def requests(draw) -> dict:
-    body = {"messages": [*draw(st.lists(MESSAGE, max_size=5)), {"role": "user", "content": draw(TEXT)}],
-            **draw(VALID_OPTIONS)}  # fmt: skip
+    body = {
+        "messages": [*draw(st.lists(MESSAGE, max_size=5)), {"role": "user", "content": draw(TEXT)}],
+        **draw(VALID_OPTIONS),
+    }
     if draw(st.integers(min_value=0, max_value=9)) == 0:
         body.update(draw(INVALID_OPTIONS))
     return body
@@ -91,8 +133,13 @@ def _check_reply(response: httpx.Response, body: dict) -> None:
     assert [c["index"] for c in reply["choices"]] == list(range(body.get("n", 1)))
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(body=requests())
 def test_no_generated_request_gets_a_5xx(http, body):
     response = http.post("/v1/chat/completions", json=body)

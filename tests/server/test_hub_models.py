@@ -67,8 +67,13 @@ def _resolve(hf_home: Path, *args: str, **env: str) -> dict:
         "print(json.dumps({'served_name': r.served_name, 'path': str(r.path), 'source': r.source}))"
     )
     model, revision = (*args, "")[:2]
-    done = subprocess.run([sys.executable, "-c", code, model, revision], env=_env(hf_home, **env),
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code, model, revision],
+        env=_env(hf_home, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -135,9 +140,27 @@ def test_twin_json_records_the_revision_trained_on(hf_home, tmp_path):
     texts = tmp_path / "posts.txt"
     texts.write_text("".join(f"post {i}: the river walk, then tea at the night market\n" for i in range(12)))
     adapter = tmp_path / "jay-cpt"
-    train = [str(Path(sys.executable).parent / "twin-train"), "cpt", str(texts), "--out", str(adapter),
-             "--model", HUB_ID, "--revision", "v2", "--max-steps", "1", "--block-length", "32", "--batch-size", "1",
-             "--lora-r", "8", "--heldout", "0"]  # fmt: skip
+    train = [
+        str(Path(sys.executable).parent / "twin-train"),
+        "cpt",
+        str(texts),
+        "--out",
+        str(adapter),
+        "--model",
+        HUB_ID,
+        "--revision",
+        "v2",
+        "--max-steps",
+        "1",
+        "--block-length",
+        "32",
+        "--batch-size",
+        "1",
+        "--lora-r",
+        "8",
+        "--heldout",
+        "0",
+    ]
     done = subprocess.run(train, env=_env(hf_home), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     card = json.loads((adapter / "twin.json").read_text())
@@ -163,13 +186,22 @@ def test_the_server_refuses_an_adapter_trained_at_another_revision(adapters_dir,
         shutil.copytree(adapters_dir / "alice", folder / name)
         card = json.loads((folder / name / "twin.json").read_text())
         (folder / name / "twin.json").write_text(json.dumps({**card, "base_model": HUB_ID, "base_revision": revision}))
-    settings = ServerSettings(model=str(embedded_model), served_name=HUB_ID, base_revision="v2", adapters_dir=folder,
-                              api_keys=["user-key"], admin_keys=["admin-key"])  # fmt: skip
+    settings = ServerSettings(
+        model=str(embedded_model),
+        served_name=HUB_ID,
+        base_revision="v2",
+        adapters_dir=folder,
+        api_keys=["user-key"],
+        admin_keys=["admin-key"],
+    )
     with serve_fake(settings) as server:
         client = OpenAI(base_url=server.base_url, api_key="user-key", max_retries=0)
         assert {m.id for m in client.models.list()} == {HUB_ID, "same", "unrecorded"}
-        response = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": "other"},
-                              headers={"Authorization": "Bearer admin-key"})  # fmt: skip
+        response = httpx.post(
+            f"{server.base_url}/load_lora_adapter",
+            json={"lora_name": "other"},
+            headers={"Authorization": "Bearer admin-key"},
+        )
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert f"trained on {HUB_ID} at revision 'v1'" in message and "--revision 'v2'" in message
@@ -185,9 +217,17 @@ def test_modelscope_without_its_package_says_how_to_get_it(hf_home, how):
 
 @pytest.mark.parametrize(
     ("model", "is_id"),
-    [("Qwen/Qwen2.5-7B-Instruct", True), ("acme/smol.v2_b", True), ("./models/qwen", False),
-     ("/srv/models/qwen", False), ("~/models", False), ("a/b/c", False), ("gpt2", False), ("acme/x--y", False)],
-)  # fmt: skip
+    [
+        ("Qwen/Qwen2.5-7B-Instruct", True),
+        ("acme/smol.v2_b", True),
+        ("./models/qwen", False),
+        ("/srv/models/qwen", False),
+        ("~/models", False),
+        ("a/b/c", False),
+        ("gpt2", False),
+        ("acme/x--y", False),
+    ],
+)
 def test_what_counts_as_a_hub_id(model, is_id):
     assert is_hub_id(model) is is_id
 

@@ -77,8 +77,13 @@ def spied_app(embedded_model: Path, adapters_dir: Path, tmp_path_factory):
     shutil.copytree(folder / NAME, folder / ONE_EXCHANGE)
     write_card(folder / ONE_EXCHANGE, card.model_copy(update={"memory_k": 1}))
     options = EngineOptions(max_model_len=1024, max_lora_rank=8, dtype="float32", enforce_eager=True)
-    settings = ServerSettings(model=str(embedded_model), served_name="SmolLM2-135M-Instruct", adapters_dir=folder,
-                              engine="transformers", engine_options=options)  # fmt: skip
+    settings = ServerSettings(
+        model=str(embedded_model),
+        served_name="SmolLM2-135M-Instruct",
+        adapters_dir=folder,
+        engine="transformers",
+        engine_options=options,
+    )
     received: list[tuple[list[int], SamplingOptions]] = []
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         engine = client.app.state.engine

@@ -40,8 +40,11 @@ def test_a_memory_path_leading_out_of_the_adapter_folder_refuses_the_adapter(ada
     outside = str(adapters.parent / "other" / MEMORY_FILE)
     _with_card_memory(folder, outside if memory == "ABSOLUTE" else memory)
     with serve_fake(ServerSettings(adapters_dir=adapters, admin_keys=[ADMIN])) as server:
-        reply = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": "thief"},
-                           headers={"Authorization": f"Bearer {ADMIN}"})  # fmt: skip
+        reply = httpx.post(
+            f"{server.base_url}/load_lora_adapter",
+            json={"lora_name": "thief"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
         assert reply.status_code == 400, reply.text
         assert (
             "outside the adapter folder" in reply.json()["error"]["message"]
@@ -58,8 +61,11 @@ def test_a_memory_sqlite_symlinked_out_of_the_folder_refuses_the_adapter(adapter
     shutil.copytree(adapters_dir / "alice", folder)
     (folder / MEMORY_FILE).symlink_to(adapters.parent / "other" / MEMORY_FILE)
     with serve_fake(ServerSettings(adapters_dir=adapters, admin_keys=[ADMIN])) as server:
-        reply = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": "thief"},
-                           headers={"Authorization": f"Bearer {ADMIN}"})  # fmt: skip
+        reply = httpx.post(
+            f"{server.base_url}/load_lora_adapter",
+            json={"lora_name": "thief"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
         assert reply.status_code == 400, reply.text
         assert "outside the adapter folder" in reply.json()["error"]["message"]
 

@@ -20,8 +20,9 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 def _streamed_usage(http: httpx.Client, body: dict) -> dict:
     usage = None
-    with http.stream("POST", "/v1/chat/completions", json={**body, "stream": True,
-                     "stream_options": {"include_usage": True}}) as response:  # fmt: skip
+    with http.stream(
+        "POST", "/v1/chat/completions", json={**body, "stream": True, "stream_options": {"include_usage": True}}
+    ) as response:
         assert response.status_code == 200
         for line in response.iter_lines():
             if line.startswith("data: {"):
@@ -59,9 +60,12 @@ def _stream_replies(client, model: str, count: int, max_tokens: int) -> tuple[li
     def one(i: int) -> None:
         try:
             stream = client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": f"Tell me story number {i}."}],
-                max_tokens=max_tokens, temperature=0, stream=True,
-            )  # fmt: skip
+                model=model,
+                messages=[{"role": "user", "content": f"Tell me story number {i}."}],
+                max_tokens=max_tokens,
+                temperature=0,
+                stream=True,
+            )
             outcomes.append("".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices))
         except Exception as exc:  # reported by the test, not lost on the thread
             outcomes.append(exc)

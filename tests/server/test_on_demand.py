@@ -18,8 +18,10 @@ from tests.support.metrics import MetricsSnapshot
 from tests.support.server_process import ServerProcess
 from tests.support.tiers import slow_fixture
 
-PROMPT = [{"role": "system", "content": "You are a helpful assistant."},
-          {"role": "user", "content": "Tell me a short story about a cat."}]  # fmt: skip
+PROMPT = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Tell me a short story about a cat."},
+]
 FANS = [f"fan{i:02d}" for i in range(40)]  # servable clones no test asks for: start-up must not load them
 LOADS = "twin_adapter_loads_total"
 
@@ -47,8 +49,9 @@ def clones_dir(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path, a
 @slow_fixture
 def server(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path, clones_dir: Path, engine_name: str):
     log = tmp_path_factory.mktemp("on-demand") / "server.log"
-    process = ServerProcess(embedded_model, clones_dir, engine_name, log,
-                            extra_args=["--max-loras", "2", "--max-cpu-loras", "2"])  # fmt: skip
+    process = ServerProcess(
+        embedded_model, clones_dir, engine_name, log, extra_args=["--max-loras", "2", "--max-cpu-loras", "2"]
+    )
     process.start()
     yield process
     process.stop()

@@ -65,11 +65,29 @@ def test_schemathesis_with_all_checks_finds_nothing_on_v1(server, tmp_path: Path
     st = Path(sys.executable).parent / "st"
     cache_existed = (Path.cwd() / ".schemathesis").exists()
     result = subprocess.run(
-        [str(st), "--config-file", str(config), "run", f"{server.root_url}/openapi.json", "--checks", "all",
-         "--include-path-regex", "^/v1", "-H", f"Authorization: Bearer {KEY}", "--max-examples", "60",
-         "--seed", "1", "--no-color"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its .schemathesis/ cache lands here
-    )  # fmt: skip
+        [
+            str(st),
+            "--config-file",
+            str(config),
+            "run",
+            f"{server.root_url}/openapi.json",
+            "--checks",
+            "all",
+            "--include-path-regex",
+            "^/v1",
+            "-H",
+            f"Authorization: Bearer {KEY}",
+            "--max-examples",
+            "60",
+            "--seed",
+            "1",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,  # its .schemathesis/ cache lands here
+    )
     assert cache_existed or not (Path.cwd() / ".schemathesis").exists(), "its cache stays out of the checkout"
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "passed" in result.stdout

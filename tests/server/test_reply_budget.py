@@ -71,8 +71,13 @@ def test_a_history_that_does_not_fit_loses_its_oldest_turns(embedded_model, toke
     settings = ServerSettings(engine_options=EngineOptions(max_model_len=512))
     messages = _history(30)
     with serve_fake(settings) as server:
-        body = {"model": BASE, "messages": messages, "max_tokens": 64, "stream": stream,
-                "stream_options": {"include_usage": True}}  # fmt: skip
+        body = {
+            "model": BASE,
+            "messages": messages,
+            "max_tokens": 64,
+            "stream": stream,
+            "stream_options": {"include_usage": True},
+        }
         reply = httpx.post(f"{server.base_url}/chat/completions", json=body)
         assert reply.status_code == 200, reply.text
         dropped = int(reply.headers["x-twin-dropped-messages"])

@@ -95,8 +95,11 @@ def test_a_post_that_is_not_json_is_415(keyless):
         return {model["id"] for model in httpx.get(f"{keyless.base_url}/models").json()["data"]}
 
     assert "alice" in served()
-    response = httpx.post(f"{keyless.base_url}/unload_lora_adapter", content=b'{"lora_name": "alice"}',
-                          headers={"Content-Type": "text/plain"})  # fmt: skip
+    response = httpx.post(
+        f"{keyless.base_url}/unload_lora_adapter",
+        content=b'{"lora_name": "alice"}',
+        headers={"Content-Type": "text/plain"},
+    )
     assert _error(response, 415)["code"] == "unsupported_media_type"
     assert "alice" in served(), "the refused request unloaded nothing"
 
@@ -106,8 +109,10 @@ def _stalled_body(port: int, key: str | None) -> socket.socket:
     size = 1 << 20
     auth = f"Authorization: Bearer {key}\r\n" if key else ""
     sock = socket.create_connection(("127.0.0.1", port))
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
-            f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n")  # fmt: skip
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
+        f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    )
     sock.sendall(head.encode())
     with contextlib.suppress(OSError):  # answered and closed before the body was read
         sock.sendall(b" " * (size - 1))
@@ -184,11 +189,18 @@ def test_a_stream_reader_that_stops_reading_loses_its_slot_at_the_request_timeou
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", keyed.port))
-        body = (b'{"model": "alice", "stream": true, "n": 8, "temperature": 1, "max_tokens": 60000, "messages": '
-                b'[{"role": "user", "content": "hello"}]}')  # fmt: skip
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-                     + API_KEY.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: "
-                     + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+        body = (
+            b'{"model": "alice", "stream": true, "n": 8, "temperature": 1, "max_tokens": 60000, "messages": '
+            b'[{"role": "user", "content": "hello"}]}'
+        )
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + API_KEY.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
         time.sleep(0.5)
         assert httpx.get(f"{keyed.root_url}/health").json()["admitted"] == 1
         deadline = time.monotonic() + 2.0 + 3.0  # --request-timeout plus the last write's grace
@@ -202,8 +214,12 @@ def test_a_stream_reader_that_stops_reading_loses_its_slot_at_the_request_timeou
 
 def _prompt_tokens(server, key: str, fields: dict | None = None, headers: dict | None = None) -> int:
     body = {"model": MEMORY_CLONE, "messages": HELLO, "max_tokens": 1, **(fields or {})}
-    response = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=30,
-                          headers={"Authorization": f"Bearer {key}", **(headers or {})})  # fmt: skip
+    response = httpx.post(
+        f"{server.base_url}/chat/completions",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}", **(headers or {})},
+    )
     assert response.status_code == 200, response.text
     return response.json()["usage"]["prompt_tokens"]
 
@@ -220,8 +236,9 @@ def test_a_chat_key_cannot_enumerate_contacts_or_read_their_memory(keyed):
 
 def test_a_chat_key_cannot_use_a_clone_it_was_not_given(keyed):
     headers = {"Authorization": f"Bearer {FRIEND_KEY}"}
-    response = httpx.post(f"{keyed.base_url}/chat/completions", json={"model": "bob", "messages": HELLO},
-                          headers=headers)  # fmt: skip
+    response = httpx.post(
+        f"{keyed.base_url}/chat/completions", json={"model": "bob", "messages": HELLO}, headers=headers
+    )
     error = _error(response, 404)
     assert error["code"] == "model_not_found" and "bob" not in error["message"].split("Served models:")[1]
     models = httpx.get(f"{keyed.base_url}/models", headers=headers).json()["data"]

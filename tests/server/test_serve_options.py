@@ -67,20 +67,40 @@ def app(embedded_model, adapters, server_log):
         patch.delenv("TWIN_API_KEYS", raising=False)
         patch.delenv("TWIN_ADMIN_KEYS", raising=False)
         patch.setattr(uvicorn, "run", lambda application, **kwargs: started.update(app=application))
-        result = CliRunner().invoke(server_app, [
-            "serve", "--model", str(embedded_model), "--served-name", "SmolLM2-135M-Instruct",
-            "--adapters", str(adapters), "--engine", "transformers", "--dtype", "float32",
-            "--max-model-len", "1024", "--max-lora-rank", "8", "--persona-override", "--log-message-text",
-            "--max-body-bytes", str(MAX_BODY_BYTES),
-        ])  # fmt: skip
+        result = CliRunner().invoke(
+            server_app,
+            [
+                "serve",
+                "--model",
+                str(embedded_model),
+                "--served-name",
+                "SmolLM2-135M-Instruct",
+                "--adapters",
+                str(adapters),
+                "--engine",
+                "transformers",
+                "--dtype",
+                "float32",
+                "--max-model-len",
+                "1024",
+                "--max-lora-rank",
+                "8",
+                "--persona-override",
+                "--log-message-text",
+                "--max-body-bytes",
+                str(MAX_BODY_BYTES),
+            ],
+        )
     assert result.exit_code == 0, result.output
     with TestClient(started["app"], base_url="http://127.0.0.1") as client:
         yield client
 
 
 def _chat(app, messages: list[dict], **fields) -> dict:
-    response = app.post("/v1/chat/completions", json={"model": "alice", "messages": messages, "max_tokens": 8,
-                                                      "temperature": 0, **fields})  # fmt: skip
+    response = app.post(
+        "/v1/chat/completions",
+        json={"model": "alice", "messages": messages, "max_tokens": 8, "temperature": 0, **fields},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 

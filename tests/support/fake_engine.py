@@ -87,8 +87,10 @@ class FakeEngine(Engine):
                     raise RuntimeError("engine core is gone")
                 last = step == steps - 1
                 reason = ("length" if options.max_tokens <= length else "stop") if last else None
-                yield [ChoiceDelta(index=i, text=pieces[step % len(pieces)], completion_tokens=1, finish_reason=reason)
-                       for i in range(options.n)]  # fmt: skip
+                yield [
+                    ChoiceDelta(index=i, text=pieces[step % len(pieces)], completion_tokens=1, finish_reason=reason)
+                    for i in range(options.n)
+                ]
         finally:
             self.running.discard(request_id)
 

@@ -137,12 +137,19 @@ class FakeIlink:
             self._changed.notify_all()
         return message
 
-    def user_message(self, user: str, items: list[dict[str, Any]], context_token: str | None = None
-                     ) -> dict[str, Any]:  # fmt: skip
+    def user_message(self, user: str, items: list[dict[str, Any]], context_token: str | None = None) -> dict[str, Any]:
         msg_id = next(self._ids)
-        return {"seq": msg_id - BIG_ID + 1, "message_id": msg_id, "from_user_id": user, "to_user_id": self.bot_id,
-                "create_time_ms": int(time.time() * 1000), "message_type": 1, "message_state": 2,
-                "item_list": items, "context_token": context_token or f"ctx-{msg_id}"}  # fmt: skip
+        return {
+            "seq": msg_id - BIG_ID + 1,
+            "message_id": msg_id,
+            "from_user_id": user,
+            "to_user_id": self.bot_id,
+            "create_time_ms": int(time.time() * 1000),
+            "message_type": 1,
+            "message_state": 2,
+            "item_list": items,
+            "context_token": context_token or f"ctx-{msg_id}",
+        }
 
     def text(self, user: str, text: str, context_token: str | None = None) -> dict[str, Any]:
         return self.push(self.user_message(user, [{"type": 1, "text_item": {"text": text}}], context_token))
@@ -150,8 +157,14 @@ class FakeIlink:
     def voice(self, user: str, transcript: str, context_token: str | None = None) -> dict[str, Any]:
         """A voice message: the SILK audio on the CDN, WeChat's speech-to-text in `voice_item.text` ("" when none)."""
         media = {"encrypt_query_param": "voice-param", "aes_key": "a2V5", "encrypt_type": 1}
-        item = {"media": media, "encode_type": 6, "bits_per_sample": 16, "sample_rate": 16000, "playtime": 2100,
-                "text": transcript}  # fmt: skip
+        item = {
+            "media": media,
+            "encode_type": 6,
+            "bits_per_sample": 16,
+            "sample_rate": 16000,
+            "playtime": 2100,
+            "text": transcript,
+        }
         return self.push(self.user_message(user, [{"type": 3, "voice_item": item}], context_token))
 
     def calls_to(self, endpoint: str) -> list[Call]:
@@ -159,8 +172,11 @@ class FakeIlink:
 
     def sent(self, user: str | None = None) -> list[Call]:
         """Accepted sendmessage calls (to `user`)."""
-        return [c for c in self.calls_to("sendmessage") if c.body.get("accepted")
-                and (user is None or c.body["msg"]["to_user_id"] == user)]  # fmt: skip
+        return [
+            c
+            for c in self.calls_to("sendmessage")
+            if c.body.get("accepted") and (user is None or c.body["msg"]["to_user_id"] == user)
+        ]
 
     def texts_to(self, user: str) -> list[str]:
         return [c.body["msg"]["item_list"][0]["text_item"]["text"] for c in self.sent(user)]
@@ -185,8 +201,10 @@ class FakeIlink:
             body = await request.json() if post else {}
             if post and authed:
                 info = body.get("base_info")
-                _require(isinstance(info, dict) and isinstance(info.get("channel_version"), str),
-                         "authenticated POST bodies carry base_info.channel_version")  # fmt: skip
+                _require(
+                    isinstance(info, dict) and isinstance(info.get("channel_version"), str),
+                    "authenticated POST bodies carry base_info.channel_version",
+                )
             record = Call(endpoint, request.url.port or 0, body, dict(request.query_params), token)
             self.calls.append(record)
             return record
@@ -219,9 +237,13 @@ class FakeIlink:
             if status == "scaned_but_redirect":
                 return {"status": status, "redirect_host": self.redirect_host}
             if status == "confirmed":
-                return {"status": status, "bot_token": self.issue_token(), "ilink_bot_id": self.bot_id,
-                        "baseurl": self.account_base,
-                        "ilink_user_id": self.scanned_by.get(key, self.owner_id)}  # fmt: skip
+                return {
+                    "status": status,
+                    "bot_token": self.issue_token(),
+                    "ilink_bot_id": self.bot_id,
+                    "baseurl": self.account_base,
+                    "ilink_user_id": self.scanned_by.get(key, self.owner_id),
+                }
             return {"status": status}
 
         @app.post("/ilink/bot/getupdates")
@@ -233,12 +255,18 @@ class FakeIlink:
                 self.fail_updates -= 1
                 return JSONResponse({"detail": "upstream unavailable"}, status_code=500)
             cursor = record.body.get("get_updates_buf")
-            _require(isinstance(cursor, str) and (cursor == "" or cursor.startswith("cur-")),
-                     "get_updates_buf must be '' or a cursor this server gave")  # fmt: skip
+            _require(
+                isinstance(cursor, str) and (cursor == "" or cursor.startswith("cur-")),
+                "get_updates_buf must be '' or a cursor this server gave",
+            )
             start = int(cursor.removeprefix("cur-") or 0)
             delivered = await asyncio.to_thread(self._wait_for_messages, start)
-            return {"ret": 0, "msgs": delivered, "get_updates_buf": f"cur-{start + len(delivered)}",
-                    "longpolling_timeout_ms": int(self.hold_s * 1000) + 1000}  # fmt: skip
+            return {
+                "ret": 0,
+                "msgs": delivered,
+                "get_updates_buf": f"cur-{start + len(delivered)}",
+                "longpolling_timeout_ms": int(self.hold_s * 1000) + 1000,
+            }
 
         @app.post("/ilink/bot/sendmessage")
         async def sendmessage(request: Request) -> dict:
@@ -247,11 +275,15 @@ class FakeIlink:
                 return STALE
             msg = record.body.get("msg", {})
             _require(msg.get("from_user_id") == "" and bool(msg.get("to_user_id")), "from '' to the user's id")
-            _require(bool(msg.get("client_id")) and msg.get("message_type") == 2 and msg.get("message_state") == 2,
-                     "a bot message (type 2, state FINISH) with a client_id")  # fmt: skip
+            _require(
+                bool(msg.get("client_id")) and msg.get("message_type") == 2 and msg.get("message_state") == 2,
+                "a bot message (type 2, state FINISH) with a client_id",
+            )
             items = msg.get("item_list") or []
-            _require(len(items) == 1 and items[0].get("type") == 1 and items[0]["text_item"]["text"],
-                     "one non-empty text item per sendmessage")  # fmt: skip
+            _require(
+                len(items) == 1 and items[0].get("type") == 1 and items[0]["text_item"]["text"],
+                "one non-empty text item per sendmessage",
+            )
             if self.refuse_sends > 0:
                 self.refuse_sends -= 1
                 return {"ret": -2, "errmsg": "rate limited"}

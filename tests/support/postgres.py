@@ -77,14 +77,28 @@ class PostgresServer:
     def start(self) -> None:
         if self.user is not None:
             shutil.chown(self.root, self.user)
-        done = self._run("initdb", "-D", str(self.data), "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
-                         "-U", self.role)  # fmt: skip
+        done = self._run(
+            "initdb", "-D", str(self.data), "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-U", self.role
+        )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
-        options = f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}' -c fsync=off " \
-                  "-c synchronous_commit=off -c full_page_writes=off"  # fmt: skip
-        done = self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
-                         "-w", "-t", "60", "start")  # fmt: skip
+        options = (
+            f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}' -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        done = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         if done.returncode != 0:
             log = (self.root / "server.log").read_text(errors="replace") if (self.root / "server.log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\n{log}")

@@ -22,8 +22,12 @@ def served_copy(server, name: str, prepare: Callable[[Path], object], of: str = 
     shutil.copytree(server.adapters_dir / of, folder)
     prepare(folder)
     admin = {"Authorization": f"Bearer {server.admin_key}"}
-    loaded = httpx.post(f"{server.base_url}/load_lora_adapter", json={"lora_name": name, "lora_path": str(folder)},
-                        headers=admin, timeout=120)  # fmt: skip
+    loaded = httpx.post(
+        f"{server.base_url}/load_lora_adapter",
+        json={"lora_name": name, "lora_path": str(folder)},
+        headers=admin,
+        timeout=120,
+    )
     assert loaded.status_code == 200, loaded.text
     try:
         yield name

@@ -38,14 +38,33 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "wechat_twin.server", "serve",
-            "--model", str(self.model_path), "--served-name", self.base_name,
-            "--adapters", str(self.adapters_dir), "--port", str(self.port),
-            "--api-key", self.api_key, "--admin-key", self.admin_key,
-            "--engine", self.engine, "--max-model-len", "1024", "--max-lora-rank", "8",
-            "--dtype", "float32", "--enforce-eager",
+            sys.executable,
+            "-m",
+            "wechat_twin.server",
+            "serve",
+            "--model",
+            str(self.model_path),
+            "--served-name",
+            self.base_name,
+            "--adapters",
+            str(self.adapters_dir),
+            "--port",
+            str(self.port),
+            "--api-key",
+            self.api_key,
+            "--admin-key",
+            self.admin_key,
+            "--engine",
+            self.engine,
+            "--max-model-len",
+            "1024",
+            "--max-lora-rank",
+            "8",
+            "--dtype",
+            "float32",
+            "--enforce-eager",
             *self.extra_args,
-        ]  # fmt: skip
+        ]
 
     def start(self, timeout_s: float = 240.0, attempts: int = 3, env: dict[str, str] | None = None) -> None:
         """Start and wait for /health; a port taken between choosing and binding it is chosen again."""
@@ -59,11 +78,18 @@ class ServerProcess:
                 self.port = free_port()
 
     def _start_once(self, timeout_s: float, extra_env: dict[str, str]) -> None:
-        env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1",
-               "VLLM_NO_USAGE_STATS": "1", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", **extra_env}  # fmt: skip
+        env = {
+            **os.environ,
+            "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            "VLLM_NO_USAGE_STATS": "1",
+            "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
+            **extra_env,
+        }
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

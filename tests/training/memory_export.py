@@ -18,6 +18,8 @@ def tagged_export(path):
     for s in range(SESSIONS):
         for talker, name in FRIENDS.items():
             at = T0 + s * DAY + int(talker) * 600
-            rows += [(talker, False, at, f"c{talker} s{s} hotpot tonight?", "", name, name),
-                     (talker, True, at + 60, f"c{talker} s{s} hotpot ok~ [旺柴]", "", name, name)]  # fmt: skip
+            rows += [
+                (talker, False, at, f"c{talker} s{s} hotpot tonight?", "", name, name),
+                (talker, True, at + 60, f"c{talker} s{s} hotpot ok~ [旺柴]", "", name, name),
+            ]
     return shape_e(path, sorted(rows, key=lambda r: r[2]))

@@ -54,11 +54,33 @@ memory: true
 memory_k: 3
 """
 SFT_FLAGS = [
-    "data", "--out", "adapters/jay", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--revision", "v2",
-    "--hub", "huggingface", "--rank", "8", "--learning-rate", "1e-4", "--lr-scheduler", "linear", "--epochs", "2",
-    "--target-modules", "q_proj", "--target-modules", "v_proj", "--packing", "--no-assistant-only-loss",
-    "--memory", "--memory-k", "3",
-]  # fmt: skip
+    "data",
+    "--out",
+    "adapters/jay",
+    "--model",
+    "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "--revision",
+    "v2",
+    "--hub",
+    "huggingface",
+    "--rank",
+    "8",
+    "--learning-rate",
+    "1e-4",
+    "--lr-scheduler",
+    "linear",
+    "--epochs",
+    "2",
+    "--target-modules",
+    "q_proj",
+    "--target-modules",
+    "v_proj",
+    "--packing",
+    "--no-assistant-only-loss",
+    "--memory",
+    "--memory-k",
+    "3",
+]
 
 
 def test_a_yaml_config_gives_the_same_sft_settings_as_the_flags(tmp_path):

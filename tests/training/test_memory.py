@@ -40,8 +40,10 @@ def test_no_sample_retrieves_its_own_session_or_any_dev_exchange(dataset, tmp_pa
     dev_tags = {TAG.search(r["messages"][1]["content"]).groups() for r in read_jsonl(dataset / "dev.jsonl")}
     assert len(dev_tags) == 4, "two dev sessions per friend"
     inputs = check_inputs(SFTOptions(data_dir=dataset, out=tmp_path / "adapters" / "m", memory=True))
-    for name, plain, trained in (("train", inputs.train.samples, inputs.train_messages),
-                                 ("dev", inputs.dev.samples, inputs.dev_messages)):  # fmt: skip
+    for name, plain, trained in (
+        ("train", inputs.train.samples, inputs.train_messages),
+        ("dev", inputs.dev.samples, inputs.dev_messages),
+    ):
         assert len(trained) == len(plain)
         for sample, with_block in zip(plain, trained, strict=True):
             own = TAG.search(sample[1]["content"]).groups()
@@ -56,9 +58,11 @@ def test_memory_k_sets_the_exchanges_per_block_and_needs_memory(dataset, tmp_pat
     inputs = check_inputs(SFTOptions(data_dir=dataset, out=tmp_path / "adapters" / "m", memory=True, memory_k=1))
     assert all(len(block_tags(sample)) == 1 for sample in inputs.train_messages)
     out = str(tmp_path / "x")
-    for args, problem in ((["--memory", "--memory-k", "0"], "--memory-k must be in [1, 20]"),
-                          (["--memory-k", "2"], "--memory-k needs --memory"),
-                          (["--memory-k", "3"], "--memory-k needs --memory")):  # fmt: skip
+    for args, problem in (
+        (["--memory", "--memory-k", "0"], "--memory-k must be in [1, 20]"),
+        (["--memory-k", "2"], "--memory-k needs --memory"),
+        (["--memory-k", "3"], "--memory-k needs --memory"),
+    ):
         refused = CliRunner().invoke(app, ["sft", str(dataset), "--out", out, *args])
         assert refused.exit_code == 2 and problem in refused.output
 
@@ -73,8 +77,21 @@ def test_without_memory_the_samples_are_unchanged(dataset, tmp_path):
 def trained(dataset, tmp_path_factory):
     """One step of SFT with --memory: enough for the folder's contents and for eval's rows."""
     out = tmp_path_factory.mktemp("memory-adapters") / "with-memory"
-    args = ["--rank", "8", "--batch-size", "4", "--max-length", "640", "--max-steps", "1", "--evals", "1", "--memory",
-            "--memory-k", "2"]  # fmt: skip
+    args = [
+        "--rank",
+        "8",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "640",
+        "--max-steps",
+        "1",
+        "--evals",
+        "1",
+        "--memory",
+        "--memory-k",
+        "2",
+    ]
     result = CliRunner().invoke(app, ["sft", str(dataset), "--out", str(out), *args])
     assert result.exit_code == 0, result.output
     return out
@@ -102,9 +119,23 @@ def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the
     points = [DEFAULTS, {**DEFAULTS, "temperature": 0.7, "frequency_penalty": 0.5}]
     monkeypatch.setattr(evaluate_command, "SamplingSearch", partial(SamplingSearch, points=points))
     report_dir = tmp_path / "eval"
-    result = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "4",
-                                      "--max-tokens", "6", "--memory", "--tune-sampling",
-                                      "--tune-seeds", "1"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(trained),
+            "--out",
+            str(report_dir),
+            "--max-prompts",
+            "4",
+            "--max-tokens",
+            "6",
+            "--memory",
+            "--tune-sampling",
+            "--tune-seeds",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((report_dir / "eval.json").read_text())
     rows = report["memory"]["rows"]

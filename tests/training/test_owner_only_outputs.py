@@ -48,8 +48,23 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
     previous = os.umask(0)
     try:
         _twin_train("data", export, "--out", data, "--memory", "--llamafactory")
-        _twin_train("sft", data, "--out", adapters / "alice", "--memory", "--max-steps", "2", "--evals", "1",
-                    "--rank", "8", "--batch-size", "4", "--max-length", "256")  # fmt: skip
+        _twin_train(
+            "sft",
+            data,
+            "--out",
+            adapters / "alice",
+            "--memory",
+            "--max-steps",
+            "2",
+            "--evals",
+            "1",
+            "--rank",
+            "8",
+            "--batch-size",
+            "4",
+            "--max-length",
+            "256",
+        )
         _twin_train("eval", adapters / "alice", "--max-prompts", "1", "--max-tokens", "4")
         feedback = _write_feedback(tmp_path / "feedback")
         _twin_train(
@@ -60,10 +75,19 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
         os.umask(previous)
 
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    for expected in ("data/memory.sqlite", "data/llamafactory/train.jsonl", "adapters/alice/loss.png",
-                     "adapters/alice/log_history.json", "adapters/alice/adapter_config.json",
-                     "adapters/alice/memory.sqlite", "adapters/alice/eval/eval.png", "feedback/feedback.db",
-                     "feedback/preference.jsonl", "adapters/alice-dpo/twin.json", "merged/Modelfile"):  # fmt: skip
+    for expected in (
+        "data/memory.sqlite",
+        "data/llamafactory/train.jsonl",
+        "adapters/alice/loss.png",
+        "adapters/alice/log_history.json",
+        "adapters/alice/adapter_config.json",
+        "adapters/alice/memory.sqlite",
+        "adapters/alice/eval/eval.png",
+        "feedback/feedback.db",
+        "feedback/preference.jsonl",
+        "adapters/alice-dpo/twin.json",
+        "merged/Modelfile",
+    ):
         assert expected in written, f"the run wrote no {expected}: {sorted(written)}"
     for folder in (data, adapters, feedback, merged):
         assert _loose_modes(folder) == {}, folder

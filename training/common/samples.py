@@ -79,8 +79,13 @@ def read_sample_file(path: Path) -> SampleFile:
             start, chat = record.get("session_start"), record.get("chat")
             if isinstance(start, str):
                 result.session_starts.append(start)
-            result.origins.append(Origin(f"{path}:{number}", chat if isinstance(chat, str) else None,
-                                         start if isinstance(start, str) else None))  # fmt: skip
+            result.origins.append(
+                Origin(
+                    f"{path}:{number}",
+                    chat if isinstance(chat, str) else None,
+                    start if isinstance(start, str) else None,
+                )
+            )
     if not result.samples:
         raise DatasetShapeError(f"{path}: no samples")
     return result

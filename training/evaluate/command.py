@@ -25,9 +25,13 @@ from wechat_twin.training.evaluate.tuning import SEEDS, SamplingSearch, tuning_r
 
 
 def build_report(
-    card: TwinCard, adapter: Path, base_name: str, samples: list[Messages], replies: dict[str, list[str]],
+    card: TwinCard,
+    adapter: Path,
+    base_name: str,
+    samples: list[Messages],
+    replies: dict[str, list[str]],
     perplexity: dict[str, float],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     owner = [s[-1]["content"] for s in samples]
     styles = {"base": style_of(replies["base"]), "adapter": style_of(replies["adapter"]), "owner": style_of(owner)}
     return {
@@ -38,9 +42,11 @@ def build_report(
         "perplexity": perplexity,
         "style": styles,
         "style_distance_to_owner": {k: style_distance(styles[k], styles["owner"]) for k in ("base", "adapter")},
-        "replies": [{"prompt": s[-2]["content"], "owner": o, "base": b, "adapter": a}
-                    for s, o, b, a in zip(samples, owner, replies["base"], replies["adapter"], strict=True)],
-    }  # fmt: skip
+        "replies": [
+            {"prompt": s[-2]["content"], "owner": o, "base": b, "adapter": a}
+            for s, o, b, a in zip(samples, owner, replies["base"], replies["adapter"], strict=True)
+        ],
+    }
 
 
 def memory_report(
@@ -51,8 +57,12 @@ def memory_report(
     rows = {}
     for row in memory_rows.ROWS:
         style = style_of(replies["adapter" if row == memory_rows.NONE else row])
-        rows[row] = {"title": memory_rows.ROW_TITLES[row], "perplexity": perplexity_of(losses[row]), "style": style,
-                     "style_distance_to_owner": style_distance(style, owner)}  # fmt: skip
+        rows[row] = {
+            "title": memory_rows.ROW_TITLES[row],
+            "perplexity": perplexity_of(losses[row]),
+            "style": style,
+            "style_distance_to_owner": style_distance(style, owner),
+        }
     return {"rows": rows, "verdict": memory_rows.verdict(losses)}
 
 
@@ -122,12 +132,20 @@ def eval_command(
             store.close()
     generated = {row: b for row, b in (blocks or {}).items() if row != memory_rows.NONE}
     search = SamplingSearch([s[-1]["content"] for s in samples], tune_seeds) if tune_sampling else None
-    output.say(f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} "
-               f"({engine.value} engine)" + (f", and {len(generated)} memory rows" if memory else "")
-               + (f", at {len(search.points)} sampling points on {search.seeds} seeds, then the defaults and the "
-                  f"best on {search.seeds} fresh seeds" if search else ""))  # fmt: skip
-    replies = generate_replies(engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens,
-                               generated, search)  # fmt: skip
+    output.say(
+        f"generating {len(samples)} replies each for {base.served_name} and {adapter.name} "
+        f"({engine.value} engine)"
+        + (f", and {len(generated)} memory rows" if memory else "")
+        + (
+            f", at {len(search.points)} sampling points on {search.seeds} seeds, then the defaults and the "
+            f"best on {search.seeds} fresh seeds"
+            if search
+            else ""
+        )
+    )
+    replies = generate_replies(
+        engine, base.path, adapter, card.system_prompt, [s[:-1] for s in samples], max_tokens, generated, search
+    )
     output.say("scoring the perplexity of the owner's real replies")
     variants = {row: memory_rows.with_blocks(samples, b) for row, b in (blocks or {}).items()}
     perplexity, losses = base_and_adapter_perplexity(base.path, adapter, samples, variants)

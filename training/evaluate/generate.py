@@ -31,8 +31,9 @@ def _engine_options(adapter_path: Path) -> EngineOptions:
     rank = json.loads((adapter_path / "adapter_config.json").read_text(encoding="utf-8")).get("r", 16)
     max_rank = next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
     dtype = "auto" if torch.cuda.is_available() else "float32"
-    return EngineOptions(max_model_len=EVAL_MAX_MODEL_LEN, max_lora_rank=max_rank, max_loras=1, dtype=dtype,
-                         enforce_eager=True)  # fmt: skip
+    return EngineOptions(
+        max_model_len=EVAL_MAX_MODEL_LEN, max_lora_rank=max_rank, max_loras=1, dtype=dtype, enforce_eager=True
+    )
 
 
 async def _replies(
@@ -53,8 +54,9 @@ async def _replies(
             progress.update(1)
             return finals[0].text
 
-    return list(await asyncio.gather(*(one(p, b) for p, b in zip(prompts, blocks or [None] * len(prompts),
-                                                                   strict=True))))  # fmt: skip
+    return list(
+        await asyncio.gather(*(one(p, b) for p, b in zip(prompts, blocks or [None] * len(prompts), strict=True)))
+    )
 
 
 def generate_replies(

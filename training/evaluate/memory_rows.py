@@ -22,8 +22,12 @@ from wechat_twin.training.memory_samples import own_session
 
 NONE, MEMORY, RANDOM, OTHERS = "no_memory", "memory", "same_contact_random", "other_contacts"
 ROWS = (NONE, MEMORY, RANDOM, OTHERS)
-ROW_TITLES = {NONE: "no memory", MEMORY: "memory", RANDOM: "control: same contact, random",
-              OTHERS: "control: other contacts"}  # fmt: skip
+ROW_TITLES = {
+    NONE: "no memory",
+    MEMORY: "memory",
+    RANDOM: "control: same contact, random",
+    OTHERS: "control: other contacts",
+}
 SEED = 0
 BOOTSTRAP_ROUNDS = 1000
 

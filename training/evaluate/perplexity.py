@@ -21,8 +21,9 @@ def owner_losses(model: Any, tokenizer: Any, chat_template: str, samples: list[M
 
     losses = []
     for messages in samples:
-        encoded = tokenizer.apply_chat_template(messages, chat_template=chat_template, tokenize=True,
-                                                return_dict=True, return_assistant_tokens_mask=True)  # fmt: skip
+        encoded = tokenizer.apply_chat_template(
+            messages, chat_template=chat_template, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
         ids = torch.tensor([encoded["input_ids"]], device=model.device)
         mask = torch.tensor([encoded["assistant_masks"]], dtype=torch.bool, device=model.device)
         counted = int(mask[:, 1:].sum())

@@ -31,12 +31,16 @@ def memory_table(report: dict[str, Any]) -> str:
     """The four memory rows and the verdict (`eval --memory`); empty without them."""
     if "memory" not in report:
         return ""
-    rows = ["| row | perplexity of the owner's replies | style distance to owner | distinct_2 | lines_per_turn |",
-            "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    rows = [
+        "| row | perplexity of the owner's replies | style distance to owner | distinct_2 | lines_per_turn |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for row in report["memory"]["rows"].values():
         style = row["style"]
-        rows.append(f"| {row['title']} | {row['perplexity']:.2f} | {row['style_distance_to_owner']:.3f} | "
-                    f"{style['distinct_2']:.3f} | {style['lines_per_turn']:.2f} |")  # fmt: skip
+        rows.append(
+            f"| {row['title']} | {row['perplexity']:.2f} | {row['style_distance_to_owner']:.3f} | "
+            f"{style['distinct_2']:.3f} | {style['lines_per_turn']:.2f} |"
+        )
     return "\n## Memory\n\n" + "\n".join(rows) + f"\n\n{report['memory']['verdict']['text']}\n"
 
 
@@ -47,13 +51,16 @@ def sampling_table(report: dict[str, Any]) -> str:
     tuning = report["sampling"]
     styles, distance = tuning["style"], tuning["style_distance_to_owner"]
     rows = ["| metric | defaults | tuned | owner |", "| --- | --- | --- | --- |"]
-    rows += [f"| {k} | {styles['defaults'][k]:.3f} | {styles['tuned'][k]:.3f} | {styles['owner'][k]:.3f} |"
-             for k in STYLE_KEYS]  # fmt: skip
+    rows += [
+        f"| {k} | {styles['defaults'][k]:.3f} | {styles['tuned'][k]:.3f} | {styles['owner'][k]:.3f} |"
+        for k in STYLE_KEYS
+    ]
     rows.append(f"| **style distance to owner** | {distance['defaults']:.3f} | {distance['tuned']:.3f} | 0 |")
     settings = ", ".join(f"{k} {v}" for k, v in tuning["tuned"].items())
-    return (f"\n## Sampling\n\ntuned on {len(tuning['points'])} grid points, each scored by its mean over "
-            f"{len(tuning['seeds'])} seeds: {settings}\n\n" + "\n".join(rows)
-            + f"\n\n{_recheck_text(tuning['recheck'])}\n")  # fmt: skip
+    return (
+        f"\n## Sampling\n\ntuned on {len(tuning['points'])} grid points, each scored by its mean over "
+        f"{len(tuning['seeds'])} seeds: {settings}\n\n" + "\n".join(rows) + f"\n\n{_recheck_text(tuning['recheck'])}\n"
+    )
 
 
 def _recheck_text(recheck: dict[str, Any]) -> str:
@@ -64,9 +71,11 @@ def _recheck_text(recheck: dict[str, Any]) -> str:
     def spread(values: list[float]) -> str:
         return f"{fmean(values):.3f} ({min(values):.3f} to {max(values):.3f})"
 
-    return (f"On {seeds} fresh seeds the style distance to the owner is {spread(distances['defaults'])} at the "
-            f"defaults and {spread(distances['tuned'])} tuned (mean, lowest to highest): the tuned values are "
-            f"closer on {recheck['tuned_closer']} of {seeds}.")  # fmt: skip
+    return (
+        f"On {seeds} fresh seeds the style distance to the owner is {spread(distances['defaults'])} at the "
+        f"defaults and {spread(distances['tuned'])} tuned (mean, lowest to highest): the tuned values are "
+        f"closer on {recheck['tuned_closer']} of {seeds}."
+    )
 
 
 def _examples(report: dict[str, Any]) -> str:
@@ -91,8 +100,13 @@ def _figure(report: dict[str, Any], path: Path) -> None:
     for column, texts in replies.items():
         lengths.hist([len(t.strip()) for t in texts], bins=bins, histtype="step", linewidth=2, label=column)
         counts = [len(lines_of(t)) for t in texts]
-        bursts.hist(counts, bins=[b - 0.5 for b in range(0, max(counts, default=1) + 2)], histtype="step",
-                    linewidth=2, label=column)  # fmt: skip
+        bursts.hist(
+            counts,
+            bins=[b - 0.5 for b in range(0, max(counts, default=1) + 2)],
+            histtype="step",
+            linewidth=2,
+            label=column,
+        )
     lengths.set(title="reply length", xlabel="characters", ylabel="replies")
     bursts.set(title="messages per reply (bursts)", xlabel="lines")
     width = 0.27

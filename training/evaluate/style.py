@@ -15,9 +15,15 @@ UNICODE_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\U0001f000-\U0001
 
 LENGTH_KEYS = ("chars_mean", "chars_median", "chars_p90", "lines_per_turn")
 RATE_KEYS = (
-    "wechat_emoji_rate", "unicode_emoji_rate", "ends_with_period_rate", "tilde_rate", "exclamation_rate",
-    "question_rate", "distinct_1", "distinct_2",
-)  # fmt: skip
+    "wechat_emoji_rate",
+    "unicode_emoji_rate",
+    "ends_with_period_rate",
+    "tilde_rate",
+    "exclamation_rate",
+    "question_rate",
+    "distinct_1",
+    "distinct_2",
+)
 STYLE_KEYS = LENGTH_KEYS + RATE_KEYS
 
 

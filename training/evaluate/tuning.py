@@ -103,21 +103,30 @@ def tuning_report(search: SamplingSearch, replies: dict[str, list[str]]) -> dict
     winner, and the recheck on fresh seeds."""
     per_seed = search.grid_distances(replies)
     best = _lowest_mean(per_seed)
-    points = [{"sampling": point, "style_distance_to_owner": fmean(distances), "per_seed": distances}
-              for point, distances in zip(search.points, per_seed, strict=True)]  # fmt: skip
-    recheck = {name: search.distance(replies, index, search.recheck_seeds)
-               for name, index in (("defaults", 0), ("tuned", best))}  # fmt: skip
+    points = [
+        {"sampling": point, "style_distance_to_owner": fmean(distances), "per_seed": distances}
+        for point, distances in zip(search.points, per_seed, strict=True)
+    ]
+    recheck = {
+        name: search.distance(replies, index, search.recheck_seeds)
+        for name, index in (("defaults", 0), ("tuned", best))
+    }
     return {
         "seeds": list(search.grid_seeds),
         "points": points,
         "tuned": search.points[best],
-        "style": {"defaults": _mean_style(replies, 0, search.grid_seeds),
-                  "tuned": _mean_style(replies, best, search.grid_seeds), "owner": search.owner_style},
-        "style_distance_to_owner": {"defaults": points[0]["style_distance_to_owner"],
-                                    "tuned": points[best]["style_distance_to_owner"]},
+        "style": {
+            "defaults": _mean_style(replies, 0, search.grid_seeds),
+            "tuned": _mean_style(replies, best, search.grid_seeds),
+            "owner": search.owner_style,
+        },
+        "style_distance_to_owner": {
+            "defaults": points[0]["style_distance_to_owner"],
+            "tuned": points[best]["style_distance_to_owner"],
+        },
         "recheck": {
             "seeds": list(search.recheck_seeds),
             "style_distance_to_owner": recheck,
             "tuned_closer": sum(t < d for t, d in zip(recheck["tuned"], recheck["defaults"], strict=True)),
         },
-    }  # fmt: skip
+    }

@@ -141,8 +141,10 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
     style = PromptStyle(parent.card.system_prompt, settings.persona_override)
     rows = method.training_rows(split, tokenizer, style)
     eval_sets = _eval_rendered(method, split, tokenizer, style, settings.max_length)
-    before = {name: score_set(model, tokenizer, items, settings.max_length, f"scoring {name} (parent)")
-              for name, items in eval_sets.items()}  # fmt: skip
+    before = {
+        name: score_set(model, tokenizer, items, settings.max_length, f"scoring {name} (parent)")
+        for name, items in eval_sets.items()
+    }
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"twin-{method.kind}-") as scratch:
@@ -156,8 +158,10 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
     elapsed = time.monotonic() - started
 
     trained = trainer.model
-    after = {name: score_set(trained, tokenizer, items, settings.max_length, f"scoring {name} (new)")
-             for name, items in eval_sets.items()}  # fmt: skip
+    after = {
+        name: score_set(trained, tokenizer, items, settings.max_length, f"scoring {name} (new)")
+        for name, items in eval_sets.items()
+    }
     metrics: dict[str, Any] = {
         name: compare(before[name], after[name], items, settings.beta) for name, items in eval_sets.items()
     }

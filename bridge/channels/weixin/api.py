@@ -54,8 +54,12 @@ class IlinkClient:
 
     def _headers(self, authed: bool) -> dict[str, str]:
         uin = base64.b64encode(str(secrets.randbits(32)).encode()).decode()
-        headers = {**self._static, "Content-Type": "application/json", "AuthorizationType": "ilink_bot_token",
-                   "X-WECHAT-UIN": uin}  # fmt: skip
+        headers = {
+            **self._static,
+            "Content-Type": "application/json",
+            "AuthorizationType": "ilink_bot_token",
+            "X-WECHAT-UIN": uin,
+        }
         if authed and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
@@ -71,8 +75,9 @@ class IlinkClient:
                 raise error(endpoint, int(code), str(data.get("errmsg", "")))
         return data
 
-    def post(self, endpoint: str, body: dict[str, Any], timeout_s: float | None = None,
-             base_url: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def post(
+        self, endpoint: str, body: dict[str, Any], timeout_s: float | None = None, base_url: str | None = None
+    ) -> dict[str, Any]:
         authed = endpoint != "ilink/bot/get_bot_qrcode"
         payload = {**body, "base_info": {"channel_version": CLIENT_VERSION}} if authed else body
         url = f"{base_url or self.base_url}/{endpoint}"
@@ -85,8 +90,9 @@ class IlinkClient:
         """The long poll of the login: GET with only the app headers; a timeout counts as `wait`."""
         params = {"qrcode": qrcode, **({"verify_code": verify_code} if verify_code else {})}
         try:
-            response = self._http.get(f"{base_url}/ilink/bot/get_qrcode_status", params=params, headers=self._static,
-                                      timeout=timeout_s)  # fmt: skip
+            response = self._http.get(
+                f"{base_url}/ilink/bot/get_qrcode_status", params=params, headers=self._static, timeout=timeout_s
+            )
         except httpx.TimeoutException:
             return {"status": "wait"}
         if response.status_code >= 500:
@@ -101,9 +107,14 @@ class IlinkClient:
             return {"ret": 0, "msgs": [], "get_updates_buf": ""}
 
     def send_text(self, to_user_id: str, text: str, context_token: str | None, client_id: str) -> dict[str, Any]:
-        msg: dict[str, Any] = {"from_user_id": "", "to_user_id": to_user_id, "client_id": client_id,
-                               "message_type": 2, "message_state": 2,
-                               "item_list": [{"type": 1, "text_item": {"text": text}}]}  # fmt: skip
+        msg: dict[str, Any] = {
+            "from_user_id": "",
+            "to_user_id": to_user_id,
+            "client_id": client_id,
+            "message_type": 2,
+            "message_state": 2,
+            "item_list": [{"type": 1, "text_item": {"text": text}}],
+        }
         if context_token:
             msg["context_token"] = context_token
         return self.post("ilink/bot/sendmessage", {"msg": msg})
@@ -113,5 +124,8 @@ class IlinkClient:
         return str(self.post("ilink/bot/getconfig", body, timeout_s=10.0).get("typing_ticket", ""))
 
     def send_typing(self, user_id: str, ticket: str, active: bool) -> None:
-        self.post("ilink/bot/sendtyping", {"ilink_user_id": user_id, "typing_ticket": ticket,
-                                           "status": 1 if active else 2}, timeout_s=10.0)  # fmt: skip
+        self.post(
+            "ilink/bot/sendtyping",
+            {"ilink_user_id": user_id, "typing_ticket": ticket, "status": 1 if active else 2},
+            timeout_s=10.0,
+        )

@@ -60,9 +60,15 @@ class _Typing:
 
 
 class WeixinChannel(Channel):
-    def __init__(self, settings: WeixinConfig, data_dir: Path, say: Callable[[str], None],
-                 ask_code: Callable[[], str], confirm_owner: Callable[[str], bool],
-                 texts: Texts | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: WeixinConfig,
+        data_dir: Path,
+        say: Callable[[str], None],
+        ask_code: Callable[[], str],
+        confirm_owner: Callable[[str], bool],
+        texts: Texts | None = None,
+    ) -> None:
         self.settings = settings
         self.texts = texts or Texts()
         self.data_dir = data_dir
@@ -93,8 +99,9 @@ class WeixinChannel(Channel):
 
     def _login(self, known: Credentials | None) -> Credentials:
         """A new login, taken only from the owner once one is known (configured, or from the last login)."""
-        login = QrLogin(self.client, self.settings.base_url, self.settings, self.data_dir, self.say, self.ask_code,
-                        texts=self.texts)  # fmt: skip
+        login = QrLogin(
+            self.client, self.settings.base_url, self.settings, self.data_dir, self.say, self.ask_code, texts=self.texts
+        )
         return login.run(known, owner=self.owner_id)
 
     def _relogin(self, stale_token: str) -> None:
@@ -119,8 +126,9 @@ class WeixinChannel(Channel):
         if known is not None and known.base_url != self.settings.base_url.rstrip("/"):
             checked_base(known.base_url, self.settings, f"(kept in {CREDENTIALS_FILE}) the account's API base")
         self._use(known if known is not None else self._login(None))
-        self._contexts = {key.removeprefix(CONTEXT_PREFIX): value
-                          for key, value in inbox.channel_state(CONTEXT_PREFIX).items()}  # fmt: skip
+        self._contexts = {
+            key.removeprefix(CONTEXT_PREFIX): value for key, value in inbox.channel_state(CONTEXT_PREFIX).items()
+        }
         cursor = inbox.channel_state(CURSOR_KEY).get(CURSOR_KEY, "")
         self._notify("ilink/bot/msg/notifystart")
         self._ready.set()

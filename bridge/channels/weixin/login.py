@@ -75,9 +75,18 @@ def show_qr(content: str, png: Path, say: Callable[[str], None], texts: Texts) -
 class QrLogin:
     """One login: QR codes offered until one is confirmed, the budget or the deadline runs out."""
 
-    def __init__(self, client: IlinkClient, login_base: str, settings: WeixinConfig, data_dir: Path,
-                 say: Callable[[str], None], ask_code: Callable[[], str], clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, texts: Texts | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: IlinkClient,
+        login_base: str,
+        settings: WeixinConfig,
+        data_dir: Path,
+        say: Callable[[str], None],
+        ask_code: Callable[[], str],
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        texts: Texts | None = None,
+    ) -> None:
         self.client = client
         self.login_base = login_base.rstrip("/")
         self.settings = settings
@@ -93,8 +102,11 @@ class QrLogin:
         is taken: another account's spends that QR code, is reported, and the next code is offered."""
         deadline = self.clock() + self.settings.login_deadline_s
         for offered in range(1, self.settings.qr_codes + 1):
-            qr = self.client.post("ilink/bot/get_bot_qrcode", {"local_token_list": [known.bot_token] if known else []},
-                                  base_url=self.login_base)  # fmt: skip
+            qr = self.client.post(
+                "ilink/bot/get_bot_qrcode",
+                {"local_token_list": [known.bot_token] if known else []},
+                base_url=self.login_base,
+            )
             show_qr(qr["qrcode_img_content"], self.data_dir / QR_FILE, self.say, self.texts)
             result = self._poll(qr["qrcode"], deadline, known, owner)
             if result is not None:
@@ -148,8 +160,9 @@ class QrLogin:
             return None
         given = answer.get("baseurl")
         base_url = checked_base(given, self.settings, "the account's API base") if given else self.login_base
-        credentials = Credentials(bot_token=answer["bot_token"], bot_id=answer["ilink_bot_id"], base_url=base_url,
-                                  user_id=scanner)  # fmt: skip
+        credentials = Credentials(
+            bot_token=answer["bot_token"], bot_id=answer["ilink_bot_id"], base_url=base_url, user_id=scanner
+        )
         save_credentials(self.data_dir, credentials)
         self.say(self.texts("logged_in", bot=credentials.bot_id))
         return credentials

@@ -84,6 +84,7 @@ def fit_history(
 def wrapper_tokens(render: Callable[[list[ChatMessage]], list[int]]) -> int:
     """What the chat template adds around one message, beyond its text: measured on two empty turns."""
     one = render([{"role": "user", "content": ""}])
-    three = render([{"role": "user", "content": ""}, {"role": "assistant", "content": ""},
-                    {"role": "user", "content": ""}])  # fmt: skip
+    three = render(
+        [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}, {"role": "user", "content": ""}]
+    )
     return max((len(three) - len(one)) // 2, 0)

@@ -29,8 +29,11 @@ class ModelCard(BaseModel):
         description="What a request that leaves a sampling field unset gets: the adapter's tuned sampling and "
         "reply budget (twin.json), else the server's"
     )
-    rhythm: dict[str, Any] | None = Field(default=None, description="The owner's reply rhythm the bridge replays "
-                                          "(twin.json); shown to the owner's keys, not to chat keys")  # fmt: skip
+    rhythm: dict[str, Any] | None = Field(
+        default=None,
+        description="The owner's reply rhythm the bridge replays "
+        "(twin.json); shown to the owner's keys, not to chat keys",
+    )
 
 
 class ModelList(BaseModel):
@@ -49,8 +52,15 @@ def _cards(request: Request) -> list[ModelCard]:
     def sampling(name: str) -> CloneSampling:
         return clone_sampling(request.app.state.settings, registry.resolve(name))
 
-    cards = [ModelCard(id=registry.base_name, created=registry.created, root=registry.base_name, max_model_len=max_len,
-                       sampling=sampling(registry.base_name))]  # fmt: skip
+    cards = [
+        ModelCard(
+            id=registry.base_name,
+            created=registry.created,
+            root=registry.base_name,
+            max_model_len=max_len,
+            sampling=sampling(registry.base_name),
+        )
+    ]
     cards += [
         ModelCard(
             id=a.ref.name,
@@ -68,8 +78,16 @@ def _cards(request: Request) -> list[ModelCard]:
     for alias, name in registry.aliases.items():
         target = registry.resolve(name)
         parent = registry.base_name if target.adapter else None
-        cards.append(ModelCard(id=alias, created=registry.created, root=name, parent=parent, max_model_len=max_len,
-                               sampling=sampling(alias)))  # fmt: skip
+        cards.append(
+            ModelCard(
+                id=alias,
+                created=registry.created,
+                root=name,
+                parent=parent,
+                max_model_len=max_len,
+                sampling=sampling(alias),
+            )
+        )
     visible = set(visible_names(request, [card.id for card in cards]))
     return [card for card in cards if card.id in visible]
 

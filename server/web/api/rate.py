@@ -30,6 +30,10 @@ class FeedbackRate:
             writes.popleft()
         if len(writes) >= self.per_window:
             wait = max(1, math.ceil(writes[0] + self.window_s - now))
-            raise OpenAIError(429, f"at most {self.per_window} feedback writes per minute per key; retry in {wait} s",
-                              code="feedback_rate_limited", headers={"Retry-After": str(wait)})  # fmt: skip
+            raise OpenAIError(
+                429,
+                f"at most {self.per_window} feedback writes per minute per key; retry in {wait} s",
+                code="feedback_rate_limited",
+                headers={"Retry-After": str(wait)},
+            )
         writes.append(now)

@@ -44,8 +44,9 @@ def _store(request: Request) -> FeedbackStore:
     """The database to write to, once this key may write once more (429 past its rate)."""
     state = request.app.state
     if state.feedback is None:
-        raise OpenAIError(404, "this server keeps no feedback: start it with --feedback-db or --adapters",
-                          code="feedback_disabled")  # fmt: skip
+        raise OpenAIError(
+            404, "this server keeps no feedback: start it with --feedback-db or --adapters", code="feedback_disabled"
+        )
     state.feedback_rate.spend(key_name(request))
     return state.feedback
 
@@ -59,8 +60,9 @@ def _exchange_fields(request: Request, body: FeedbackContext) -> dict:
     registry = request.app.state.registry
     target = resolve_model(request, body.model)
     if body.messages[-1].role != "user":
-        raise OpenAIError(400, "the last message must be the friend's (role user)", param="messages",
-                          code="invalid_value")  # fmt: skip
+        raise OpenAIError(
+            400, "the last message must be the friend's (role user)", param="messages", code="invalid_value"
+        )
     return {
         "chat_id": f"web:{body.conversation}",
         "chat_name": _source(request),
@@ -114,7 +116,8 @@ def record_choice(request: Request, exchange_id: int, body: ChoiceRequest) -> Re
         # The store checks again inside its transaction: another replica (or tab) may have chosen meanwhile.
         store.record_choice(exchange_id, body.chosen, _source(request))
     except ChoiceTaken:
-        raise OpenAIError(409, f"pair {exchange_id} was already chosen", param="exchange_id",
-                          code="already_chosen") from None  # fmt: skip
+        raise OpenAIError(
+            409, f"pair {exchange_id} was already chosen", param="exchange_id", code="already_chosen"
+        ) from None
     logger.info("choice exchange=%d from=%s chosen=%d", exchange_id, _source(request), body.chosen)
     return Recorded(exchange_id=exchange_id)

@@ -52,9 +52,17 @@ def test_itchat_login_and_qr_files_are_owner_only(tmp_path, monkeypatch):
 
 def _itchat_media(kind: str, user: str = "@friend01") -> dict:
     """A media message as itchat hands it over: `Text` is a download function, there is no transcript."""
-    return {"MsgId": f"{kind}-1", "FromUserName": user, "ToUserName": "@self", "Type": kind, "FileName": "a.mp3",
-            "Text": lambda path=None: b"", "Content": "", "CreateTime": 1_700_000_000,
-            "User": {"UserName": user, "NickName": "Mia", "RemarkName": "", "VerifyFlag": 0}}  # fmt: skip
+    return {
+        "MsgId": f"{kind}-1",
+        "FromUserName": user,
+        "ToUserName": "@self",
+        "Type": kind,
+        "FileName": "a.mp3",
+        "Text": lambda path=None: b"",
+        "Content": "",
+        "CreateTime": 1_700_000_000,
+        "User": {"UserName": user, "NickName": "Mia", "RemarkName": "", "VerifyFlag": 0},
+    }
 
 
 def test_itchat_media_and_voice_are_recorded_as_skipped_not_answered(tmp_path, monkeypatch):

@@ -27,8 +27,9 @@ def test_a_friend_who_renames_themselves_is_still_known_by_their_id():
 def test_allow_and_deny_lists_match_the_owners_remarks_not_nicknames():
     allow = Policy(BridgeConfig(allow=["妈妈"]))
     assert allow.classify(_friend(friend_message("hi", user="@stranger01", nick="妈妈"))) == (
-        Decision.IGNORE, "not on the allow list"
-    )  # fmt: skip
+        Decision.IGNORE,
+        "not on the allow list",
+    )
     mum = _friend(friend_message("hi", user="@mom01", nick="Mama", remark="妈妈"))
     assert allow.classify(mum)[0] is Decision.ANSWER
     deny = Policy(BridgeConfig(deny=["Boss"]))

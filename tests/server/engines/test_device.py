@@ -21,9 +21,13 @@ OLD_CUDA = Accelerators(cuda=True)
 
 @pytest.mark.parametrize(
     ("found", "expected"),
-    [(CPU_ONLY, Device.CPU), (MAC, Device.MPS), (CUDA_BF16, Device.CUDA),
-     (Accelerators(cuda=True, mps=True), Device.CUDA)],
-)  # fmt: skip
+    [
+        (CPU_ONLY, Device.CPU),
+        (MAC, Device.MPS),
+        (CUDA_BF16, Device.CUDA),
+        (Accelerators(cuda=True, mps=True), Device.CUDA),
+    ],
+)
 def test_auto_prefers_cuda_then_mps_then_cpu(found, expected):
     assert pick_device(Device.AUTO, found) is expected
 
@@ -42,9 +46,13 @@ def test_asking_for_a_missing_device_is_a_usage_error(device, fragment):
 
 @pytest.mark.parametrize(
     ("device", "found", "serving", "training"),
-    [(Device.CPU, CPU_ONLY, "float32", "float32"), (Device.MPS, MAC, "float16", "float32"),
-     (Device.CUDA, CUDA_BF16, "bfloat16", "bfloat16"), (Device.CUDA, OLD_CUDA, "float16", "float32")],
-)  # fmt: skip
+    [
+        (Device.CPU, CPU_ONLY, "float32", "float32"),
+        (Device.MPS, MAC, "float16", "float32"),
+        (Device.CUDA, CUDA_BF16, "bfloat16", "bfloat16"),
+        (Device.CUDA, OLD_CUDA, "float16", "float32"),
+    ],
+)
 def test_dtype_defaults_follow_the_device(device, found, serving, training):
     assert serving_dtype(device, found) == serving
     assert training_dtype_name(device, found) == training

@@ -73,8 +73,10 @@ def test_a_short_request_does_not_wait_for_a_long_one(engine):
             finished.append(name)
 
         short_options = SamplingOptions(max_tokens=4, temperature=0)
-        await asyncio.gather(one("long", _prompt(engine, COUNTING), long_options, 0.0),
-                             one("short", _prompt(engine, "hi"), short_options, 0.3))  # fmt: skip
+        await asyncio.gather(
+            one("long", _prompt(engine, COUNTING), long_options, 0.0),
+            one("short", _prompt(engine, "hi"), short_options, 0.3),
+        )
 
     asyncio.run(run())
     assert finished == ["short", "long"]
@@ -86,8 +88,12 @@ def test_a_seeded_sample_does_not_depend_on_its_batch(engine):
 
     async def run() -> tuple[list[str], list[str]]:
         alone = await _text(engine, prompt, seeded, "seeded-alone", None)
-        crowd = [_text(engine, _prompt(engine, q), SamplingOptions(max_tokens=12, temperature=0.8), f"c{i}",
-                       engine.refs["bob"]) for i, q in enumerate(QUESTIONS)]  # fmt: skip
+        crowd = [
+            _text(
+                engine, _prompt(engine, q), SamplingOptions(max_tokens=12, temperature=0.8), f"c{i}", engine.refs["bob"]
+            )
+            for i, q in enumerate(QUESTIONS)
+        ]
         batched, *_ = await asyncio.gather(_text(engine, prompt, seeded, "seeded-batched", None, 0.05), *crowd)
         return alone, batched
 
@@ -130,8 +136,10 @@ def test_a_broken_adapter_fails_its_own_request_only(engine, adapters_dir, tmp_p
     broken = tmp_path / "broken"
     shutil.copytree(adapters_dir / "alice", broken)
     weights = load_file(broken / "adapter_model.safetensors")
-    save_file({k: v.fill_(float("nan")) if "lora_B" in k else v for k, v in weights.items()},
-              broken / "adapter_model.safetensors")  # fmt: skip
+    save_file(
+        {k: v.fill_(float("nan")) if "lora_B" in k else v for k, v in weights.items()},
+        broken / "adapter_model.safetensors",
+    )
     ref = AdapterRef("broken", broken, 3)
     prompt = _prompt(engine, QUESTIONS[0])
 

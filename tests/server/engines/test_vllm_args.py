@@ -20,11 +20,30 @@ vllm_args = pytest.importorskip("vllm.engine.arg_utils")
 argparse_utils = pytest.importorskip("vllm.utils.argparse_utils")
 
 PASSED = [
-    "--tensor-parallel-size", "2", "--pipeline-parallel-size", "2", "--data-parallel-size", "2",
-    "--distributed-executor-backend", "ray", "--max-loras", "2", "--max-cpu-loras", "8", "--max-lora-rank", "8",
-    "--max-model-len", "512", "--max-num-seqs", "8", "--gpu-memory-utilization", "0.5", "--dtype", "float32",
+    "--tensor-parallel-size",
+    "2",
+    "--pipeline-parallel-size",
+    "2",
+    "--data-parallel-size",
+    "2",
+    "--distributed-executor-backend",
+    "ray",
+    "--max-loras",
+    "2",
+    "--max-cpu-loras",
+    "8",
+    "--max-lora-rank",
+    "8",
+    "--max-model-len",
+    "512",
+    "--max-num-seqs",
+    "8",
+    "--gpu-memory-utilization",
+    "0.5",
+    "--dtype",
+    "float32",
     "--enforce-eager",
-]  # fmt: skip
+]
 
 
 def _vllm_parser():

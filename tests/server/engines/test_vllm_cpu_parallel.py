@@ -30,10 +30,17 @@ def _tiny_four_head_model(folder: Path, tokenizer_from: Path) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=256,
+        intermediate_size=512,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -46,8 +53,14 @@ def split_server(tmp_path_factory, embedded_model):
     root = tmp_path_factory.mktemp("tp2")
     model = _tiny_four_head_model(root / "tiny", embedded_model)
     (root / "adapters").mkdir()
-    server = ServerProcess(model, root / "adapters", "vllm", root / "server.log", base_name="tiny",
-                           extra_args=["--tensor-parallel-size", "2", "--max-loras", "1"])  # fmt: skip
+    server = ServerProcess(
+        model,
+        root / "adapters",
+        "vllm",
+        root / "server.log",
+        base_name="tiny",
+        extra_args=["--tensor-parallel-size", "2", "--max-loras", "1"],
+    )
     server.start(timeout_s=300, env={"VLLM_CPU_OMP_THREADS_BIND": "0|1"})
     yield server
     server.stop()

@@ -44,8 +44,11 @@ def _in_flight(twin_server) -> int:
 
 def _aborted_requests(twin_server) -> float:
     text = httpx.get(f"{twin_server.root_url}/metrics").text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("twin_requests_total{") and 'status="499"' in line)  # fmt: skip
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("twin_requests_total{") and 'status="499"' in line
+    )
 
 
 def test_root_opens_the_page_which_asks_for_the_key_refuses_a_wrong_one_and_stays_on_loopback(browser, twin_server):
@@ -114,13 +117,17 @@ def test_a_reply_streams_into_one_bubble_per_line_as_the_api_answers_it(open_cha
     _set_sampling(page, temperature=0, max_tokens=80)
     _send(page, BURST_PROMPT)
     # Text shows while the reply is still being written: streamed, not drawn once at the end.
-    page.wait_for_function("() => !document.getElementById('stop').hidden && "
-                           "document.querySelectorAll('.turn.assistant .bubble:not(.typing)').length > 0")  # fmt: skip
+    page.wait_for_function(
+        "() => !document.getElementById('stop').hidden && "
+        "document.querySelectorAll('.turn.assistant .bubble:not(.typing)').length > 0"
+    )
     _wait_idle(page)
     messages = [{"role": "user", "content": BURST_PROMPT}]
-    expected = client.chat.completions.create(
-        model="SmolLM2-135M-Instruct", messages=messages, temperature=0, max_tokens=80
-    ).choices[0].message.content
+    expected = (
+        client.chat.completions.create(model="SmolLM2-135M-Instruct", messages=messages, temperature=0, max_tokens=80)
+        .choices[0]
+        .message.content
+    )
     lines = [line for line in expected.split("\n") if line.strip()]
     assert len(lines) >= 2, f"the prompt should give a multi-line burst: {expected!r}"
     assert _reply_lines(page) == lines
@@ -204,23 +211,34 @@ def test_thumbs_up_and_a_pick_from_show_two_land_in_the_feedback_db_and_export(o
     database = twin_server.adapters_dir.parent / "feedback.db"
     assert (os.stat(database).st_mode & 0o777) == 0o600
     with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT l.kind, l.good, l.chosen, e.chat_name, e.adapter, e.reply, e.candidates "
-                          "FROM labels l JOIN exchanges e ON e.id=l.exchange_id WHERE l.labeler=?",
-                          (f"web:{CHAT_KEY_NAME}",)).fetchall()  # fmt: skip
+        rows = db.execute(
+            "SELECT l.kind, l.good, l.chosen, e.chat_name, e.adapter, e.reply, e.candidates "
+            "FROM labels l JOIN exchanges e ON e.id=l.exchange_id WHERE l.labeler=?",
+            (f"web:{CHAT_KEY_NAME}",),
+        ).fetchall()
     assert [(kind, good, chosen) for kind, good, chosen, *_ in rows] == [("label", 1, None), ("choice", None, 1)]
     assert {row[3] for row in rows} == {f"web:{CHAT_KEY_NAME}"} and {row[4] for row in rows} == {"alice"}
     assert rows[0][5] == liked and len(json.loads(rows[1][6])) == 2
 
     out = tmp_path / "export"
-    done = subprocess.run([sys.executable, "-m", "wechat_twin.bridge.cli", "export-feedback", "--db", str(database),
-                           "--out", str(out)], capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "wechat_twin.bridge.cli", "export-feedback", "--db", str(database), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "1 preference pairs and 1 labels" in done.stdout
     pair = json.loads((out / "preference.jsonl").read_text(encoding="utf-8"))
     label = json.loads((out / "unpaired.jsonl").read_text(encoding="utf-8"))
     assert pair["prompt"] == [{"role": "user", "content": "Ahoy Alice, where is the treasure?"}]
     assert pair["chosen"] == json.loads(rows[1][6])[1] and pair["rejected"] == json.loads(rows[1][6])[0]
-    assert label == {"prompt": pair["prompt"], "completion": liked, "label": True, "adapter": "alice",
-                     "base_model": "SmolLM2-135M-Instruct"}  # fmt: skip
+    assert label == {
+        "prompt": pair["prompt"],
+        "completion": liked,
+        "label": True,
+        "adapter": "alice",
+        "base_model": "SmolLM2-135M-Instruct",
+    }
 
 
 def test_a_chat_key_chats_but_cannot_manage_adapters(twin_server):

@@ -61,8 +61,10 @@ def _unmarked_chat(path: Path) -> Path:
     """A MemoTrace Chinese-header chat whose file name does not say who the owner is (杰哥 writes to 陈小美)."""
     header = ["消息ID", "类型", "发送人", "时间", "内容", "备注", "昵称", "更多信息"]
     said = [(FRIEND, "周末去哪儿"), ("杰哥", "去爬山吧"), (FRIEND, "好呀"), ("杰哥", "那就说定了")]
-    rows = [[str(i), "文本", who, f"2025-03-01 09:00:{10 * i:02d}", text, FRIEND if who == FRIEND else "", "", ""]
-            for i, (who, text) in enumerate(said, start=1)]  # fmt: skip
+    rows = [
+        [str(i), "文本", who, f"2025-03-01 09:00:{10 * i:02d}", text, FRIEND if who == FRIEND else "", "", ""]
+        for i, (who, text) in enumerate(said, start=1)
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_csv(path, header, rows)
 

@@ -26,16 +26,19 @@ def owner_export(path):
     for i in range(5):
         start = TEN_AM + 12 * 3600 + i * DAY
         rows += [("8", False, start, "hi", "", "Tom", "Tom"), ("8", True, start + 600, "hey", "", "Tom", "Tom")]
-    rows += [("9", False, TEN_AM + 60, "打球吗", "", "周末群", "阿强"),
-             ("9", False, TEN_AM + 61, "去", "", "周末群", "Sunny"),
-             ("9", True, TEN_AM + 62, "go~", "", "周末群", "")]  # fmt: skip
+    rows += [
+        ("9", False, TEN_AM + 60, "打球吗", "", "周末群", "阿强"),
+        ("9", False, TEN_AM + 61, "去", "", "周末群", "Sunny"),
+        ("9", True, TEN_AM + 62, "go~", "", "周末群", ""),
+    ]
     rows.sort(key=lambda row: row[2])
     return shape_e(path, rows)
 
 
 def _rhythm(tmp_path, *options):
-    result = run_data(owner_export(tmp_path / "messages.csv"), "--out", tmp_path / "out", "--include-groups",
-                      "--no-memory", *options)  # fmt: skip
+    result = run_data(
+        owner_export(tmp_path / "messages.csv"), "--out", tmp_path / "out", "--include-groups", "--no-memory", *options
+    )
     assert result.exit_code == 0, result.output
     return json.loads((tmp_path / "out" / "report.json").read_text())["rhythm"], result.output
 

@@ -66,8 +66,9 @@ def test_the_verdict_reports_the_gain_with_an_interval_that_holds_it():
     assert main["gain"] == pytest.approx(1 - 2.718281828**0.1 / 2.718281828**0.2)
     assert main["low"] == pytest.approx(main["gain"]) == pytest.approx(main["high"]), "no spread: no interval"
     assert result["helped"] and result["beats_controls"]
-    assert re.search(r"\+9\.5% against no memory \(95% bootstrap interval \+9\.5% to \+9\.5%, 20 dev samples\)",
-                     result["text"])  # fmt: skip
+    assert re.search(
+        r"\+9\.5% against no memory \(95% bootstrap interval \+9\.5% to \+9\.5%, 20 dev samples\)", result["text"]
+    )
     noisy = verdict({NONE: mixed, MEMORY: steady, RANDOM: steady, OTHERS: steady})
     assert noisy["against"][NONE]["low"] < 0 < noisy["against"][NONE]["high"] and not noisy["helped"]
     assert "no clear effect" in noisy["text"] and not noisy["beats_controls"]
@@ -102,6 +103,9 @@ def test_tuning_picks_the_point_closest_to_the_owner_over_all_seeds_and_rechecks
     text = sampling_table({"sampling": report})
     assert "tuned on 17 grid points, each scored by its mean over 3 seeds: temperature 0.7" in text
     bot = f"{defaults[0]:.3f}"
-    assert re.search(rf"On 3 fresh seeds .* is {bot} \({bot} to {bot}\) at the defaults and "
-                     rf"{sum(tuned) / 3:.3f} \({tuned[0]:.3f} to {tuned[2]:.3f}\) tuned", text)  # fmt: skip
+    assert re.search(
+        rf"On 3 fresh seeds .* is {bot} \({bot} to {bot}\) at the defaults and "
+        rf"{sum(tuned) / 3:.3f} \({tuned[0]:.3f} to {tuned[2]:.3f}\) tuned",
+        text,
+    )
     assert text.endswith("closer on 2 of 3.\n")

@@ -16,10 +16,15 @@ from wechat_twin.server.prompting import build_chat, render_chat_prompt
 from wechat_twin.training.cli import app
 
 PERSONA = 'You are Jay. You say "la" a lot.\n你好 [旺柴]'
-CHATS = [[{"role": "user", "content": "Tell me a short story about a cat."}],
-         [{"role": "user", "content": "dinner tonight?"}],
-         [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hey"},
-          {"role": "user", "content": "what are you doing?"}]]  # fmt: skip
+CHATS = [
+    [{"role": "user", "content": "Tell me a short story about a cat."}],
+    [{"role": "user", "content": "dinner tonight?"}],
+    [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hey"},
+        {"role": "user", "content": "what are you doing?"},
+    ],
+]
 MAX_TOKENS = 24
 
 
@@ -39,8 +44,15 @@ def _greedy(model, prompt: list[int]) -> list[int]:
 
     inputs = torch.tensor([prompt])
     with torch.inference_mode():
-        out = model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=MAX_TOKENS,
-                             do_sample=False, temperature=None, top_p=None, top_k=None)  # fmt: skip
+        out = model.generate(
+            inputs,
+            attention_mask=torch.ones_like(inputs),
+            max_new_tokens=MAX_TOKENS,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+        )
     return out[0, len(prompt) :].tolist()
 
 
@@ -79,8 +91,9 @@ def test_the_server_engine_loads_the_merged_folder_as_it_is(exported, engine_nam
     prompt = render_chat_prompt(AutoTokenizer.from_pretrained(out), CHATS[1])
 
     async def reply() -> str:
-        engine = create_engine(engine_name, str(out), EngineOptions(dtype="float32", max_model_len=512,
-                                                                    enforce_eager=True))  # fmt: skip
+        engine = create_engine(
+            engine_name, str(out), EngineOptions(dtype="float32", max_model_len=512, enforce_eager=True)
+        )
         try:
             return (await collect(engine.stream(prompt, SamplingOptions(max_tokens=8, temperature=0), "r", None), 1))[0]
         finally:

@@ -21,8 +21,9 @@ def test_persona_with_quotes_backslashes_braces_and_chinese_renders_verbatim(tok
     chat = [{"role": "user", "content": "hey"}]
     template = with_default_system(tokenizer.chat_template, TRICKY)
     rendered = tokenizer.apply_chat_template(chat, chat_template=template, tokenize=False, add_generation_prompt=True)
-    expected = tokenizer.apply_chat_template([{"role": "system", "content": TRICKY}, *chat], tokenize=False,
-                                             add_generation_prompt=True)  # fmt: skip
+    expected = tokenizer.apply_chat_template(
+        [{"role": "system", "content": TRICKY}, *chat], tokenize=False, add_generation_prompt=True
+    )
     assert rendered == expected
 
 

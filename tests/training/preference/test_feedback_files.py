@@ -17,13 +17,23 @@ def _write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 def _pair(question: str, chosen: str = "哈哈好啊", rejected: str = "As an AI I cannot", adapter: str = "alice") -> dict:
-    return {"prompt": [{"role": "user", "content": question}], "chosen": chosen, "rejected": rejected,
-            "adapter": adapter, "base_model": "SmolLM2-135M-Instruct"}  # fmt: skip
+    return {
+        "prompt": [{"role": "user", "content": question}],
+        "chosen": chosen,
+        "rejected": rejected,
+        "adapter": adapter,
+        "base_model": "SmolLM2-135M-Instruct",
+    }
 
 
 def _label(question: str, completion: str, label: bool, adapter: str = "alice") -> dict:
-    return {"prompt": [{"role": "user", "content": question}], "completion": completion, "label": label,
-            "adapter": adapter, "base_model": "SmolLM2-135M-Instruct"}  # fmt: skip
+    return {
+        "prompt": [{"role": "user", "content": question}],
+        "completion": completion,
+        "label": label,
+        "adapter": adapter,
+        "base_model": "SmolLM2-135M-Instruct",
+    }
 
 
 def test_export_folder_gives_pairs_and_labels_with_their_origin(tmp_path):

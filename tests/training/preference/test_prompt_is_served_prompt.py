@@ -10,8 +10,12 @@ from wechat_twin.training.preference.metrics import reply_tokens
 from wechat_twin.training.preference.rows import PromptStyle, dpo_rows, kto_rows, pairs_as_labels
 
 PERSONA = "You are Alice. You answer like a pirate."
-CONTEXT = [{"role": "user", "content": "在吗"}, {"role": "user", "content": "晚上吃啥"},
-           {"role": "assistant", "content": "火锅[旺柴]"}, {"role": "user", "content": "好 几点"}]  # fmt: skip
+CONTEXT = [
+    {"role": "user", "content": "在吗"},
+    {"role": "user", "content": "晚上吃啥"},
+    {"role": "assistant", "content": "火锅[旺柴]"},
+    {"role": "user", "content": "好 几点"},
+]
 
 
 @pytest.fixture(scope="module")

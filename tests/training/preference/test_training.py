@@ -24,13 +24,36 @@ from tests.support.tiers import slow_fixture
 from wechat_twin.server.adapters.card import read_card
 from wechat_twin.training.cli import app
 
-QUESTIONS = ["free tonight?", "what are you eating", "saw the game?", "how was work", "coffee later?",
-             "where are you", "you coming?", "what's up", "weekend plans?", "how is your mom", "call me later?",
-             "sleep well?"]  # fmt: skip
+QUESTIONS = [
+    "free tonight?",
+    "what are you eating",
+    "saw the game?",
+    "how was work",
+    "coffee later?",
+    "where are you",
+    "you coming?",
+    "what's up",
+    "weekend plans?",
+    "how is your mom",
+    "call me later?",
+    "sleep well?",
+]
 GOOD = "haha yes!! 😂"
 BAD = "As an AI language model, I cannot answer that."
-FAST = ["--max-steps", "4", "--batch-size", "2", "--max-length", "64", "--lr", "1e-3", "--heldout", "0.25",
-        "--min-feedback", "4"]  # fmt: skip
+FAST = [
+    "--max-steps",
+    "4",
+    "--batch-size",
+    "2",
+    "--max-length",
+    "64",
+    "--lr",
+    "1e-3",
+    "--heldout",
+    "0.25",
+    "--min-feedback",
+    "4",
+]
 
 
 LABELS = [bool(i % 2) for i in range(len(QUESTIONS))]  # the labelled reply of question i is GOOD when i is odd
@@ -48,11 +71,13 @@ def _write_feedback(folder: Path) -> Path:
     for i, q in enumerate(QUESTIONS):
         context = [{"role": "user", "content": q}]
         candidates = [GOOD, BAD] if i % 2 else [BAD, GOOD]
-        exchange = store.record_exchange("@friend", "Mia", "alice", "SmolLM2-135M-Instruct", context,
-                                         candidates=candidates)  # fmt: skip
+        exchange = store.record_exchange(
+            "@friend", "Mia", "alice", "SmolLM2-135M-Instruct", context, candidates=candidates
+        )
         store.record_choice(exchange, candidates.index(GOOD), "owner")
-        labeled = store.record_exchange("@friend", "Mia", "alice", "SmolLM2-135M-Instruct", context,
-                                        reply=GOOD if i % 2 else BAD)  # fmt: skip
+        labeled = store.record_exchange(
+            "@friend", "Mia", "alice", "SmolLM2-135M-Instruct", context, reply=GOOD if i % 2 else BAD
+        )
         store.record_label(labeled, bool(i % 2), "owner")
     store.close()
     export_feedback(database, folder)
@@ -172,8 +197,9 @@ def test_dpo_learns_the_owners_choices(dpo_adapter, parent, logps):
     before, after = _margins(logps["parent"]), _margins(logps["dpo"])
     moved = [round(a - b, 2) for a, b in zip(after, before, strict=True)]
     assert all(m > 0 for m in moved), f"log p(GOOD) - log p(BAD) did not rise on every question: {moved}"
-    parent_prefers = sum(g.per_token > b.per_token for g, b in zip(logps["parent"]["good"], logps["parent"]["bad"],
-                                                                      strict=True))  # fmt: skip
+    parent_prefers = sum(
+        g.per_token > b.per_token for g, b in zip(logps["parent"]["good"], logps["parent"]["bad"], strict=True)
+    )
     assert parent_prefers < len(QUESTIONS), "the parent already preferred GOOD everywhere: nothing to learn"
     assert all(g.per_token > b.per_token for g, b in zip(logps["dpo"]["good"], logps["dpo"]["bad"], strict=True))
 
@@ -200,8 +226,10 @@ def test_kto_learns_the_owners_labels(kto_adapter, parent, logps):
 
     # The reward of each labelled reply: beta * (log p_kto - log p_parent) of the reply that question got.
     side = {True: "good", False: "bad"}
-    rewards = [BETA * (logps["kto"][side[label]][i].total - logps["parent"][side[label]][i].total)
-               for i, label in enumerate(LABELS)]  # fmt: skip
+    rewards = [
+        BETA * (logps["kto"][side[label]][i].total - logps["parent"][side[label]][i].total)
+        for i, label in enumerate(LABELS)
+    ]
     signs = [(r > 0) == label for r, label in zip(rewards, LABELS, strict=True)]
     assert all(signs), f"a labelled reply's reward has the wrong sign: {[round(r, 3) for r in rewards]}"
     train, heldout = card.metrics["train"]["labels"], card.metrics["heldout"]["labels"]
@@ -223,8 +251,7 @@ def test_kto_learns_the_owners_labels(kto_adapter, parent, logps):
 
 
 def _reply(http: httpx.Client, headers: dict[str, str], model: str) -> str:
-    body = {"model": model, "messages": [{"role": "user", "content": QUESTIONS[0]}], "max_tokens": 8,
-            "temperature": 0}  # fmt: skip
+    body = {"model": model, "messages": [{"role": "user", "content": QUESTIONS[0]}], "max_tokens": 8, "temperature": 0}
     reply = http.post("/v1/chat/completions", json=body, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.json()["model"] == model

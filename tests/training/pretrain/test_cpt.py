@@ -15,12 +15,30 @@ from tests.support.tiers import slow_fixture
 from wechat_twin.training.cli import app
 
 PHONE = "13800138000"
-POSTS = [f"Day {i} of the river walk: the dog ran ahead, then bubble tea with Mia at the night market, haiyo"
-         for i in range(18)] + [f"New number, call me at {PHONE} for the night market meetup"]  # fmt: skip
+POSTS = [
+    f"Day {i} of the river walk: the dog ran ahead, then bubble tea with Mia at the night market, haiyo"
+    for i in range(18)
+] + [f"New number, call me at {PHONE} for the night market meetup"]
 # 19 distinct posts, two of them posted twice, and a blank line: 22 lines.
 LINES = [*POSTS[:10], POSTS[3], "", *POSTS[10:], POSTS[12]]
-RUN = ["--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0", "--block-length", "32", "--batch-size", "2",
-       "--max-steps", "6", "--lr", "2e-3", "--heldout", "0.2"]  # fmt: skip
+RUN = [
+    "--lora-r",
+    "8",
+    "--lora-alpha",
+    "16",
+    "--lora-dropout",
+    "0",
+    "--block-length",
+    "32",
+    "--batch-size",
+    "2",
+    "--max-steps",
+    "6",
+    "--lr",
+    "2e-3",
+    "--heldout",
+    "0.2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +83,12 @@ def test_the_server_loads_the_cpt_adapter(cpt_adapter: Path, twin_server) -> Non
             assert listed["jay-cpt"]["parent"] == twin_server.base_name
 
             def reply(model: str) -> str:
-                body = {"model": model, "messages": [{"role": "user", "content": "Where did you walk today?"}],
-                        "max_tokens": 12, "temperature": 0}  # fmt: skip
+                body = {
+                    "model": model,
+                    "messages": [{"role": "user", "content": "Where did you walk today?"}],
+                    "max_tokens": 12,
+                    "temperature": 0,
+                }
                 response = http.post("/chat/completions", json=body, headers=user)
                 assert response.status_code == 200, response.text
                 return response.json()["choices"][0]["message"]["content"]

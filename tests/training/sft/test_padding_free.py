@@ -16,9 +16,13 @@ MAX_LENGTH = 64  # the longest samples below are cut: both batchings must cut th
 def sample(i: int) -> list[dict[str, str]]:
     """Samples of uneven length, as chats are: padding a batch of them wastes most of its tokens."""
     question = " ".join(["why"] * (1 + 3 * i))
-    return [{"role": "system", "content": PERSONA}, {"role": "user", "content": f"{question}?"},
-            {"role": "assistant", "content": "ok la~ " * (1 + 2 * i)}, {"role": "user", "content": "and?"},
-            {"role": "assistant", "content": "haiyo [捂脸]"}]  # fmt: skip
+    return [
+        {"role": "system", "content": PERSONA},
+        {"role": "user", "content": f"{question}?"},
+        {"role": "assistant", "content": "ok la~ " * (1 + 2 * i)},
+        {"role": "user", "content": "and?"},
+        {"role": "assistant", "content": "haiyo [捂脸]"},
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +34,15 @@ def tiny_model(tmp_path_factory, embedded_model) -> Path:
     folder = tmp_path_factory.mktemp("tiny")
     tokenizer = AutoTokenizer.from_pretrained(embedded_model)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(config).to(torch.float32).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -46,9 +56,18 @@ def first_batch_loss(tmp_path: Path, model: Path, padding_free: bool) -> tuple[f
     data.mkdir(exist_ok=True)
     (data / "train.jsonl").write_text("".join(json.dumps({"messages": sample(i)}) + "\n" for i in range(8)))
     (data / "report.json").write_text(json.dumps({"owner_name": "Jay"}))
-    options = SFTOptions(data_dir=data, out=tmp_path / f"out-{padding_free}", model=str(model), rank=8, alpha=16,
-                         dropout=0.0, batch_size=8, max_length=MAX_LENGTH, padding_free=padding_free,
-                         report_progress=False)  # fmt: skip
+    options = SFTOptions(
+        data_dir=data,
+        out=tmp_path / f"out-{padding_free}",
+        model=str(model),
+        rank=8,
+        alpha=16,
+        dropout=0.0,
+        batch_size=8,
+        max_length=MAX_LENGTH,
+        padding_free=padding_free,
+        report_progress=False,
+    )
     trainer = build_trainer(options, check_inputs(options), total_steps=1)
     batch = next(iter(trainer.get_train_dataloader()))
     owner_tokens = int((batch["labels"] != -100).sum())

@@ -24,28 +24,58 @@ from wechat_twin.training.common.chat_template import training_chat_template
 
 PERSONA = "You are Jay. Reply like Jay."
 SAMPLES = [
-    [{"role": "system", "content": PERSONA}, {"role": "user", "content": f"question {i}?"},
-     {"role": "assistant", "content": f"ok la~\nanswer {i} [旺柴]"}, {"role": "user", "content": "and then?"},
-     {"role": "assistant", "content": "haiyo\nlater [捂脸]"}]
+    [
+        {"role": "system", "content": PERSONA},
+        {"role": "user", "content": f"question {i}?"},
+        {"role": "assistant", "content": f"ok la~\nanswer {i} [旺柴]"},
+        {"role": "user", "content": "and then?"},
+        {"role": "assistant", "content": "haiyo\nlater [捂脸]"},
+    ]
     for i in range(8)
-]  # fmt: skip
+]
 SHORT_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.01"]
-DIVERGING_RUN = ["--rank", "8", "--batch-size", "4", "--max-length", "96", "--learning-rate", "0.05",
-                 "--lr-scheduler", "constant", "--dropout", "0", "--max-steps", "6", "--evals", "3"]  # fmt: skip
+DIVERGING_RUN = [
+    "--rank",
+    "8",
+    "--batch-size",
+    "4",
+    "--max-length",
+    "96",
+    "--learning-rate",
+    "0.05",
+    "--lr-scheduler",
+    "constant",
+    "--dropout",
+    "0",
+    "--max-steps",
+    "6",
+    "--evals",
+    "3",
+]
 # The shared run: two evaluations, so a checkpoint at step 2 that the resume test interrupts it at.
 RESUMABLE_RUN = [*SHORT_RUN, "--max-steps", "4", "--evals", "2", "--dropout", "0"]
 
 
-RHYTHM = {"latency_s": {"replies": 8, "all": [float(s) for s in range(21)], "bands": {}, "contacts": []},
-          "turn_messages": {"1": 1.0}, "gap_s_per_char": [], "no_reply_rate": 0.0, "friend_turns": 8}  # fmt: skip
+RHYTHM = {
+    "latency_s": {"replies": 8, "all": [float(s) for s in range(21)], "bands": {}, "contacts": []},
+    "turn_messages": {"1": 1.0},
+    "gap_s_per_char": [],
+    "no_reply_rate": 0.0,
+    "friend_turns": 8,
+}
 
 
 def write_dataset(folder: Path, train: list, dev: list) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in (("train.jsonl", train), ("dev.jsonl", dev)):
         (folder / name).write_text("".join(json.dumps({"messages": m}, ensure_ascii=False) + "\n" for m in rows))
-    report = {"owner_name": "Jay", "system_prompt": PERSONA, "samples_train": len(train), "samples_dev": len(dev),
-              "rhythm": RHYTHM}  # fmt: skip
+    report = {
+        "owner_name": "Jay",
+        "system_prompt": PERSONA,
+        "samples_train": len(train),
+        "samples_dev": len(dev),
+        "rhythm": RHYTHM,
+    }
     (folder / "report.json").write_text(json.dumps(report))
     return folder
 
@@ -72,8 +102,9 @@ def dev_loss(base: Path, adapter: Path | None, samples: list, max_length: int = 
     model.eval()
     total, count = 0.0, 0
     for sample in samples:
-        encoded = tokenizer.apply_chat_template(sample, chat_template=template, tokenize=True, return_dict=True,
-                                                return_assistant_tokens_mask=True)  # fmt: skip
+        encoded = tokenizer.apply_chat_template(
+            sample, chat_template=template, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
         ids = torch.tensor(encoded["input_ids"][:max_length])
         owner = torch.tensor(encoded["assistant_masks"][:max_length], dtype=torch.bool)[1:]
         with torch.no_grad():
@@ -114,8 +145,12 @@ def _greedy_reply(server: ServerProcess, model: str) -> str:
         "temperature": 0,
         "messages": [{"role": "system", "content": PERSONA}, {"role": "user", "content": "question 3?"}],
     }
-    response = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=120,
-                          headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
+    response = httpx.post(
+        f"{server.base_url}/chat/completions",
+        json=body,
+        timeout=120,
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
     assert response.status_code == 200, response.text
     return response.json()["choices"][0]["message"]["content"]
 
@@ -127,8 +162,9 @@ def test_training_renders_what_the_server_renders_and_masks_only_the_owner(token
         served_prompt = render_chat_text(tokenizer, build_chat(sample[:cut]))
         trained = tokenizer.apply_chat_template(sample[: cut + 1], tokenize=False, chat_template=template)
         assert trained == served_prompt + sample[cut]["content"] + "<|im_end|>\n"
-    encoded = tokenizer.apply_chat_template(sample, chat_template=template, tokenize=True, return_dict=True,
-                                            return_assistant_tokens_mask=True)  # fmt: skip
+    encoded = tokenizer.apply_chat_template(
+        sample, chat_template=template, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     owner_tokens = [t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"], strict=True) if m]
     assert tokenizer.decode(owner_tokens) == "ok la~\nanswer 0 [旺柴]<|im_end|>\nhaiyo\nlater [捂脸]<|im_end|>\n"
 
@@ -205,13 +241,18 @@ def test_the_server_loads_the_adapter_and_it_changes_replies(trained, twin_serve
     shutil.copytree(trained, served)
     admin = {"Authorization": f"Bearer {twin_server.admin_key}"}
     try:
-        loaded = httpx.post(f"{twin_server.base_url}/load_lora_adapter", json={"lora_name": "sft-test",
-                            "lora_path": str(served)}, headers=admin, timeout=120)  # fmt: skip
+        loaded = httpx.post(
+            f"{twin_server.base_url}/load_lora_adapter",
+            json={"lora_name": "sft-test", "lora_path": str(served)},
+            headers=admin,
+            timeout=120,
+        )
         assert loaded.status_code == 200, loaded.text
         assert _greedy_reply(twin_server, "sft-test") != _greedy_reply(twin_server, twin_server.base_name)
     finally:
-        httpx.post(f"{twin_server.base_url}/unload_lora_adapter", json={"lora_name": "sft-test"}, headers=admin,
-                   timeout=60)  # fmt: skip
+        httpx.post(
+            f"{twin_server.base_url}/unload_lora_adapter", json={"lora_name": "sft-test"}, headers=admin, timeout=60
+        )
         shutil.rmtree(served, ignore_errors=True)
 
 
@@ -245,8 +286,9 @@ def test_eval_reports_base_adapter_and_owner(trained, tmp_path):
     """Eval starts its own (transformers) engine in this process, beside the shared server if it runs."""
     report_dir = tmp_path / "eval"
     # no --data: the dev set of the dataset the adapter was trained on, as twin.json records it
-    evaluated = CliRunner().invoke(app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "2",
-                                         "--max-tokens", "8"])  # fmt: skip
+    evaluated = CliRunner().invoke(
+        app, ["eval", str(trained), "--out", str(report_dir), "--max-prompts", "2", "--max-tokens", "8"]
+    )
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads((report_dir / "eval.json").read_text())
     assert report["prompts"] == 2 and len(report["replies"]) == 2
@@ -308,8 +350,24 @@ def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
     out = tmp_path / "adapters" / "ddp"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     twin_train = str(Path(sys.executable).with_name("twin-train"))
-    command = [*launcher, twin_train, "sft", str(dataset), "--out", str(out), "--rank", "8", "--batch-size", "2",
-               "--max-length", "96", "--max-steps", "2", "--evals", "1"]  # fmt: skip
+    command = [
+        *launcher,
+        twin_train,
+        "sft",
+        str(dataset),
+        "--out",
+        str(out),
+        "--rank",
+        "8",
+        "--batch-size",
+        "2",
+        "--max-length",
+        "96",
+        "--max-steps",
+        "2",
+        "--evals",
+        "1",
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert finished.stderr.count("adapter written") == 1, "only the main process writes and reports"
@@ -317,8 +375,12 @@ def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
     assert card["training_args"]["processes"] == 2 and card["metrics"]["steps"] == 2
     assert sorted(p.name for p in out.parent.iterdir()) == ["ddp"], "no staging or checkpoint folder is left"
     assert sorted(p.name for p in out.iterdir()) == [
-        "adapter_config.json", "adapter_model.safetensors", "log_history.json", "loss.png", "twin.json",
-    ]  # fmt: skip
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "log_history.json",
+        "loss.png",
+        "twin.json",
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,31 @@ HEADER = [*BASE_COLUMNS, *NAME_COLUMNS]
 ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # StrTime is the exporting phone's local time: China's for these files
 
 
-def row(local_id: int, talker: str, type_: int | str, subtype: int | str, is_me: bool, created: int, content: str,
-        remark: str, nickname: str, sender: str) -> list[str]:  # fmt: skip
+def row(
+    local_id: int,
+    talker: str,
+    type_: int | str,
+    subtype: int | str,
+    is_me: bool,
+    created: int,
+    content: str,
+    remark: str,
+    nickname: str,
+    sender: str,
+) -> list[str]:
     """One message as MemoTrace >= 1.0.3 writes it: the owner's rows sent (Status 2) and signed 我."""
     strtime = datetime.fromtimestamp(created, ZONE).strftime("%Y-%m-%d %H:%M:%S")
-    return [str(local_id), talker, str(type_), str(subtype), "1" if is_me else "0", str(created),
-            "2" if is_me else "0", content, strtime, remark, nickname, "我" if is_me else sender]  # fmt: skip
+    return [
+        str(local_id),
+        talker,
+        str(type_),
+        str(subtype),
+        "1" if is_me else "0",
+        str(created),
+        "2" if is_me else "0",
+        content,
+        strtime,
+        remark,
+        nickname,
+        "我" if is_me else sender,
+    ]

@@ -26,8 +26,16 @@ from wechat_twin.bridge.texts import Language, Texts
 def _login(fake, tmp_path: Path, said: list[str], codes=(), language=Language.en, **settings) -> QrLogin:
     config = WeixinConfig(base_url=fake.base_url, **{**FAST, **settings})
     answers = list(codes)
-    return QrLogin(IlinkClient(fake.base_url), fake.base_url, config, tmp_path, said.append, lambda: answers.pop(0),
-                   sleep=lambda _: None, texts=Texts(language))  # fmt: skip
+    return QrLogin(
+        IlinkClient(fake.base_url),
+        fake.base_url,
+        config,
+        tmp_path,
+        said.append,
+        lambda: answers.pop(0),
+        sleep=lambda _: None,
+        texts=Texts(language),
+    )
 
 
 def _mode(path: Path) -> int:
@@ -35,8 +43,10 @@ def _mode(path: Path) -> int:
 
 
 def test_expired_code_is_refreshed_then_redirected_verified_and_confirmed(fake_ilink, tmp_path):
-    fake_ilink.login_script = [["wait", "expired"],
-                               ["scaned", "scaned_but_redirect", "need_verifycode", "scaned", "confirmed"]]  # fmt: skip
+    fake_ilink.login_script = [
+        ["wait", "expired"],
+        ["scaned", "scaned_but_redirect", "need_verifycode", "scaned", "confirmed"],
+    ]
     said: list[str] = []
     credentials = _login(fake_ilink, tmp_path, said, codes=["17", "42"]).run(None)
 
@@ -52,8 +62,12 @@ def test_expired_code_is_refreshed_then_redirected_verified_and_confirmed(fake_i
     assert any("█" in line or "▀" in line for line in said), "the QR code is drawn in the terminal"
 
     assert credentials.bot_token in fake_ilink.valid_tokens
-    assert credentials == Credentials(bot_token=credentials.bot_token, bot_id=fake_ilink.bot_id,
-                                      base_url=fake_ilink.account_base, user_id=fake_ilink.owner_id)  # fmt: skip
+    assert credentials == Credentials(
+        bot_token=credentials.bot_token,
+        bot_id=fake_ilink.bot_id,
+        base_url=fake_ilink.account_base,
+        user_id=fake_ilink.owner_id,
+    )
     assert load_credentials(tmp_path) == credentials, "kept for the next start"
     assert _mode(tmp_path / CREDENTIALS_FILE) == 0o600
     assert (tmp_path / QR_FILE).read_bytes().startswith(b"\x89PNG") and _mode(tmp_path / QR_FILE) == 0o600
@@ -106,9 +120,15 @@ def test_a_loopback_redirect_needs_the_explicit_setting(fake_ilink, tmp_path):
 
 @pytest.mark.parametrize(
     "baseurl",
-    ["http://ilinkai.weixin.qq.com", "https://evil.example.com", "https://weixin.qq.com.evil.com",
-     "https://ilinkai.weixin.qq.com@evil.com", "https://evil.com\\@ilinkai.weixin.qq.com", "ftp://ilinkai.weixin.qq.com"],
-)  # fmt: skip
+    [
+        "http://ilinkai.weixin.qq.com",
+        "https://evil.example.com",
+        "https://weixin.qq.com.evil.com",
+        "https://ilinkai.weixin.qq.com@evil.com",
+        "https://evil.com\\@ilinkai.weixin.qq.com",
+        "ftp://ilinkai.weixin.qq.com",
+    ],
+)
 def test_an_account_base_off_the_api_domain_is_refused_and_not_kept(fake_ilink, tmp_path, baseurl):
     fake_ilink.account_base = baseurl
     with pytest.raises(HostRefused, match="refused"):
@@ -137,12 +157,16 @@ def test_a_redirect_under_the_api_domain_is_polled_over_https(redirect_host, bas
     ("language", "refusal"),
     [
         (Language.zh, "已拒绝：确认这张二维码的是 mallory-1@im.wechat，不是主人 {owner}；请用主人的微信扫下一张"),
-        (Language.en, "refused: the QR code was confirmed by mallory-1@im.wechat, not by the owner {owner}; "
-                      "scan the next code with the owner's WeChat"),
+        (
+            Language.en,
+            "refused: the QR code was confirmed by mallory-1@im.wechat, not by the owner {owner}; "
+            "scan the next code with the owner's WeChat",
+        ),
     ],
-)  # fmt: skip
-def test_a_qr_code_confirmed_by_another_wechat_is_refused_when_the_owner_is_known(fake_ilink, tmp_path, language,
-                                                                                refusal):  # fmt: skip
+)
+def test_a_qr_code_confirmed_by_another_wechat_is_refused_when_the_owner_is_known(
+    fake_ilink, tmp_path, language, refusal
+):
     fake_ilink.login_script = [["scaned", "confirmed"]]
     fake_ilink.scanned_by = {"qr-0": "mallory-1@im.wechat"}
     said: list[str] = []

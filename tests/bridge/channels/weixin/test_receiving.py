@@ -103,8 +103,9 @@ def test_long_text_is_split_under_the_limit(fake_ilink, run_weixin):
     pieces = fake_ilink.texts_to(FRIEND)
     assert len(pieces) > 1 and all(len(p) <= 100 for p in pieces)
     assert " ".join(pieces) == words
-    assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {"ctx-" + str(
-        running.bridge.store.inbox_rows()[0]["message_id"])}  # fmt: skip
+    assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(FRIEND)} == {
+        "ctx-" + str(running.bridge.store.inbox_rows()[0]["message_id"])
+    }
 
 
 def test_without_a_known_owner_the_first_sender_is_confirmed_in_the_terminal(fake_ilink, run_weixin, tmp_path):
@@ -154,8 +155,12 @@ def test_after_a_stale_token_only_the_owner_may_log_the_bot_in_again(fake_ilink,
 
 
 def test_a_kept_login_with_an_account_base_off_the_api_domain_is_not_used(fake_ilink, run_weixin, tmp_path):
-    kept = Credentials(bot_token="tok-old", bot_id=fake_ilink.bot_id, base_url="http://ilink.attacker.example",
-                       user_id=fake_ilink.owner_id)  # fmt: skip
+    kept = Credentials(
+        bot_token="tok-old",
+        bot_id=fake_ilink.bot_id,
+        base_url="http://ilink.attacker.example",
+        user_id=fake_ilink.owner_id,
+    )
     save_credentials(tmp_path, kept)
     running = run_weixin(api_base=_dead_api())
     wait_for(lambda: running.error, what="the refusal")

@@ -19,8 +19,9 @@ def test_a_friend_gets_the_reply_as_messages_with_their_context_token_after_typi
     message = fake_ilink.text(FRIEND, "hey, dinner tonight?", context_token="ctx-mia-1")
     wait_for(lambda: running.statuses() == ["answered"], what="the answer")
     fake_ilink.push(message)  # re-delivered: answered once only
-    wait_for(lambda: running.bridge.channel_state("weixin.cursor") == {"weixin.cursor": "cur-2"},
-             what="the re-delivery")  # fmt: skip
+    wait_for(
+        lambda: running.bridge.channel_state("weixin.cursor") == {"weixin.cursor": "cur-2"}, what="the re-delivery"
+    )
 
     exchange = running.bridge.feedback.last_reply(FRIEND)
     assert json.loads(exchange["context"]) == [{"role": "user", "content": "hey, dinner tonight?"}]

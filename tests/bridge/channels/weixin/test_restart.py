@@ -28,12 +28,32 @@ def _bridge(fake, data_dir: Path, api_base: str, api_key: str) -> subprocess.Pop
     (data_dir / "bridge.toml").write_text(SETTINGS)
     log = (data_dir / "bridge.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "wechat_twin.bridge.cli", "run", "--channel", "weixin", "--ilink-base", fake.base_url,
-         "--api-base", api_base, "--model", "alice", "--data-dir", str(data_dir), "--config",
-         str(data_dir / "bridge.toml"), "--no-typing-delay", "--poll-seconds", "0.1"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "wechat_twin.bridge.cli",
+            "run",
+            "--channel",
+            "weixin",
+            "--ilink-base",
+            fake.base_url,
+            "--api-base",
+            api_base,
+            "--model",
+            "alice",
+            "--data-dir",
+            str(data_dir),
+            "--config",
+            str(data_dir / "bridge.toml"),
+            "--no-typing-delay",
+            "--poll-seconds",
+            "0.1",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**__import__("os").environ, "TWIN_API_KEY": api_key},
-    )  # fmt: skip
+    )
 
 
 def _rows(db: Path) -> list[tuple]:
@@ -51,8 +71,11 @@ def test_killed_before_answering_then_restarted_answers_once(fake_ilink, twin_se
     first = _bridge(fake_ilink, tmp_path, f"http://127.0.0.1:{free_port()}/v1", twin_server.api_key)  # API down
     try:
         message = fake_ilink.text(FRIEND, "are we still on for friday?", context_token="ctx-fri")
-        wait_for(lambda: _rows(db) == [(str(message["message_id"]), "pending")], timeout_s=60,
-                 what="the message queued by the first run")  # fmt: skip
+        wait_for(
+            lambda: _rows(db) == [(str(message["message_id"]), "pending")],
+            timeout_s=60,
+            what="the message queued by the first run",
+        )
         assert first.poll() is None, "an unreachable API does not end the bridge"
     finally:
         first.kill()  # SIGKILL: no clean shutdown
