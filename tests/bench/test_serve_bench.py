@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import subprocess
 import sys
@@ -13,18 +12,15 @@ from types import ModuleType
 
 import pytest
 
+from tests.bench.loading import bench_module
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "serve.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("serve_bench", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_module(BENCH, "serve_bench") as module:
+        yield module
 
 
 def test_servers_alternate_within_each_round_and_each_ratio_is_the_median_of_per_round_ratios(bench, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -13,6 +12,7 @@ from types import ModuleType
 import pytest
 import torch
 
+from tests.bench.loading import bench_module
 from tests.deploy.files import REPO
 
 BENCH = REPO / "bench" / "train_gpu.py"
@@ -41,13 +41,8 @@ def run_bench(*args: str, env: dict[str, str] | None = None, timeout: int = 300)
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("train_gpu_bench", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_module(BENCH, "train_gpu_bench") as module:
+        yield module
 
 
 @pytest.mark.slow  # trains: the real code path on a tiny model

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -12,6 +10,7 @@ from unittest import mock
 import pytest
 from typer.testing import CliRunner
 
+from tests.bench.loading import bench_module
 from tests.deploy.files import REPO
 from wechat_twin.training.cli import app
 from wechat_twin.training.sft.train import ALL_LINEAR, SFTOptions
@@ -21,13 +20,8 @@ BENCH = REPO / "bench" / "train.py"
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("train_bench", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_module(BENCH, "train_bench") as module:
+        yield module
 
 
 def our_options(command: list[str]) -> SFTOptions:
