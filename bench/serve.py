@@ -78,6 +78,12 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def same_engine_flags(args: argparse.Namespace) -> list[str]:
+    """What both servers are given alike, so the race is between the servers and not their settings."""
+    lora = ["--max-lora-rank", "8", "--max-loras", "2"]
+    return ["--dtype", "float32", "--max-model-len", str(args.max_model_len), *lora]
+
+
 def our_command(
     model: Path, adapters: Path, port: int, args: argparse.Namespace, engine: str = "vllm", *extra: str
 ) -> list[str]:
@@ -96,14 +102,7 @@ def our_command(
         str(port),
         "--engine",
         engine,
-        "--dtype",
-        "float32",
-        "--max-model-len",
-        str(args.max_model_len),
-        "--max-lora-rank",
-        "8",
-        "--max-loras",
-        "2",
+        *same_engine_flags(args),
         "--log-level",
         "warning",
         *extra,
@@ -134,14 +133,7 @@ def vllm_command(model: Path, adapters: Path, port: int, args: argparse.Namespac
         *[f"{name}={adapters / name}" for name in names],
         "--port",
         str(port),
-        "--dtype",
-        "float32",
-        "--max-model-len",
-        str(args.max_model_len),
-        "--max-lora-rank",
-        "8",
-        "--max-loras",
-        "2",
+        *same_engine_flags(args),
         "--uvicorn-log-level",
         "warning",
     ]
