@@ -16,6 +16,7 @@ from openai import OpenAI
 
 from tests.support.server_process import ServerProcess
 from tests.support.tiers import slow_fixture
+from tests.support.tiny_llama import save_tiny_llama
 
 vllm_platforms = pytest.importorskip("vllm.platforms")
 pytestmark = [
@@ -25,26 +26,10 @@ pytestmark = [
 
 
 def _tiny_four_head_model(folder: Path, tokenizer_from: Path) -> Path:
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=256,
-        intermediate_size=512,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+    shape = {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4}
+    return save_tiny_llama(
+        folder, tokenizer_from, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True, **shape
     )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

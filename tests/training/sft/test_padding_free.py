@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tiny_llama import save_tiny_llama
 from wechat_twin.training.sft.train import SFTOptions, build_trainer, check_inputs
 
 PERSONA = "You are Jay. Reply like Jay."
@@ -28,25 +29,8 @@ def sample(i: int) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory, embedded_model) -> Path:
     """A two-layer Llama with random weights and the embedded model's tokenizer, in fp32."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny")
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).to(torch.float32).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny"), embedded_model, num_key_value_heads=2, **shape)
 
 
 def first_batch_loss(tmp_path: Path, model: Path, padding_free: bool) -> tuple[float, int, dict]:
