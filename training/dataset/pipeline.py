@@ -35,6 +35,7 @@ from wechat_twin.training.dataset.rhythm import RhythmEvents, events, measure
 from wechat_twin.training.dataset.sessions import ASSISTANT, USER, Limits, Span, turn_table, windows_of
 from wechat_twin.training.dataset.split import split_by_time
 from wechat_twin.training.dataset.tokens import token_counter
+from wechat_twin.training.dataset.window import Sorting, identity_of, recorded_options, session_digest, window
 from wechat_twin.training.dataset.writer import (
     LLAMAFACTORY_DIR,
     BuiltAt,
@@ -89,6 +90,22 @@ class PipelineOptions:
         None, help="Facts file for the memory: global lines, then [contact] sections", exists=True, dir_okay=False
     )
     progress: bool = False
+    # `twin-train update`: the sessions an adapter trained on (identity -> digest); only others are written
+    known_sessions: dict[str, str] | None = None
+    known_last: str | None = None  # that adapter's last message time, to say how many new sessions are newer
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], out: Path) -> PipelineOptions:
+        """The options a dataset's report recorded (`recorded_options`), writing to `out`."""
+        given = dict(record)
+        for name in ("me", "allow", "deny"):
+            given[name] = tuple(given.get(name) or ())
+        for name in ("redact_words", "facts"):
+            given[name] = Path(given[name]) if given.get(name) else None
+        given["format"] = FormatChoice(given.get("format", registry.AUTO))
+        given["redact_mode"] = RedactMode(given.get("redact_mode", RedactMode.REDACT))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(out=out, **{k: v for k, v in given.items() if k in known})
 
     def validate(self) -> None:
         checks = (
@@ -118,6 +135,7 @@ class _Session:
     start: float
     windows: list[Span]  # pairs of turns, by where they start in `_Turns`
     number: int  # the session's number in the turn table, which the rhythm's events carry too
+    end: float = 0.0  # its last message's time
 
 
 @dataclass(slots=True)
@@ -217,6 +235,11 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
 
     count = counter.column(pl.col("text")) if counter.column else counter.count
     sessions, turns, observed = _sessions(chats, drops, kept, options, count, limits, redactor, stats)
+    digests = _digests(sessions, turns, zone)
+    sorting = None
+    if options.known_sessions is not None:
+        sorting = Sorting(options.known_sessions, last=options.known_last)
+        sessions = [s for s in sessions if sorting.keep(*digests[s.number])]
     train, dev = split_by_time(sessions, options.dev_fraction)
     dev_numbers = {session.number for session in dev}
     rhythm = (observed.sessions(dev_numbers, keep=False), observed.sessions(dev_numbers))
@@ -245,6 +268,10 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
         settings=_settings(options),
     )
     report["rhythm"] = measure(rhythm[0], names)
+    report["options"] = recorded_options(options)
+    report["window"] = _window(train, digests, zone)
+    if sorting is not None:
+        report["update"] = sorting.report()
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
     if options.memory:
         build, report["memory"] = memory_file(train_records, _aliases(chats), facts)
@@ -323,13 +350,13 @@ def _sessions(
     tokens = columns["tokens"].to_list() if native else list(map(count, turns.texts))
     is_me, messages = columns["is_me"].to_list(), columns["messages"].to_list()
     per_session = turn_rows.group_by("session", maintain_order=True).agg(
-        pl.col("chat_id").first(), pl.col("start").first(), pl.len().alias("turns")
+        pl.col("chat_id").first(), pl.col("start").first(), pl.len().alias("turns"), pl.col("end").last()
     )
     sessions: list[_Session] = []
     chats_with_samples: set[str] = set()
     keys: dict[str, str] = {}
     offset = 0
-    for number, chat_id, start, n in per_session.iter_rows():
+    for number, chat_id, start, n, end in per_session.iter_rows():
         windows, dropped = windows_of(is_me, tokens, messages, offset, offset + n, limits)
         offset += n
         if dropped:
@@ -340,10 +367,29 @@ def _sessions(
         stats.sessions += 1
         if chat_id not in keys:
             keys[chat_id] = chat_key(chat_id)
-        sessions.append(_Session(keys[chat_id], start, windows, number))
+        sessions.append(_Session(keys[chat_id], start, windows, number, end))
         chats_with_samples.add(chat_id)
     stats.chats_used = len(chats_with_samples)
     return sessions, turns, observed
+
+
+def _digests(sessions: list[_Session], turns: _Turns, zone: ZoneInfo) -> dict[int, tuple[str, str, str]]:
+    """Per session (by number): its identity, digest and start (ISO), as `window.py` defines them."""
+    out = {}
+    for session in sessions:
+        start = datetime.fromtimestamp(session.start, zone).isoformat()
+        identity = identity_of(session.chat, start)
+        texts = (turns.texts[i + side] for pairs, _, _ in session.windows for i in pairs for side in (0, 1))
+        out[session.number] = (identity, session_digest(identity, texts), start)
+    return out
+
+
+def _window(train: list[_Session], digests: dict[int, tuple[str, str, str]], zone: ZoneInfo) -> dict[str, Any]:
+    """The train split's sessions and its first and last message times: what an update leaves out."""
+    first = min((s.start for s in train), default=None)
+    last = max((s.end for s in train), default=None)
+    iso = lambda t: None if t is None else datetime.fromtimestamp(t, zone).isoformat()  # noqa: E731
+    return window(iso(first), iso(last), {digests[s.number][0]: digests[s.number][1] for s in train})
 
 
 def chat_key(chat_id: str) -> str:

@@ -60,7 +60,7 @@ def session_starts(gap: float) -> pl.Expr:
 
 def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
     """One row per turn, in order: `chat_id`, `session` (a number, counting across chats), `is_me`,
-    `text` (the burst's lines joined by "\\n"), `messages` and `start` (its first message's time).
+    `text` (the burst's lines joined by "\\n"), `messages`, `start` and `end` (its first and last message's time).
 
     `messages` holds kept messages sorted by chat, then time, and says per message whether its
     chat is a group (`in_group`): there every line from others carries its speaker's name. A
@@ -83,6 +83,7 @@ def turn_table(messages: pl.DataFrame, gap: float) -> pl.DataFrame:
             pl.col("line").alias("text"),  # a list, joined below: several times faster than str.join here
             pl.len().alias("messages"),
             ts.first().alias("start"),
+            ts.last().alias("end"),
         )
         .with_columns(pl.col("text").list.join("\n"))
         .drop("turn")

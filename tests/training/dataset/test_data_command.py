@@ -39,6 +39,8 @@ REPORT_KEYS = {
     "settings",
     "memory",
     "rhythm",
+    "options",
+    "window",
 }
 
 
