@@ -125,6 +125,36 @@ def _fill(
     conn.commit()
 
 
+def append_memory(path: Path, other: Path) -> int:
+    """Add `other`'s exchanges (and their index rows), aliases and facts to the memory file at `path`, in
+    place: `twin-train update` extends its parent's memory with the new train split. `other`'s facts replace
+    the ones at `path` (both come from the facts file as it is now). Returns the exchanges added."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("ATTACH DATABASE ? AS other", (str(other),))
+        offset = conn.execute("SELECT COALESCE(MAX(id), 0) FROM main.exchanges").fetchone()[0]
+        added = conn.execute(
+            "INSERT INTO main.exchanges (id, contact, session, time, friend, owner) "
+            "SELECT id + ?, contact, session, time, friend, owner FROM other.exchanges ORDER BY id",
+            (offset,),
+        ).rowcount
+        conn.execute(
+            "INSERT INTO main.exchange_terms (rowid, contact, friend, owner) "
+            "SELECT rowid + ?, contact, friend, owner FROM other.exchange_terms ORDER BY rowid",
+            (offset,),
+        )
+        conn.execute("INSERT OR IGNORE INTO main.aliases SELECT alias, contact FROM other.aliases")
+        if conn.execute("SELECT COUNT(*) FROM other.facts").fetchone()[0]:
+            conn.execute("DELETE FROM main.facts")
+            conn.execute("INSERT INTO main.facts SELECT contact, position, text FROM other.facts")
+        conn.commit()
+        conn.execute("INSERT INTO main.exchange_terms (main.exchange_terms) VALUES ('optimize')")
+        conn.commit()
+        return added
+    finally:
+        conn.close()
+
+
 class MemoryStore:
     """Read-only access for retrieval. One connection, used from one thread at a time."""
 

@@ -11,6 +11,7 @@ from wechat_twin.training.preference.dpo import dpo_command
 from wechat_twin.training.preference.kto import kto_command
 from wechat_twin.training.pretrain.cpt import cpt_command
 from wechat_twin.training.sft.command import sft_command
+from wechat_twin.training.update.command import update_command
 
 app = command_app("Build a chat clone: import chat exports, train, evaluate.")
 
@@ -22,6 +23,7 @@ def main() -> None:
 
 app.command("data")(data)
 app.command("sft")(sft_command)
+app.command("update")(update_command)
 app.command("demo")(demo_command)
 app.command("eval")(eval_command)
 app.command("dpo")(dpo_command)

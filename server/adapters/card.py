@@ -36,7 +36,21 @@ class TwinCard(BaseModel):
     system_prompt: str | None = Field(default=None, description="Persona prompt used in training")
     owner_name: str | None = None
     kind: str = Field(default="sft", description="sft, dpo, kto or cpt")
-    parent_adapter: str | None = None
+    parent_adapter: str | None = Field(default=None, description="The adapter this one was trained on top of (name)")
+    parent: dict[str, Any] | None = Field(
+        default=None,
+        description="`twin-train update`: the parent adapter's `name`, `path` and `digest` (SHA-256 of its weights)",
+    )
+    data_options: dict[str, Any] | None = Field(
+        default=None,
+        description="The `twin-train data` options the training data was made with, which `twin-train update` "
+        "reads new exports with; none on cards written before updates",
+    )
+    data_window: dict[str, Any] | None = Field(
+        default=None,
+        description="The training data's `first` and `last` message time and its `sessions` (identity -> digest); "
+        "after an update, the parent's and the new ones together",
+    )
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     date_split: dict[str, Any] = Field(default_factory=dict)
     data: dict[str, Any] = Field(default_factory=dict, description="Dataset or feedback statistics")

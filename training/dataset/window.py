@@ -21,7 +21,7 @@ from wechat_twin.memory.store import session_key
 
 DIGEST_CHARS = 16
 # The options `twin-train data` records: every field a run is made with, but where it writes and how it shows.
-_NOT_RECORDED = {"out", "progress", "known_sessions"}
+_NOT_RECORDED = {"out", "progress", "known_sessions", "known_last"}
 
 
 def session_digest(identity: str, texts: Iterable[str]) -> str:

@@ -15,6 +15,7 @@ import math
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
 OPTIONS_FILE = "sft_options.json"
 # Options that may change between an interrupted run and its resumption without changing what is trained.
 _RESUMABLE_CHANGES = {"resume", "overwrite", "report_progress"}
+# report.json keys the card keeps elsewhere (options, window, rhythm) or not at all
+_NOT_DATA = ("malformed_rows", "system_prompt", "rhythm", "options", "window")
 
 
 class SFTSetupError(TwinError):
@@ -307,12 +310,14 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         owner_name=report.get("owner_name"),
         kind="sft",
         date_split={name: dates for name, dates in date_split.items() if dates},
-        data={k: v for k, v in report.items() if k not in ("malformed_rows", "system_prompt", "rhythm")},
+        data={k: v for k, v in report.items() if k not in _NOT_DATA},
         training_args={**options.card_args(), "precision": precision, "processes": processes},
         metrics=metrics,
         reply_tokens_p99=owner_reply_tokens_p99(tokenizer, inputs.train.samples),
         memory_k=options.recall_k,
         rhythm=report.get("rhythm"),
+        data_options=report.get("options"),
+        data_window=report.get("window"),
     )
 
 
@@ -343,8 +348,11 @@ def _cut_to(dataset: Any, max_length: int) -> Any:
     return cut.filter(lambda row: any(label != -100 for label in row["labels"]))
 
 
-def build_trainer(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> Any:
-    """TRL's SFTTrainer over the base model with a fresh LoRA, the samples tokenized by the training template."""
+def build_trainer(options: SFTOptions, inputs: SFTInputs, total_steps: int, start_from: Path | None = None) -> Any:
+    """TRL's SFTTrainer over the base model with a fresh LoRA, the samples tokenized by the training template.
+
+    With `start_from` (an adapter folder, `twin-train update`), the LoRA is that adapter's, loaded trainable:
+    training continues from its weights instead of from a fresh initialisation."""
     from datasets import Dataset
     from trl import SFTTrainer
 
@@ -352,7 +360,14 @@ def build_trainer(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> A
     if options.assistant_only_loss:
         tokenizer.chat_template = training_chat_template(tokenizer)
     model = load_base_model(inputs.base.path, options.qlora)
-    lora = build_lora_config(model, options.rank, options.alpha, options.dropout, options.target_modules)
+    if start_from is None:
+        lora = build_lora_config(model, options.rank, options.alpha, options.dropout, options.target_modules)
+    else:
+        from peft import PeftModel, prepare_model_for_kbit_training
+
+        if options.qlora:  # what TRL does to a 4-bit base before it adds a fresh LoRA
+            model = prepare_model_for_kbit_training(model, options.gradient_checkpointing is not False)
+        model, lora = PeftModel.from_pretrained(model, str(start_from), is_trainable=True), None
     trainer = SFTTrainer(
         model=model,
         args=_sft_config(options, inputs, total_steps),
@@ -368,8 +383,14 @@ def build_trainer(options: SFTOptions, inputs: SFTInputs, total_steps: int) -> A
     return trainer
 
 
-def run_sft(options: SFTOptions) -> Path:
-    """Train and write the adapter folder; returns it."""
+def run_sft(
+    options: SFTOptions,
+    *,
+    start_from: Path | None = None,
+    finish_card: Callable[[TwinCard], TwinCard] | None = None,
+) -> Path:
+    """Train and write the adapter folder; returns it. `start_from`: continue from that adapter's LoRA
+    (`build_trainer`); `finish_card`: what the caller adds to the card (an update's parent and window)."""
     inputs = check_inputs(options)
 
     import torch
@@ -387,13 +408,14 @@ def run_sft(options: SFTOptions) -> Path:
         write_private(inputs.checkpoints / OPTIONS_FILE, json.dumps(options.card_args(), indent=1))
     process.wait_for_everyone()
     total_steps = _total_steps(options, len(inputs.train.samples), process.num_processes)
-    trainer = build_trainer(options, inputs, total_steps)
+    trainer = build_trainer(options, inputs, total_steps, start_from)
     show_loss_in_progress_bar(trainer)
     if process.is_main_process:
         dev = len(inputs.dev.samples) if inputs.dev else 0
         targets = ", ".join(sorted(trainer.model.peft_config["default"].target_modules))
         progress_console().print(
-            f"training LoRA r={options.rank} ({targets}) on {inputs.base.served_name}: "
+            ("continuing " + str(start_from) + "'s " if start_from else "training ")
+            + f"LoRA r={options.rank} ({targets}) on {inputs.base.served_name}: "
             f"{len(inputs.train.samples)} train / {dev} dev samples, {total_steps} steps"
             + (f", resuming from {inputs.checkpoints}" if inputs.resume else "")
         )
@@ -403,7 +425,8 @@ def run_sft(options: SFTOptions) -> Path:
     if process.is_main_process:
         lock_down(inputs.checkpoints)  # a resumed run's older checkpoints too
     metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
-    _write_adapter(trainer, inputs, _card(options, inputs, metrics, process.num_processes, trainer.processing_class))
+    card = _card(options, inputs, metrics, process.num_processes, trainer.processing_class)
+    _write_adapter(trainer, inputs, finish_card(card) if finish_card else card)
     if process.is_main_process:
         progress_console().print(
             f"[green]adapter written[/] {inputs.out}  train loss {metrics['train_loss']:.3f}"

@@ -1,0 +1,1 @@
+"""`twin-train update`: continue an adapter on new chats."""
