@@ -178,7 +178,7 @@ def _replayed(parent: Parent, share: float, seed: int) -> tuple[list[dict[str, A
     }
 
 
-def _extend_memory(parent: Parent, data_out: Path) -> int | None:
+def _extend_memory(parent: Parent, data_out: Path) -> dict[str, Any] | None:
     """The parent's memory plus the new train exchanges, at `data_out/memory.sqlite`; None: no parent memory."""
     new = data_out / MEMORY_FILE
     base = parent.memory()
@@ -189,7 +189,7 @@ def _extend_memory(parent: Parent, data_out: Path) -> int | None:
     with private_path(new) as partial:
         shutil.copyfile(base, partial)
         added = append_memory(partial, new)
-    return added
+    return {"extends": str(base), "exchanges_added": added}
 
 
 def _sft_options(parent: Parent, options: UpdateOptions, data_out: Path, out: Path) -> SFTOptions:
@@ -248,9 +248,9 @@ def run_update(options: UpdateOptions) -> tuple[Path, dict[str, Any]]:
         )
     new_train = _read_records(data_out / "train.jsonl")
     replayed, report["replay"] = _replayed(parent, options.replay, options.seed)
-    added = _extend_memory(parent, data_out)
-    if added is not None:
-        report["memory"] = {**report.get("memory", {}), "parent_exchanges_kept": True}
+    extended = _extend_memory(parent, data_out)
+    if extended is not None:
+        report["memory"] = {**report.get("memory", {}), **extended}
     write_files(data_out, {"train.jsonl": jsonl(new_train + replayed), "report.json": json_document(report)})
     sft = _sft_options(parent, options, data_out, out)
     run_sft(sft, start_from=parent.folder, finish_card=_lineage(parent, digest))
