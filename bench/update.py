@@ -2,6 +2,7 @@
 
     python bench/update.py                          # the sample export on the embedded model, 1 epoch each
     python bench/update.py --epochs 2 --max-length 512
+    python bench/update.py --epochs 2 --update-epochs 1   # an update that passes over its samples once
 
 The sample export is split by date: the messages before the median message's day are the old export, all
 of them the new one (what a user has after exporting again). Three adapters, one recipe:
@@ -113,6 +114,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--replay", type=float, default=0.3, help="The update's --replay")
+    parser.add_argument("--update-epochs", type=float, default=None, help="The update's --epochs (default: --epochs)")
     parser.add_argument("--work", type=Path, default=None, help="Folder for datasets and adapters (default: temporary)")
     return parser.parse_args(argv)
 
@@ -143,7 +145,11 @@ def run(args: argparse.Namespace, work: Path) -> tuple[dict[str, Result], str]:
 
     def update() -> None:
         options = UpdateOptions(
-            adapter=adapters / "old", exports=[str(new_export)], out=adapters / "update", replay=args.replay
+            adapter=adapters / "old",
+            exports=[str(new_export)],
+            out=adapters / "update",
+            replay=args.replay,
+            epochs=args.update_epochs,
         )
         run_update(options)
 
