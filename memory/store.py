@@ -148,7 +148,7 @@ def append_memory(path: Path, other: Path) -> int:
             conn.execute("DELETE FROM main.facts")
             conn.execute("INSERT INTO main.facts SELECT contact, position, text FROM other.facts")
         conn.commit()
-        conn.execute("INSERT INTO main.exchange_terms (main.exchange_terms) VALUES ('optimize')")
+        conn.execute("INSERT INTO main.exchange_terms (exchange_terms) VALUES ('optimize')")
         conn.commit()
         return added
     finally:

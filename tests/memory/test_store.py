@@ -10,7 +10,7 @@ import pytest
 
 from wechat_twin.memory.block import EXCHANGES_HEADER, FACTS_HEADER, memory_block, with_memory
 from wechat_twin.memory.facts import FactsFileError, read_facts
-from wechat_twin.memory.store import Exchange, MemoryFileError, MemoryStore, build_memory, session_key
+from wechat_twin.memory.store import Exchange, MemoryFileError, MemoryStore, append_memory, build_memory, session_key
 from wechat_twin.memory.terms import match_expression, terms
 
 MOM, JIE = "a1", "b2"
@@ -145,3 +145,21 @@ def test_the_block_lists_facts_then_exchanges_in_time_order_after_the_persona(tm
     assert with_memory(chat, block)[0]["content"] == "你是Jay。\n\n" + block
     assert with_memory(chat[1:], block) == [{"role": "system", "content": block}, chat[1]]
     assert with_memory(chat, memory_block([], [])) is chat
+
+
+def test_appending_a_newer_memory_keeps_the_old_rows_and_makes_the_new_ones_searchable(tmp_path):
+    """`twin-train update`: the parent's memory plus the new train split, each new row indexed under its own id."""
+    old = tmp_path / "old.sqlite"
+    old.write_bytes(build_memory(EXCHANGES[:3], {MOM: MOM}, None))
+    new = tmp_path / "new.sqlite"
+    new.write_bytes(build_memory(EXCHANGES[3:], {JIE: JIE, "阿杰": JIE}, None))
+    assert append_memory(old, new) == 2
+    store = MemoryStore(old)
+    assert [e.friend for e in store.similar(MOM, "火锅", 1)] == ["我今天做了火锅底料"]
+    assert [e.friend for e in store.similar(JIE, "火锅", 1)] == ["晚上去吃火锅？"]
+    assert store.contact_of("阿杰") == JIE
+    with sqlite3.connect(old) as conn:
+        ids = conn.execute("SELECT id FROM exchanges ORDER BY id").fetchall()
+        indexed = conn.execute("SELECT rowid, friend FROM exchange_terms ORDER BY rowid").fetchall()
+    assert [i for (i,) in ids] == [1, 2, 3, 4, 5]
+    assert [rowid for rowid, _ in indexed] == [1, 2, 3, 4, 5] and indexed[3][1] != indexed[0][1]
