@@ -82,7 +82,7 @@ def parent(tmp_path_factory, tiny_model) -> Path:
         "--batch-size",
         "4",
         "--max-length",
-        "64",
+        "512",
         "--learning-rate",
         "0.05",
         "--max-steps",
