@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from wechat_twin.names import NAME_RULE, is_plain_name
+from wechat_twin.names import NAME_RULE, is_plain_name, split_version
 
 # Names the server gives keys itself: a chat key named like one would pass for it in feedback and logs.
 NO_KEY_NAME = "local"
@@ -31,15 +31,19 @@ _CHAT_OPTIONS = re.compile(r"^(clone|contact)=(.*)$")
 
 
 class ChatKey(BaseModel):
-    """A friend's key: the served names (adapters, aliases, the base) it may use, and whom it speaks as."""
+    """A friend's key: the served names (adapters, aliases, the base, a clone with all its versions) it may
+    use, and whom it speaks as."""
 
     key: str
     clones: list[str] = Field(min_length=1, description=f"served names, or {EVERY_CLONE!r} for all")
     contact: str | None = Field(default=None, description="the memory's contact this key speaks as; None: no memory")
 
     def may_use(self, *names: str) -> bool:
-        """Whether any of `names` (what was asked for, and what it resolves to) was given to this key."""
-        return EVERY_CLONE in self.clones or any(name in self.clones for name in names)
+        """Whether any of `names` (what was asked for, and what it resolves to) was given to this key. A clone
+        given by its bare name comes with its versions (`me` gives `me@1`, `me@2`); a version, alone."""
+        if EVERY_CLONE in self.clones:
+            return True
+        return any(name in self.clones or split_version(name)[0] in self.clones for name in names)
 
 
 class KeySet(BaseModel):
