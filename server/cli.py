@@ -312,6 +312,43 @@ def serve(
         raise typer.Exit(1)
 
 
+_URL = f"http://{_SERVER.host}:{_SERVER.port}/v1"
+UrlOpt = Annotated[str, typer.Option(help="The running server's API base URL")]
+AdminKeyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="The server's key file: its admin key is sent (else TWIN_ADMIN_KEYS)",
+        envvar="TWIN_KEY_FILE",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to serve as its clone's name: me@2")],
+    url: UrlOpt = _URL,
+    key_file: AdminKeyFileOpt = None,
+) -> None:
+    """Make `model: me` answer with VERSION on a running server; requests already admitted finish on theirs."""
+    from wechat_twin.server.promotion_client import admin_key, switch
+
+    switch(url, "promote_adapter", {"lora_name": version}, admin_key(key_file))
+
+
+@app.command()
+def rollback(
+    clone: Annotated[str, typer.Argument(help="The clone to roll back: me")],
+    url: UrlOpt = _URL,
+    key_file: AdminKeyFileOpt = None,
+) -> None:
+    """Make `model: CLONE` answer again with the version promoted before the one serving now."""
+    from wechat_twin.server.promotion_client import admin_key, switch
+
+    switch(url, "rollback_adapter", {"clone": clone}, admin_key(key_file))
+
+
 @app.command("install-model")
 def install_model(
     force: Annotated[bool, typer.Option(help="Convert again even if the cache is complete")] = False,

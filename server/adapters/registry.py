@@ -361,7 +361,7 @@ class AdapterRegistry:
             records = self._versioned_records(clone)
             before = self.serving(clone)
             await self.ready(name)
-            records.set(clone, promoted(records.get(clone), version))
+            records.set(clone, promoted(records.get(clone), version, split_version(before)[1] if before else None))
         logger.info("clone %s now answers with %s (was %s)", clone, name, before)
         return before, name
 

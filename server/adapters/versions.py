@@ -98,13 +98,13 @@ class PromotionRecords:
         self._read[clone] = (_stamp(path), promotion)
 
 
-def promoted(current: Promotion | None, version: int) -> Promotion:
-    """The record after promoting `version`: the one serving before goes on the history."""
-    if current is None:
-        return Promotion(version)
-    if current.version == version:
-        return current
-    return Promotion(version, (*current.history, current.version))
+def promoted(current: Promotion | None, version: int, serving: int | None) -> Promotion:
+    """The record after promoting `version`: the one serving before (promoted, or the highest while none was)
+    goes on the history, so a rollback returns to it."""
+    history = current.history if current else ()
+    if serving is None or serving == version:
+        return Promotion(version, history)
+    return Promotion(version, (*history, serving))
 
 
 def rolled_back(current: Promotion | None, serving: int, versions: list[int]) -> Promotion | None:

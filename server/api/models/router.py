@@ -87,7 +87,10 @@ def _cards(request: Request) -> list[ModelCard]:
     ]
     cards += [adapter_card(a.ref.name, a, _clone_of(a.ref.name)) for a in registry.adapters]
     for clone in registry.versioned_clones():
-        adapter = registry.resolve(clone).adapter
+        try:
+            adapter = registry.resolve(clone).adapter
+        except OpenAIError:  # an unreadable promotion record: its versions are still listed by their names
+            continue
         if adapter is not None:
             cards.append(adapter_card(clone, adapter, clone))
     for alias, name in registry.aliases.items():
