@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from wechat_twin.names import split_version
-from wechat_twin.server.adapters.registry import ServedAdapter
+from wechat_twin.server.adapters.registry import AdapterRegistry, ServedAdapter
 from wechat_twin.server.api.models.clone_sampling import CloneSampling, clone_sampling
 from wechat_twin.server.api.openapi import READ_ERRORS
 from wechat_twin.server.auth import can_manage, identity, require_api_key, visible_names
@@ -73,7 +73,7 @@ def _cards(request: Request) -> list[ModelCard]:
             sampling=sampling(card_id),
             rhythm=adapter.card.rhythm if adapter.card and show_rhythm else None,
             versions=registry.versions(clone) if clone else None,
-            promoted=registry.serving(clone) if clone else None,
+            promoted=_serving(registry, clone) if clone else None,
         )
 
     cards = [
@@ -108,6 +108,14 @@ def _cards(request: Request) -> list[ModelCard]:
         )
     visible = set(visible_names(request, [card.id for card in cards]))
     return [card for card in cards if card.id in visible]
+
+
+def _serving(registry: AdapterRegistry, clone: str) -> str | None:
+    """None while the clone's promotion record cannot be read: its versions are still listed."""
+    try:
+        return registry.serving(clone)
+    except OpenAIError:
+        return None
 
 
 def _clone_of(name: str) -> str | None:
