@@ -31,7 +31,7 @@ from wechat_twin.names import ADAPTER_NAME_RULE, is_adapter_name, is_plain_name,
 from wechat_twin.server.adapters.adapter_memory import memory_path, open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.adapters.validation import AdapterInvalid, check_adapter_files, validate_adapter_folder
-from wechat_twin.server.adapters.versions import PromotionRecords, promoted, rolled_back, versions_of
+from wechat_twin.server.adapters.versions import Promotion, PromotionRecords, promoted, rolled_back, versions_of
 from wechat_twin.server.engines.base import AdapterRef, Engine
 from wechat_twin.server.errors import OpenAIError
 
@@ -361,7 +361,9 @@ class AdapterRegistry:
             records = self._versioned_records(clone)
             before = self.serving(clone)
             await self.ready(name)
-            records.set(clone, promoted(records.get(clone), version, split_version(before)[1] if before else None))
+            self._record(
+                records, clone, promoted(records.get(clone), version, split_version(before)[1] if before else None)
+            )
         logger.info("clone %s now answers with %s (was %s)", clone, name, before)
         return before, name
 
@@ -379,9 +381,17 @@ class AdapterRegistry:
                 )
             name = versioned(clone, back.version)
             await self.ready(name)
-            records.set(clone, back)
+            self._record(records, clone, back)
         logger.info("clone %s rolled back to %s (was %s)", clone, name, before)
         return before, name
+
+    def _record(self, records: PromotionRecords, clone: str, promotion: Promotion) -> None:
+        try:
+            records.set(clone, promotion)
+        except OSError as exc:
+            raise OpenAIError(
+                500, f"the promotion record of '{clone}' cannot be written, nothing switched: {self._public(exc)}"
+            ) from exc
 
     def _versioned_records(self, clone: str) -> PromotionRecords:
         """The records, for a clone whose bare name is free for its versions."""

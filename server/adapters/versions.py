@@ -93,6 +93,7 @@ class PromotionRecords:
         return promotion
 
     def set(self, clone: str, promotion: Promotion) -> None:
+        """OSError when the record cannot be written (a read-only adapters volume): then nothing switched."""
         path = record_path(self.adapters_dir, clone)
         write_promotion(path, clone, promotion)
         self._read[clone] = (_stamp(path), promotion)
