@@ -136,6 +136,8 @@ class AdapterRegistry:
         any other name as it is. Read once per request, at admission: what it returns is what the request uses."""
         if self._records is None or self.adapters_dir is None or not is_plain_name(name) or name in self._adapters:
             return name
+        if name == self.base_name:
+            return name
         if (self.adapters_dir / name).is_dir():
             return name
         numbers = self._numbers(name)
@@ -359,11 +361,12 @@ class AdapterRegistry:
             raise OpenAIError(400, f"name a version to promote, like {name}@2", param="lora_name")
         async with self._promoting:
             records = self._versioned_records(clone)
-            before = self.serving(clone)
+            try:
+                before, current = self.serving(clone), records.get(clone)
+            except (OpenAIError, ValueError):  # an unreadable record: promoting writes a whole one over it
+                before, current = None, None
             await self.ready(name)
-            self._record(
-                records, clone, promoted(records.get(clone), version, split_version(before)[1] if before else None)
-            )
+            self._record(records, clone, promoted(current, version, split_version(before)[1] if before else None))
         logger.info("clone %s now answers with %s (was %s)", clone, name, before)
         return before, name
 

@@ -94,3 +94,5 @@ def test_an_unreadable_record_is_refused_not_guessed_at(versions_dir):
         assert _persona_served(server, "me@1") == "alice"  # a version by its name still answers
         listed = httpx.get(f"{server.base_url}/models", headers={"Authorization": f"Bearer {API}"})
         assert {"me@1", "me@2"} <= {card["id"] for card in listed.json()["data"]}
+        assert _post(server, "promote_adapter", {"lora_name": "me@1"}).status_code == 200  # written whole over it
+        assert _persona_served(server, "me") == "alice"
