@@ -18,7 +18,7 @@ from wechat_twin.server.adapters.versions import Promotion, record_path, write_p
 from wechat_twin.training.cli import app
 from wechat_twin.training.common.samples import Origin
 from wechat_twin.training.demo import SAMPLE_EXPORT
-from wechat_twin.training.evaluate.compare import find_adapter, newest
+from wechat_twin.training.evaluate.compare import find_adapter, newest, verdict
 
 
 def _twin_train(*args: str | Path):
@@ -85,3 +85,14 @@ def test_the_newest_dev_chats_are_the_latest_sessions_in_file_order():
     kept, kept_origins = newest(samples, origins, 2)
     assert [s[0]["content"] for s in kept] == ["0", "2"]
     assert [o.where for o in kept_origins] == ["f:1", "f:3"]
+
+
+def test_the_verdict_follows_perplexity_and_says_when_style_disagrees():
+    scored = {
+        "me@1": {"perplexity": 30.0, "style_distance_to_owner": 0.2},
+        "me@2": {"perplexity": 20.0, "style_distance_to_owner": 0.4},
+    }
+    said = verdict(("me@1", "me@2"), scored)
+    assert (said["closer"], said["closer_in_style"]) == ("me@2", "me@1")
+    assert said["text"].startswith("closer: me@2 (perplexity of the owner's real replies 20.00 against 30.00")
+    assert "where me@1's replies are closer in style" in said["text"]
