@@ -23,7 +23,7 @@ from wechat_twin.server.adapters.heldout import Moment, read_moments
 from wechat_twin.server.adapters.registry import ServedAdapter
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest, ChatMessageIn
 from wechat_twin.server.api.chat.serving import create_chat_completion
-from wechat_twin.server.auth import Identity, identity, resolve_model
+from wechat_twin.server.auth import Identity, identity, ready_model
 from wechat_twin.server.errors import OpenAIError
 from wechat_twin.server.web.api.protocol import PickRequest, PickResult, Trial, TrialRequest, Turn
 
@@ -80,9 +80,11 @@ def _draw(moments: list[Moment], seen: set[str]) -> Moment:
 async def make_trial(request: Request, body: TrialRequest) -> Trial:
     who = _judge(request)
     trials = _trials(request)
-    target = resolve_model(request, body.model)
+    target = await ready_model(request, body.model)  # loaded: its memory resolves the contact's name
     if target.adapter is None:
-        raise OpenAIError(400, f"{body.model} is the base model: it has no owner to judge", param="model")
+        raise OpenAIError(
+            400, f"{body.model} is the base model: it has no owner to judge", param="model", code="not_a_clone"
+        )
     moments = _moments(who, target.adapter, body.contact)
     if not moments:
         raise OpenAIError(
