@@ -276,3 +276,12 @@ def test_the_flag_is_read_from_the_key_file_and_the_command_line(tmp_path):
     keys.write_text('[chat.mom]\nkey = "mom-key"\nclones = ["alice"]\nblnd = true\n', encoding="utf-8")
     with pytest.raises(ValueError, match="takes key, clones, contact, blind only"):
         read_key_file(keys)
+
+
+@pytest.mark.parametrize("feedback_location", ["sqlite"], indirect=True)
+def test_the_page_opens_without_a_key_and_holds_no_data(blind_server):
+    """Like /chat: static, it asks for the key when the API answers 401; the gate must let it through."""
+    page = httpx.get(f"{blind_server.root_url}/chat/blind")
+    assert page.status_code == 200 and "/chat/static/blind.js" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "好呀" not in page.text and MOM not in page.text
