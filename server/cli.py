@@ -143,8 +143,9 @@ def serve(
     chat_key: Annotated[
         list[str] | None,
         typer.Option(
-            help="NAME=KEY:clone=CLONE[,CLONE][:contact=CONTACT]: a friend's key that chats with those clones "
-            "(clone=* for all) as that memory contact (default none); repeatable, also TWIN_CHAT_KEYS"
+            help="NAME=KEY:clone=CLONE[,CLONE][:contact=CONTACT][:blind=yes]: a friend's key that chats with those "
+            "clones (clone=* for all) as that memory contact (default none), and with blind=yes judges the blind test "
+            "on that contact's chats; repeatable, also TWIN_CHAT_KEYS"
         ),
     ] = None,
     require_key: Annotated[

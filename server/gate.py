@@ -26,7 +26,7 @@ from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.errors import OpenAIError, send_error
 
 # Open to anyone who can connect: probes, and the page (static, no data: it asks for a key).
-ALWAYS_OPEN = ("/health", "/health/live", "/", "/chat")
+ALWAYS_OPEN = ("/health", "/health/live", "/", "/chat", "/chat/blind")
 OPEN_PREFIXES = ("/chat/static/",)
 # Open on loopback; on a public bind they need a key (metrics name every clone: not for chat keys), unless
 # --metrics-without-key opens /metrics to scrapers.
