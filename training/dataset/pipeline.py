@@ -215,8 +215,7 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     system_tokens = counter.count(system_prompt) if system_prompt else 0
     limits = Limits(options.max_turns, options.max_tokens, system_tokens)
 
-    count = counter.column(pl.col("text")) if counter.column else counter.count
-    sessions, turns, observed = _sessions(chats, drops, kept, options, count, limits, redactor, stats)
+    sessions, turns, observed = _sessions(chats, drops, kept, options, counter.count, limits, redactor, stats)
     train, dev = split_by_time(sessions, options.dev_fraction)
     dev_numbers = {session.number for session in dev}
     rhythm = (observed.sessions(dev_numbers, keep=False), observed.sessions(dev_numbers))
@@ -302,7 +301,7 @@ def _sessions(
     drops: pl.DataFrame,
     kept: pl.DataFrame,
     options: PipelineOptions,
-    count: Callable[[str], int] | pl.Expr,
+    count: Callable[[str], int],
     limits: Limits,
     redactor: Redactor,
     stats: Stats,
@@ -317,10 +316,9 @@ def _sessions(
     stats.drop("duplicate", duplicates)
     turn_rows = turn_table(ordered, options.session_gap)
     observed = events(ordered, options.session_gap, options.timezone)
-    native = {"tokens": count} if isinstance(count, pl.Expr) else {}
-    columns = turn_rows.with_columns(may_identify=redactor.screen(pl.col("text")), **native)
+    columns = turn_rows.with_columns(may_identify=redactor.screen(pl.col("text")))
     turns = _Turns(columns["text"].to_list(), columns["may_identify"].to_list())
-    tokens = columns["tokens"].to_list() if native else list(map(count, turns.texts))
+    tokens = list(map(count, turns.texts))
     is_me, messages = columns["is_me"].to_list(), columns["messages"].to_list()
     per_session = turn_rows.group_by("session", maintain_order=True).agg(
         pl.col("chat_id").first(), pl.col("start").first(), pl.len().alias("turns")
