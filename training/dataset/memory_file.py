@@ -17,12 +17,11 @@ import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from wechat_twin.memory.facts import Facts
-from wechat_twin.memory.store import session_key, write_memory
+from wechat_twin.memory.store import write_memory
 from wechat_twin.memory.terms import CJK, indexed
 
 # Word characters are read off planes 0 to 3 only (a quarter of the time): the planes above hold no letter
@@ -34,29 +33,20 @@ _NEITHER, _WORD, _CJK = 0, 1, 2
 _SPACE = ord(" ")
 
 
-def exchange_columns(records: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Every (friend turn, owner reply) pair of the records, with its contact and session, as columns."""
-    columns: dict[str, list[str]] = {name: [] for name in ("contact", "session", "time", "friend", "owner")}
-    contact_, session_, time_, friend_, owner_ = columns.values()
-    for record in records:
-        contact, start = record["chat"], record["session_start"]
-        session = session_key(contact, start)
-        turns = [m["content"] for m in record["messages"] if m["role"] != "system"]
-        friends, owners = turns[::2], turns[1::2]
-        n = min(len(friends), len(owners))
-        contact_ += [contact] * n
-        session_ += [session] * n
-        time_ += [start] * n
-        friend_ += friends[:n]
-        owner_ += owners[:n]
-    return columns
+EXCHANGE_COLUMNS = ("contact", "session", "time", "friend", "owner")
+
+
+def exchange_columns() -> dict[str, list[str]]:
+    """Empty columns for every (friend turn, owner reply) pair of the train records, with its contact and
+    session: the import fills them while it makes the records (`pipeline._records`), from the same redacted
+    texts, instead of walking the records again."""
+    return {name: [] for name in EXCHANGE_COLUMNS}
 
 
 def memory_file(
-    records: list[dict[str, Any]], aliases: dict[str, str], facts: Facts | None
+    columns: dict[str, list[str]], aliases: dict[str, str], facts: Facts | None
 ) -> tuple[Callable[[Path], None], dict]:
     """What builds the database at a path, and what the report says about it (counts only, never text)."""
-    columns = exchange_columns(records)
     summary = {
         "exchanges": len(columns["contact"]),
         "contacts": len(set(columns["contact"])),
@@ -66,7 +56,7 @@ def memory_file(
 
     def build(path: Path) -> None:
         friend, owner = indexed_column(columns["friend"]), indexed_column(columns["owner"])
-        rows = zip(*columns.values(), strict=True)
+        rows = zip(*(columns[name] for name in EXCHANGE_COLUMNS), strict=True)
         write_memory(path, rows, zip(columns["contact"], friend, owner, strict=True), aliases, facts)
 
     return build, summary
