@@ -31,6 +31,8 @@ from wechat_twin.memory.terms import indexed, match_expression
 
 MEMORY_FILE = "memory.sqlite"
 SCHEMA_VERSION = "1"
+# The FTS5 index's segments span several 4 KiB pages; in 16 KiB pages they fill it 13% faster (issue 31).
+PAGE_SIZE = 16384
 FRIEND_WEIGHT, OWNER_WEIGHT = 2.0, 1.0  # bm25 column weights: the friend's words are what a new message resembles
 
 _COLUMNS = "e.contact, e.session, e.time, e.friend, e.owner"
@@ -85,7 +87,8 @@ def write_memory(
     facts: Facts | None,
 ) -> None:
     """Create the database at `path`, a new empty file nothing else reads until it is renamed into place:
-    so no journal and no syncs while it fills (a crash leaves only a partial file to remove).
+    so no journal and no syncs while it fills (a crash leaves only a partial file to remove). Its pages are
+    `PAGE_SIZE`: the same rows, laid out in fewer, larger pages.
 
     `rows` are the exchanges (contact, session, time, friend, owner) in id order, `terms` the same
     exchanges' (contact, friend terms, owner terms) as `wechat_twin.memory.terms.indexed` makes them."""
@@ -93,6 +96,7 @@ def write_memory(
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         _fill(conn, rows, terms, aliases, facts)
     finally:
         conn.close()
