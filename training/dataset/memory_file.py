@@ -28,7 +28,7 @@ from wechat_twin.memory.terms import CJK, indexed
 # or digit (4 to 13 are unassigned, 14 holds tags and selectors, 15 and 16 private use), which a test
 # checks against the whole range for the Python that runs it.
 WORD_PLANES_END = 0x40000
-CHUNK_TEXTS = 50_000  # texts per pass: bounds the arrays each pass makes (about 70 bytes per code point)
+CHUNK_TEXTS = 10_000  # texts per pass: bounds the arrays each pass makes (about 70 bytes per code point)
 _NEITHER, _WORD, _CJK = 0, 1, 2
 _SPACE = ord(" ")
 
