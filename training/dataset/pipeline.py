@@ -221,7 +221,7 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     rhythm = (observed.sessions(dev_numbers, keep=False), observed.sessions(dev_numbers))
     names = {chat_id: (chat_id, chat_name) for chat_id, chat_name in chats.select("chat_id", "chat_name").iter_rows()}
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    exchanges = exchange_columns()
+    exchanges = exchange_columns() if options.memory else None
     train_records = _records(train, turns, system, system_tokens, redactor, zone, stats, exchanges)
     dev_records = _records(dev, turns, system, system_tokens, redactor, zone, stats)
     stats.samples_train, stats.samples_dev = len(train_records), len(dev_records)
@@ -246,7 +246,7 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     )
     report["rhythm"] = measure(rhythm[0], names)
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
-    if options.memory:
+    if exchanges is not None:
         build, report["memory"] = memory_file(exchanges, _aliases(chats), facts)
         outputs[MEMORY_FILE] = BuiltAt(build)
     if options.llamafactory:
