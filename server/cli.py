@@ -240,6 +240,13 @@ def serve(
     log_message_text: Annotated[
         bool, typer.Option(help="Debug: log message text (off: logs carry none)")
     ] = _SERVER.log_message_text,
+    metrics_without_key: Annotated[
+        bool,
+        typer.Option(
+            help="On a public bind, serve /metrics without a key, for routers and gateways that scrape without one "
+            "(the metrics name every clone)"
+        ),
+    ] = _SERVER.metrics_without_key,
     sampling_override: Annotated[
         bool, typer.Option(help="An adapter's tuned sampling (twin.json) also replaces what a client sends")
     ] = _SERVER.sampling_overrides_client,
@@ -298,6 +305,7 @@ def serve(
         default_max_tokens=default_max_tokens,
         trim_history=trim_history,
         log_message_text=log_message_text,
+        metrics_without_key=metrics_without_key,
         sampling_overrides_client=sampling_override,
     )
     import uvicorn
