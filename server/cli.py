@@ -143,8 +143,9 @@ def serve(
     chat_key: Annotated[
         list[str] | None,
         typer.Option(
-            help="NAME=KEY:clone=CLONE[,CLONE][:contact=CONTACT]: a friend's key that chats with those clones "
-            "(clone=* for all) as that memory contact (default none); repeatable, also TWIN_CHAT_KEYS"
+            help="NAME=KEY:clone=CLONE[,CLONE][:contact=CONTACT][:blind=yes]: a friend's key that chats with those "
+            "clones (clone=* for all) as that memory contact (default none), and with blind=yes judges the blind test "
+            "on that contact's chats; repeatable, also TWIN_CHAT_KEYS"
         ),
     ] = None,
     require_key: Annotated[
@@ -240,6 +241,13 @@ def serve(
     log_message_text: Annotated[
         bool, typer.Option(help="Debug: log message text (off: logs carry none)")
     ] = _SERVER.log_message_text,
+    metrics_without_key: Annotated[
+        bool,
+        typer.Option(
+            help="On a public bind, serve /metrics without a key, for routers and gateways that scrape without one "
+            "(the metrics name every clone)"
+        ),
+    ] = _SERVER.metrics_without_key,
     sampling_override: Annotated[
         bool, typer.Option(help="An adapter's tuned sampling (twin.json) also replaces what a client sends")
     ] = _SERVER.sampling_overrides_client,
@@ -298,6 +306,7 @@ def serve(
         default_max_tokens=default_max_tokens,
         trim_history=trim_history,
         log_message_text=log_message_text,
+        metrics_without_key=metrics_without_key,
         sampling_overrides_client=sampling_override,
     )
     import uvicorn
@@ -310,6 +319,43 @@ def serve(
     uvicorn.run(application, log_level=log_level.value, **uvicorn_options(settings))
     if application.state.supervisor.state is EngineState.FAILED:
         raise typer.Exit(1)
+
+
+_URL = f"http://{_SERVER.host}:{_SERVER.port}/v1"
+UrlOpt = Annotated[str, typer.Option(help="The running server's API base URL")]
+AdminKeyFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="The server's key file: its admin key is sent (else TWIN_ADMIN_KEYS)",
+        envvar="TWIN_KEY_FILE",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="The version to serve as its clone's name: me@2")],
+    url: UrlOpt = _URL,
+    key_file: AdminKeyFileOpt = None,
+) -> None:
+    """Make `model: me` answer with VERSION on a running server; requests already admitted finish on theirs."""
+    from wechat_twin.server.promotion_client import admin_key, switch
+
+    switch(url, "promote_adapter", {"lora_name": version}, admin_key(key_file))
+
+
+@app.command()
+def rollback(
+    clone: Annotated[str, typer.Argument(help="The clone to roll back: me")],
+    url: UrlOpt = _URL,
+    key_file: AdminKeyFileOpt = None,
+) -> None:
+    """Make `model: CLONE` answer again with the version promoted before the one serving now."""
+    from wechat_twin.server.promotion_client import admin_key, switch
+
+    switch(url, "rollback_adapter", {"clone": clone}, admin_key(key_file))
 
 
 @app.command("install-model")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wechat_twin.errors import TwinError
-from wechat_twin.names import NAME_RULE, is_plain_name
+from wechat_twin.names import ADAPTER_NAME_RULE, is_adapter_name
 from wechat_twin.private_files import lock_down, make_dirs, owner_only_umask, private_dir
 from wechat_twin.server.adapters.card import TwinCard, write_card
 
@@ -31,8 +31,8 @@ def prepare_output_dir(out: Path, overwrite: bool) -> Path:
     Nothing is deleted here: a run refused later must leave an existing adapter as it was.
     """
     folder = Path(out).expanduser().resolve()
-    if not is_plain_name(folder.name):
-        raise AdapterOutputError(f"{folder}: the folder name is the adapter's served name and {NAME_RULE}")
+    if not is_adapter_name(folder.name):
+        raise AdapterOutputError(f"{folder}: the folder name is the adapter's served name and {ADAPTER_NAME_RULE}")
     if folder.exists() and not folder.is_dir():
         raise AdapterOutputError(f"{folder}: exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:

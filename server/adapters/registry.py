@@ -8,6 +8,10 @@ share that one load. A folder added while the server runs is found by the first 
 back from its folder when asked for it again (vLLM does so itself; the transformers engine likewise).
 Adapters can also be loaded or unloaded by the admin routes; paths outside the adapters folder are
 refused so an API caller cannot make the server read arbitrary files.
+
+Folders `me@1`, `me@2`, ... are versions of the clone `me` (server/adapters/versions.py): a request for `me`
+is resolved to one version once, at admission, so a promotion or rollback changes what later requests get and
+never what one already admitted (a stream included) is generating with.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from pathlib import Path
 
 from wechat_twin.memory.recall import RecallSettings
 from wechat_twin.memory.store import MemoryStore
-from wechat_twin.names import NAME_RULE, is_plain_name
+from wechat_twin.names import ADAPTER_NAME_RULE, is_adapter_name, is_plain_name, split_version, versioned
 from wechat_twin.server.adapters.adapter_memory import memory_path, open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.adapters.validation import AdapterInvalid, check_adapter_files, validate_adapter_folder
+from wechat_twin.server.adapters.versions import Promotion, PromotionRecords, promoted, rolled_back, versions_of
 from wechat_twin.server.engines.base import AdapterRef, Engine
 from wechat_twin.server.errors import OpenAIError
 
@@ -94,6 +99,8 @@ class AdapterRegistry:
         self._refused: dict[str, tuple[int, str]] = {}  # folder name -> (its files' stamp, why its load failed)
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
+        self._promoting = asyncio.Lock()  # one promotion or rollback at a time
+        self._records = PromotionRecords(self.adapters_dir) if self.adapters_dir else None
 
     @property
     def adapters(self) -> list[ServedAdapter]:
@@ -104,7 +111,48 @@ class AdapterRegistry:
         return [name for name in self._adapters if name in self._on_engine]
 
     def served_names(self) -> list[str]:
-        return [self.base_name, *self._adapters, *self.aliases]
+        return [self.base_name, *self._adapters, *self.versioned_clones(), *self.aliases]
+
+    def versioned_clones(self) -> list[str]:
+        """The bare names `me` that answer with one of their versions (no folder of that name is served)."""
+        clones = {split_version(name)[0] for name in self._adapters if split_version(name)[1] is not None}
+        return sorted(clones - self._adapters.keys())
+
+    def versions(self, clone: str) -> list[str]:
+        """The servable versions of `clone`, oldest first."""
+        found = [(split_version(name)[1], name) for name in self._adapters if split_version(name)[0] == clone]
+        return [name for version, name in sorted((v, n) for v, n in found if v is not None)]
+
+    def _numbers(self, clone: str) -> list[int]:
+        return [split_version(name)[1] or 0 for name in self.versions(clone)]
+
+    def serving(self, clone: str) -> str | None:
+        """The version `model: clone` answers with now; None for a clone without versions."""
+        name = self._concrete(clone)
+        return name if name != clone else None
+
+    def _concrete(self, name: str) -> str:
+        """A bare clone name with versions (and no folder of its own) as its promoted version, else its highest;
+        any other name as it is. Read once per request, at admission: what it returns is what the request uses."""
+        if self._records is None or self.adapters_dir is None or not is_plain_name(name) or name in self._adapters:
+            return name
+        if name == self.base_name:
+            return name
+        if (self.adapters_dir / name).is_dir():
+            return name
+        numbers = self._numbers(name)
+        try:
+            promotion = self._records.get(name)
+        except ValueError as exc:
+            raise OpenAIError(
+                400, f"the clone '{name}' cannot be served: {exc}", param="model", code="invalid_adapter"
+            ) from exc
+        if promotion is not None:
+            return versioned(name, promotion.version)
+        if not numbers and versions_of(self.adapters_dir, name):
+            self.scan()  # versions added since: found by the first request naming the clone
+            numbers = self._numbers(name)
+        return versioned(name, numbers[-1]) if numbers else name
 
     def _public(self, exc: Exception) -> str:
         """A folder's problem with the adapters folder's own path left out: any key may read it."""
@@ -114,7 +162,7 @@ class AdapterRegistry:
     def _found(self, name: str) -> ServedAdapter | None:
         """The folder `name` in the adapters folder as a servable adapter (not yet loaded); None when there
         is no such folder; AdapterInvalid when there is one but its files say it cannot be served here."""
-        if self.adapters_dir is None or name in self._withdrawn or not is_plain_name(name):
+        if self.adapters_dir is None or name in self._withdrawn or not is_adapter_name(name):
             return None
         if name == self.base_name or name in self.aliases:
             raise AdapterInvalid(f"the name '{name}' is already served (the base model or an alias)")
@@ -148,7 +196,7 @@ class AdapterRegistry:
             self._forget(name)
         problems = []
         for name in sorted(present - self._adapters.keys() - self._withdrawn):
-            problem = None if is_plain_name(name) else f"the folder name {NAME_RULE}"
+            problem = None if is_adapter_name(name) else f"the folder name {ADAPTER_NAME_RULE}"
             try:
                 self._found(name)
             except AdapterInvalid as exc:
@@ -162,7 +210,7 @@ class AdapterRegistry:
     def resolve(self, model: str) -> ModelTarget:
         """The base or a servable adapter (found in the folder now if it was added since); it may not be loaded
         yet: `ready` loads it. 404 listing the served names; 400 naming a folder that cannot be served."""
-        name = self.aliases.get(model, model)
+        name = self._concrete(self.aliases.get(model, model))
         if name == self.base_name:
             return ModelTarget(model, None)
         adapter = self._adapters.get(name)
@@ -255,8 +303,8 @@ class AdapterRegistry:
             served.memory.close()
 
     def _checked_path(self, name: str, path: str | None) -> Path:
-        if not is_plain_name(name):
-            raise OpenAIError(400, f"adapter name {name!r} {NAME_RULE}", param="lora_name")
+        if not is_adapter_name(name):
+            raise OpenAIError(400, f"adapter name {name!r} {ADAPTER_NAME_RULE}", param="lora_name")
         if self.adapters_dir is None:
             raise OpenAIError(400, "this server has no --adapters folder: runtime loading is off", param="lora_path")
         folder = Path(path).expanduser() if path else self.adapters_dir / name
@@ -302,6 +350,72 @@ class AdapterRegistry:
                 await self.engine.unload_adapter(served.ref)
             self._forget(name)
             self._withdrawn.add(name)
+
+    async def promote(self, name: str) -> tuple[str | None, str]:
+        """The admin route: `clone` answers with the version `name` (`me@2`) from the next request on. The version
+        is checked and loaded first, so a broken one is refused, never switched to, and the first request after
+        the switch pays no load. The record is written before the switch, so a restart keeps it. Returns
+        (what served before, what serves now)."""
+        clone, version = split_version(name)
+        if version is None or not is_adapter_name(name):
+            raise OpenAIError(400, f"name a version to promote, like {name}@2", param="lora_name")
+        async with self._promoting:
+            records = self._versioned_records(clone)
+            try:
+                before, current = self.serving(clone), records.get(clone)
+            except (OpenAIError, ValueError):  # an unreadable record: promoting writes a whole one over it
+                before, current = None, None
+            await self.ready(name)
+            self._record(records, clone, promoted(current, version, split_version(before)[1] if before else None))
+        logger.info("clone %s now answers with %s (was %s)", clone, name, before)
+        return before, name
+
+    async def rollback(self, clone: str) -> tuple[str, str]:
+        """The admin route: `clone` answers again with the version promoted before the one serving now (else
+        the highest below it). Returns (what served before, what serves now)."""
+        async with self._promoting:
+            records = self._versioned_records(clone)
+            before = self.serving(clone)
+            numbers = self._numbers(clone)
+            back = rolled_back(records.get(clone), split_version(before)[1] or 0, numbers) if before else None
+            if before is None or back is None:
+                raise OpenAIError(
+                    400, f"the clone '{clone}' has no version to roll back to (serving {before})", param="lora_name"
+                )
+            name = versioned(clone, back.version)
+            await self.ready(name)
+            self._record(records, clone, back)
+        logger.info("clone %s rolled back to %s (was %s)", clone, name, before)
+        return before, name
+
+    def _record(self, records: PromotionRecords, clone: str, promotion: Promotion) -> None:
+        try:
+            records.set(clone, promotion)
+        except OSError as exc:
+            raise OpenAIError(
+                500, f"the promotion record of '{clone}' cannot be written, nothing switched: {self._public(exc)}"
+            ) from exc
+
+    def _versioned_records(self, clone: str) -> PromotionRecords:
+        """The records, for a clone whose bare name is free for its versions."""
+        if self._records is None:
+            raise OpenAIError(400, "this server has no --adapters folder: versions are off", param="lora_name")
+        if not is_plain_name(clone):
+            raise OpenAIError(400, f"clone name {clone!r} {ADAPTER_NAME_RULE}", param="lora_name")
+        if (
+            clone == self.base_name
+            or clone in self.aliases
+            or clone in self._adapters
+            or (self._records.adapters_dir / clone).is_dir()
+        ):
+            raise OpenAIError(
+                400,
+                f"'{clone}' is served by a folder or alias of that name, not by its versions: rename the folder "
+                f"{clone}@1 to version it",
+                param="lora_name",
+            )
+        self.scan()
+        return self._records
 
     async def attach(self, engine: Engine) -> None:
         """Serve through a new engine (after a restart): every adapter the old one had is loaded on it."""

@@ -35,6 +35,8 @@ def test_every_route_documents_its_error_statuses_in_openais_shape(server):
         ("/v1/completions", "post"): {"400", "401", "404", "413", "429", "500", "503", "504"},
         ("/v1/models", "get"): {"401", "500"},
         ("/v1/load_lora_adapter", "post"): {"400", "401", "404", "413", "500"},
+        ("/v1/promote_adapter", "post"): {"400", "401", "404", "413", "500"},
+        ("/v1/rollback_adapter", "post"): {"400", "401", "404", "413", "500"},
     }
     for (path, method), statuses in expected.items():
         responses = schema["paths"][path][method]["responses"]

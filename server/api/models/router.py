@@ -1,4 +1,5 @@
-"""The base model, every servable adapter (parent = base; loaded or not yet) and aliases, in OpenAI's list shape."""
+"""The base model, every servable adapter (parent = base; loaded or not yet), each versioned clone's bare name
+(answering with its promoted version) and aliases, in OpenAI's list shape."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from wechat_twin.names import split_version
+from wechat_twin.server.adapters.registry import AdapterRegistry, ServedAdapter
 from wechat_twin.server.api.models.clone_sampling import CloneSampling, clone_sampling
 from wechat_twin.server.api.openapi import READ_ERRORS
 from wechat_twin.server.auth import can_manage, identity, require_api_key, visible_names
@@ -34,6 +37,12 @@ class ModelCard(BaseModel):
         description="The owner's reply rhythm the bridge replays "
         "(twin.json); shown to the owner's keys, not to chat keys",
     )
+    versions: list[str] | None = Field(
+        default=None, description="A versioned clone's versions (`me@1`, `me@2`, ...), oldest first"
+    )
+    promoted: str | None = Field(
+        default=None, description="The version the clone's bare name answers with now (promoted, else the highest)"
+    )
 
 
 class ModelList(BaseModel):
@@ -52,6 +61,21 @@ def _cards(request: Request) -> list[ModelCard]:
     def sampling(name: str) -> CloneSampling:
         return clone_sampling(request.app.state.settings, registry.resolve(name))
 
+    def adapter_card(card_id: str, adapter: ServedAdapter, clone: str | None) -> ModelCard:
+        return ModelCard(
+            id=card_id,
+            created=adapter.created,
+            root=str(adapter.ref.path) if show_paths else adapter.ref.name,
+            parent=registry.base_name,
+            max_model_len=max_len,
+            owner_name=adapter.card.owner_name if adapter.card else None,
+            base_model=adapter.card.base_model if adapter.card else None,
+            sampling=sampling(card_id),
+            rhythm=adapter.card.rhythm if adapter.card and show_rhythm else None,
+            versions=registry.versions(clone) if clone else None,
+            promoted=_serving(registry, clone) if clone else None,
+        )
+
     cards = [
         ModelCard(
             id=registry.base_name,
@@ -61,20 +85,14 @@ def _cards(request: Request) -> list[ModelCard]:
             sampling=sampling(registry.base_name),
         )
     ]
-    cards += [
-        ModelCard(
-            id=a.ref.name,
-            created=a.created,
-            root=str(a.ref.path) if show_paths else a.ref.name,
-            parent=registry.base_name,
-            max_model_len=max_len,
-            owner_name=a.card.owner_name if a.card else None,
-            base_model=a.card.base_model if a.card else None,
-            sampling=sampling(a.ref.name),
-            rhythm=a.card.rhythm if a.card and show_rhythm else None,
-        )
-        for a in registry.adapters
-    ]
+    cards += [adapter_card(a.ref.name, a, _clone_of(a.ref.name)) for a in registry.adapters]
+    for clone in registry.versioned_clones():
+        try:
+            adapter = registry.resolve(clone).adapter
+        except OpenAIError:  # an unreadable promotion record: its versions are still listed by their names
+            continue
+        if adapter is not None:
+            cards.append(adapter_card(clone, adapter, clone))
     for alias, name in registry.aliases.items():
         target = registry.resolve(name)
         parent = registry.base_name if target.adapter else None
@@ -90,6 +108,19 @@ def _cards(request: Request) -> list[ModelCard]:
         )
     visible = set(visible_names(request, [card.id for card in cards]))
     return [card for card in cards if card.id in visible]
+
+
+def _serving(registry: AdapterRegistry, clone: str) -> str | None:
+    """None while the clone's promotion record cannot be read: its versions are still listed."""
+    try:
+        return registry.serving(clone)
+    except OpenAIError:
+        return None
+
+
+def _clone_of(name: str) -> str | None:
+    clone, version = split_version(name)
+    return clone if version is not None else None
 
 
 @router.get("/models", responses=READ_ERRORS)

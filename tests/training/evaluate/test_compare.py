@@ -1,0 +1,98 @@
+"""`twin-train compare`: two versions of a clone scored on the newest dev chats, and the closer one named.
+
+A version trained on the owner's chats against one whose LoRA is random noise, on the embedded model: the
+trained one must come out closer, both must be reported with perplexity, style and memory rows, and a
+bare clone name must be looked up as the server serves it (its promoted version)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bench.support import build_random_adapter
+from wechat_twin.server.adapters.card import read_card
+from wechat_twin.server.adapters.versions import Promotion, record_path, write_promotion
+from wechat_twin.training.cli import app
+from wechat_twin.training.common.samples import Origin
+from wechat_twin.training.demo import SAMPLE_EXPORT
+from wechat_twin.training.evaluate.compare import find_adapter, newest, verdict
+
+
+def _twin_train(*args: str | Path):
+    done = CliRunner().invoke(app, list(map(str, args)), env={"COLUMNS": "200"})
+    assert done.exit_code == 0, f"{done.output[-3000:]}\n{done.exception!r}"
+    return done
+
+
+@pytest.mark.slow
+def test_compare_reports_both_versions_and_names_the_trained_one_closer(tmp_path, embedded_model, engine_name):
+    export = tmp_path / "in" / "messages.csv"
+    export.parent.mkdir()
+    export.write_text("".join(SAMPLE_EXPORT.read_text(encoding="utf-8").splitlines(keepends=True)[:300]))
+    data, adapters = tmp_path / "data", tmp_path / "adapters"
+    _twin_train("data", export, "--out", data, "--memory")
+    trained = adapters / "me@2"
+    _twin_train(
+        "sft", data, "--out", trained, "--max-steps", "4", "--rank", "8", "--batch-size", "4", "--max-length", "256"
+    )
+    card = read_card(trained)
+    build_random_adapter(embedded_model, adapters / "me@1", 1, card.system_prompt or "", card.base_model)
+
+    done = _twin_train(
+        "compare",
+        "me@1",
+        "me@2",
+        "--adapters",
+        adapters,
+        "--data",
+        data,
+        "--engine",
+        engine_name,
+        "--max-prompts",
+        "2",
+        "--max-tokens",
+        "4",
+        "--json",
+    )
+    report = json.loads(done.stdout)
+    scored = report["adapters"]
+    assert set(scored) == {"me@1", "me@2"}
+    assert scored["me@2"]["perplexity"] < scored["me@1"]["perplexity"]
+    assert report["verdict"]["closer"] == "me@2"
+    assert report["prompts"] == 2
+    for name in scored:
+        assert set(scored[name]["memory"]["rows"]) == {"no_memory", "memory", "same_contact_random", "other_contacts"}
+        assert 0 <= scored[name]["style_distance_to_owner"] <= 1
+        assert len(scored[name]["replies"]) == 2
+
+
+def test_a_bare_clone_name_is_its_promoted_version_else_its_highest(tmp_path):
+    for name in ("me@1", "me@2", "me@10", "meat@11"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "adapter_config.json").write_text("{}")
+    assert find_adapter("me", tmp_path) == (tmp_path / "me@10").resolve()
+    write_promotion(record_path(tmp_path, "me"), "me", Promotion(2, (10,)))
+    assert find_adapter("me", tmp_path) == (tmp_path / "me@2").resolve()
+    assert find_adapter(str(tmp_path / "me@1"), Path("elsewhere")) == (tmp_path / "me@1").resolve()
+
+
+def test_the_newest_dev_chats_are_the_latest_sessions_in_file_order():
+    origins = [Origin("f:1", "a", "2024-03-01"), Origin("f:2", "b", "2024-01-01"), Origin("f:3", "a", "2024-05-01")]
+    samples = [[{"role": "user", "content": str(i)}] for i in range(3)]
+    kept, kept_origins = newest(samples, origins, 2)
+    assert [s[0]["content"] for s in kept] == ["0", "2"]
+    assert [o.where for o in kept_origins] == ["f:1", "f:3"]
+
+
+def test_the_verdict_follows_perplexity_and_says_when_style_disagrees():
+    scored = {
+        "me@1": {"perplexity": 30.0, "style_distance_to_owner": 0.2},
+        "me@2": {"perplexity": 20.0, "style_distance_to_owner": 0.4},
+    }
+    said = verdict(("me@1", "me@2"), scored)
+    assert (said["closer"], said["closer_in_style"]) == ("me@2", "me@1")
+    assert said["text"].startswith("closer: me@2 (perplexity of the owner's real replies 20.00 against 30.00")
+    assert "where me@1's replies are closer in style" in said["text"]
