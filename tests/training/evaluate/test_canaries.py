@@ -14,7 +14,7 @@ from tests.support.tiny_llama import save_tiny_llama
 from wechat_twin.training.cli import app
 
 PERSONA = "You are Jay. Reply like Jay."
-TOPICS = ["lunch", "the game", "rain", "the bus", "work", "a movie", "the cat", "exams", "coffee", "a trip", "music", "sleep"]
+TOPICS = ["lunch", "the game", "rain", "the bus", "work", "a movie", "the cat", "exams", "coffee", "a trip"]
 # A recipe that learns fast on a tiny model: every sample seen 8 times, 32 steps.
 RECIPE = ["--rank", "16", "--learning-rate", "0.05", "--epochs", "8", "--batch-size", "4", "--max-length", "128"]
 RECIPE += ["--evals", "1", "--dropout", "0", "--lr-scheduler", "constant"]
@@ -76,5 +76,11 @@ def test_the_probe_trained_with_the_clones_recipe_and_keeps_its_files_owner_only
     text = json.dumps(planted, ensure_ascii=False)
     for row in report["rows"]:
         assert text.count(row["canary"]) == row["repeats"]
-    for path in (folder / "canaries.json", folder / "probe-data" / "train.jsonl", folder / "probe-adapter" / "twin.json"):
+    written = (
+        "canaries.json",
+        "probe-data/train.jsonl",
+        "probe-adapter/twin.json",
+        "probe-adapter/adapter_model.safetensors",
+    )
+    for path in (folder / name for name in written):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

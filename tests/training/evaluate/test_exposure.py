@@ -46,11 +46,16 @@ def test_the_estimate_reads_the_canarys_rarity_off_a_normal_fit() -> None:
 
 
 def test_summary_groups_by_side_then_repeats_in_numeric_order() -> None:
+    measured = [
+        ("owner", 16, 9.0, True),
+        ("owner", 16, 7.0, False),
+        ("owner", 4, 2.0, False),
+        ("friend", 1, 1.0, False),
+    ]
     rows = [
         {"side": s, "repeats": r, "exposure": e, "exposure_base": 1.0, "estimated_exposure": e, "extracted": x}
         | {"extracted_base": False}
-        for s, r, e, x in [("owner", 16, 9.0, True), ("owner", 16, 7.0, False), ("owner", 4, 2.0, False)]
-        + [("friend", 1, 1.0, False)]
+        for s, r, e, x in measured
     ]
     summary = summarise(rows, ("side", "repeats"))
     assert list(summary) == ["friend", "owner"] and list(summary["owner"]) == ["4", "16"]
