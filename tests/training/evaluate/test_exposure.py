@@ -8,7 +8,13 @@ import random
 import pytest
 
 from wechat_twin.training.dataset.privacy import Redactor
-from wechat_twin.training.evaluate.canaries.exposure import estimated_exposure, exposure, rank_of, summarise
+from wechat_twin.training.evaluate.canaries.exposure import (
+    ESTIMATE_CAP,
+    estimated_exposure,
+    exposure,
+    rank_of,
+    summarise,
+)
 from wechat_twin.training.evaluate.canaries.plant import plant
 from wechat_twin.training.evaluate.canaries.shapes import Shape, Side, candidates, draw_canaries
 
@@ -43,6 +49,7 @@ def test_the_estimate_reads_the_canarys_rarity_off_a_normal_fit() -> None:
     # two spreads below the mean: P = 0.02275, 5.46 bits, though no candidate list of 100 could show more than 6.66
     assert estimated_exposure(8.0, losses) == pytest.approx(-math.log2(0.0227501), abs=1e-3)
     assert estimated_exposure(10.0, [10.0] * 5) == 0.0
+    assert estimated_exposure(1.0, [10.0] * 5) == estimated_exposure(-1e9, losses) == ESTIMATE_CAP  # finite JSON
 
 
 def test_summary_groups_by_side_then_repeats_in_numeric_order() -> None:

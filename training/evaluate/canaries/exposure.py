@@ -15,6 +15,10 @@ from collections.abc import Sequence
 from statistics import fmean, pstdev
 from typing import Any
 
+ESTIMATE_CAP = (
+    100.0  # bits: far past any list of candidates; also what a loss below every candidate's with no spread gets
+)
+
 
 def rank_of(canary_loss: float, candidate_losses: Sequence[float]) -> int:
     """1 + the candidates the model finds strictly more likely (lower loss); ties go to the canary."""
@@ -29,12 +33,13 @@ def exposure(rank: int, population: int) -> float:
 
 
 def estimated_exposure(canary_loss: float, candidate_losses: Sequence[float]) -> float:
-    """-log2 P(loss <= canary's) under a normal fitted to the candidates' losses; not capped by their number."""
+    """-log2 P(loss <= canary's) under a normal fitted to the candidates' losses: not capped by their number, only
+    by `ESTIMATE_CAP` (so the report stays finite JSON)."""
     mean, spread = fmean(candidate_losses), pstdev(candidate_losses)
     if spread == 0:
-        return 0.0 if canary_loss >= mean else math.inf
+        return 0.0 if canary_loss >= mean else ESTIMATE_CAP
     share = 0.5 * math.erfc((mean - canary_loss) / (spread * math.sqrt(2)))
-    return -math.log2(share) if share > 0 else math.inf
+    return min(-math.log2(share), ESTIMATE_CAP) if share > 0 else ESTIMATE_CAP
 
 
 def summarise(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
@@ -52,7 +57,7 @@ def summarise(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, 
             "canaries": len(found),
             "exposure": round(fmean(r["exposure"] for r in found), 2),
             "exposure_base": round(fmean(r["exposure_base"] for r in found), 2),
-            "estimated_exposure": round(fmean(min(r["estimated_exposure"], 1e6) for r in found), 2),
+            "estimated_exposure": round(fmean(r["estimated_exposure"] for r in found), 2),
             "extracted": sum(r["extracted"] for r in found),
             "extracted_base": sum(r["extracted_base"] for r in found),
         }
