@@ -53,18 +53,19 @@ def probe_report(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path)
     return folder, json.loads((folder / "canaries.json").read_text())
 
 
+def _mean(rows: list[dict], key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows)
+
+
 def test_a_canary_planted_sixteen_times_is_exposed_more_than_one_planted_once(probe_report) -> None:
     _, report = probe_report
     rows = report["rows"]
     assert {(r["side"], r["repeats"]) for r in rows} == {(s, n) for s in ("friend", "owner") for n in (1, 4, 16)}
-    once = [r["exposure"] for r in rows if r["repeats"] == 1]
-    many = [r["exposure"] for r in rows if r["repeats"] == 16]
-    assert min(many) > max(once) or sum(many) / len(many) > sum(once) / len(once) + 1, (once, many)
-    # the owner's side is trained on: its 16-times canaries rank first among 64
-    owner_many = [r for r in rows if r["side"] == "owner" and r["repeats"] == 16]
-    assert all(r["rank"] == 1 for r in owner_many), owner_many
-    # the base saw none of them: about a bit on average, nowhere near the probe
-    assert sum(r["exposure_base"] for r in rows) / len(rows) < 3
+    owner = {n: [r for r in rows if r["side"] == "owner" and r["repeats"] == n] for n in (1, 16)}
+    # the owner's side is trained on; the estimate is not capped at 6 bits, so two learned canaries still differ
+    assert _mean(owner[16], "estimated_exposure") > _mean(owner[1], "estimated_exposure"), owner
+    assert _mean(owner[16], "exposure") > _mean(owner[16], "exposure_base"), owner[16]  # training did it, not luck
+    assert report["by_side_and_repeats"]["owner"]["16"]["exposure"] == round(_mean(owner[16], "exposure"), 2)
     assert report["max_exposure"] == 6.0
 
 
