@@ -84,7 +84,12 @@ def _trained_on(card: TwinCard) -> Path | None:
 
 
 def canary_command(
-    adapter: Path | None, data: Path | None, out: Path | None, model: str | None, settings: ProbeSettings
+    adapter: Path | None,
+    data: Path | None,
+    out: Path | None,
+    model: str | None,
+    hub: HubOptions,
+    settings: ProbeSettings,
 ) -> None:
     """`eval --canaries N`: the memorisation probe, with the adapter's recipe or, without one, the sft defaults."""
     from wechat_twin.training.evaluate.canaries.probe import markdown, recipe_options, run_probe
@@ -96,7 +101,7 @@ def canary_command(
     if settings.canaries < 1 or settings.candidates < 1:
         raise UsageError("--canaries and --candidates must be at least 1")
     folder = private_dir((out or (adapter or data) / "canaries").resolve())
-    options = recipe_options(card, data.resolve(), folder / "probe-adapter", model)
+    options = recipe_options(card, data.resolve(), folder / "probe-adapter", model, hub)
     report = run_probe(settings, data.resolve(), folder, options)
     write_private(folder / REPORT_FILE, json.dumps(report, ensure_ascii=False, indent=1))
     output.result(markdown(report))
@@ -162,7 +167,7 @@ def eval_command(
     With --canaries: how much the adapter's recipe memorises, on secrets planted in a copy of its data."""
     if canaries:
         settings = ProbeSettings(canaries, candidates, redact_names=redact_names)
-        return canary_command(adapter, data, out, model, settings)
+        return canary_command(adapter, data, out, model, HubOptions(revision, hub), settings)
     if adapter is None:
         raise UsageError("give the ADAPTER folder to evaluate (only --canaries with --data runs without one)")
     adapter = adapter.resolve()

@@ -27,12 +27,13 @@ from wechat_twin.training.sft.train import LrScheduler, SFTOptions, run_sft
 _NOT_RECIPE = {"data_dir", "out", "overwrite", "resume", "report_progress"}
 
 
-def recipe_options(card: TwinCard | None, data: Path, out: Path, model: str | None) -> SFTOptions:
-    """The clone's SFT options with the probe's data and output; `model` overrides the base."""
+def recipe_options(card: TwinCard | None, data: Path, out: Path, model: str | None, hub: HubOptions) -> SFTOptions:
+    """The clone's SFT options with the probe's data and output; `model` (with its `hub` options) overrides the
+    base."""
     fields = {f.name for f in dataclasses.fields(SFTOptions)} - _NOT_RECIPE
     args = {k: v for k, v in ((card.training_args or {}) if card else {}).items() if k in fields}
     if model is not None:
-        args.update(model=model, revision=None, hub=None)
+        args.update(model=model, revision=hub.revision, hub=hub.hub)
     if args.get("hub"):  # twin.json keeps the enums' values
         args["hub"] = Hub(args["hub"])
     if "lr_scheduler" in args:
