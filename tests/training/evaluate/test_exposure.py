@@ -113,3 +113,15 @@ def test_with_redact_names_a_canary_is_trained_without_its_name() -> None:
         assert p.canary.name and p.canary.name not in text
         assert text.count("<name>住在" + p.canary.secret) == 4
         assert p.canary.name in p.context[-1]["content"]  # the attacker still asks with the real name
+
+
+def test_the_probe_refuses_to_start_without_a_dataset_and_eval_without_an_adapter(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from wechat_twin.training.cli import app
+
+    probe = CliRunner().invoke(app, ["eval", "--canaries", "3"])
+    assert probe.exit_code != 0 and "--canaries needs a dataset" in probe.output
+    plain = CliRunner().invoke(app, ["eval", "--data", str(tmp_path)])
+    assert plain.exit_code != 0 and "give the ADAPTER folder" in plain.output
+    assert not (tmp_path / "canaries").exists()
