@@ -31,6 +31,8 @@ from wechat_twin.memory.terms import indexed, match_expression
 
 MEMORY_FILE = "memory.sqlite"
 SCHEMA_VERSION = "1"
+# The FTS5 index's segments span several 4 KiB pages; in 16 KiB pages they fill it 13% faster (issue 31).
+PAGE_SIZE = 16384
 FRIEND_WEIGHT, OWNER_WEIGHT = 2.0, 1.0  # bm25 column weights: the friend's words are what a new message resembles
 
 _COLUMNS = "e.contact, e.session, e.time, e.friend, e.owner"
@@ -40,10 +42,11 @@ CREATE TABLE aliases (alias TEXT PRIMARY KEY, contact TEXT NOT NULL);
 CREATE TABLE exchanges (
     id INTEGER PRIMARY KEY, contact TEXT NOT NULL, session TEXT NOT NULL, time TEXT NOT NULL,
     friend TEXT NOT NULL, owner TEXT NOT NULL);
-CREATE INDEX exchanges_by_contact ON exchanges (contact, time);
 CREATE VIRTUAL TABLE exchange_terms USING fts5 (contact, friend, owner, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE facts (contact TEXT NOT NULL, position INTEGER NOT NULL, text TEXT NOT NULL);
 """
+# Made after the rows: one sort instead of a B-tree insert per row.
+_INDEX = "CREATE INDEX exchanges_by_contact ON exchanges (contact, time)"
 
 
 class MemoryFileError(TwinError):
@@ -84,7 +87,8 @@ def write_memory(
     facts: Facts | None,
 ) -> None:
     """Create the database at `path`, a new empty file nothing else reads until it is renamed into place:
-    so no journal and no syncs while it fills (a crash leaves only a partial file to remove).
+    so no journal and no syncs while it fills (a crash leaves only a partial file to remove). Its pages are
+    `PAGE_SIZE`: the same rows, laid out in fewer, larger pages.
 
     `rows` are the exchanges (contact, session, time, friend, owner) in id order, `terms` the same
     exchanges' (contact, friend terms, owner terms) as `wechat_twin.memory.terms.indexed` makes them."""
@@ -92,6 +96,7 @@ def write_memory(
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         _fill(conn, rows, terms, aliases, facts)
     finally:
         conn.close()
@@ -104,15 +109,16 @@ def _fill(
     aliases: dict[str, str],
     facts: Facts | None,
 ) -> None:
-    """One transaction: the rows, then the FTS5 index over them in id order, merged into one segment.
-    The index gets the same inserts in the same order as one row at a time would, so its shadow tables
-    hold the same rows; only the Python calls per row are gone."""
+    """One transaction: the rows, then the index and the FTS5 index over them in id order, merged into one
+    segment. The FTS5 index gets the same inserts in the same order as one row at a time would (its rowids
+    numbered 1, 2, ... like the exchanges' ids), so its shadow tables hold the same rows; only the Python
+    calls per row are gone."""
     conn.executescript(_SCHEMA)
     conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     conn.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)", aliases.items())
     conn.executemany("INSERT INTO exchanges (contact, session, time, friend, owner) VALUES (?, ?, ?, ?, ?)", rows)
-    numbered = ((i, *t) for i, t in enumerate(terms, start=1))
-    conn.executemany("INSERT INTO exchange_terms (rowid, contact, friend, owner) VALUES (?, ?, ?, ?)", numbered)
+    conn.execute(_INDEX)
+    conn.executemany("INSERT INTO exchange_terms (contact, friend, owner) VALUES (?, ?, ?)", terms)
     for section, lines in facts.by_section.items() if facts else ():
         if section == GLOBAL:  # not marked shared: no prompt gets them, so the file does not carry them
             continue

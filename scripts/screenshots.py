@@ -1,4 +1,5 @@
-"""Take the chat page's screenshots in Chinese and English (scripts/screenshots.sh starts the server)."""
+"""Take the chat page's screenshots in Chinese and English, and the blind test's in Chinese after a pick
+(scripts/screenshots.sh starts the server)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 CHATS = {"zh-CN": ("chat-zh.png", "周末一起吃火锅吗？"), "en-US": ("chat-en.png", "Hotpot this weekend?")}
+BLIND = "blind-zh.png"
 
 
 def wait_for(url: str, seconds: float = 600) -> None:
@@ -45,7 +47,20 @@ def main(url: str, out: Path) -> None:
             page.wait_for_function("() => document.getElementById('stop').hidden", timeout=300_000)
             page.screenshot(path=out / name)
             context.close()
+        blind_screenshot(browser, url, out / BLIND)
         browser.close()
+
+
+def blind_screenshot(browser, url: str, path: Path) -> None:
+    """/chat/blind on the demo clone's held-out chats, after a judge who always picks left has picked."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 760, "height": 720})
+    page = context.new_page()
+    page.add_init_script("localStorage.setItem('wechat-twin:model', 'demo-clone')")
+    page.goto(f"{url}/chat/blind")
+    page.locator(".candidate .pick").first.click(timeout=300_000)
+    page.wait_for_selector(".verdict", timeout=60_000)
+    page.screenshot(path=path)
+    context.close()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The chat page's pictures in docs/images (chat-zh.png, chat-en.png): the demo clone served on a spare port,
+# The chat page's pictures in docs/images (chat-zh.png, chat-en.png, blind-zh.png): the demo clone served on a spare port,
 # a headless Chromium in each language. Chinese needs a CJK font: fonts-noto-cjk is installed where missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from wechat_twin.feedback.blind import BlindTrials
 from wechat_twin.server.adapters.registry import AdapterRegistry
 from wechat_twin.server.api.adapters.router import router as adapters_router
 from wechat_twin.server.api.chat.router import router as chat_router
@@ -103,6 +104,7 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
     app.state.admission = Admission(settings.max_pending_requests, settings.max_pending_per_key)
     app.state.text_logger = logging.getLogger("wechat_twin.server.text")
     app.state.feedback = open_store(settings)
+    app.state.blind = BlindTrials(app.state.feedback) if app.state.feedback is not None else None
     app.state.feedback_rate = FeedbackRate()
     install_error_handlers(app)
     install_openapi(app)

@@ -143,8 +143,9 @@ def serve(
     chat_key: Annotated[
         list[str] | None,
         typer.Option(
-            help="NAME=KEY:clone=CLONE[,CLONE][:contact=CONTACT]: a friend's key that chats with those clones "
-            "(clone=* for all) as that memory contact (default none); repeatable, also TWIN_CHAT_KEYS"
+            help="NAME=KEY:clone=CLONE[,CLONE][:contact=CONTACT][:blind=yes]: a friend's key that chats with those "
+            "clones (clone=* for all) as that memory contact (default none), and with blind=yes judges the blind test "
+            "on that contact's chats; repeatable, also TWIN_CHAT_KEYS"
         ),
     ] = None,
     require_key: Annotated[
@@ -240,6 +241,13 @@ def serve(
     log_message_text: Annotated[
         bool, typer.Option(help="Debug: log message text (off: logs carry none)")
     ] = _SERVER.log_message_text,
+    metrics_without_key: Annotated[
+        bool,
+        typer.Option(
+            help="On a public bind, serve /metrics without a key, for routers and gateways that scrape without one "
+            "(the metrics name every clone)"
+        ),
+    ] = _SERVER.metrics_without_key,
     sampling_override: Annotated[
         bool, typer.Option(help="An adapter's tuned sampling (twin.json) also replaces what a client sends")
     ] = _SERVER.sampling_overrides_client,
@@ -298,6 +306,7 @@ def serve(
         default_max_tokens=default_max_tokens,
         trim_history=trim_history,
         log_message_text=log_message_text,
+        metrics_without_key=metrics_without_key,
         sampling_overrides_client=sampling_override,
     )
     import uvicorn

@@ -58,6 +58,10 @@ class ServerSettings(BaseModel):
     body_timeout_s: float = Field(default=30.0, gt=0, description="Seconds a client has to send its whole body")
     request_timeout_s: float = Field(default=600.0, gt=0)
     log_message_text: bool = False
+    metrics_without_key: bool = Field(
+        default=False,
+        description="/metrics open on a public bind, as vLLM leaves it, for scrapers that send no key",
+    )
     default_max_tokens: int | None = Field(
         default=None,
         gt=0,

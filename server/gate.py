@@ -26,9 +26,10 @@ from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.errors import OpenAIError, send_error
 
 # Open to anyone who can connect: probes, and the page (static, no data: it asks for a key).
-ALWAYS_OPEN = ("/health", "/health/live", "/", "/chat")
+ALWAYS_OPEN = ("/health", "/health/live", "/", "/chat", "/chat/blind")
 OPEN_PREFIXES = ("/chat/static/",)
-# Open on loopback; on a public bind they need a key (metrics name every clone: not for chat keys).
+# Open on loopback; on a public bind they need a key (metrics name every clone: not for chat keys), unless
+# --metrics-without-key opens /metrics to scrapers.
 LOCAL_OPEN = ("/metrics", "/openapi.json")
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
@@ -97,6 +98,8 @@ class Gate:
                 code="host_not_allowed",
             )
         if path in ALWAYS_OPEN or path.startswith(OPEN_PREFIXES):
+            return None
+        if path == "/metrics" and settings.metrics_without_key:
             return None
         if settings.keyless:
             proxy_header = _proxied(headers)

@@ -27,7 +27,8 @@ RESERVED_KEY_NAME = re.compile(r"^(?:local|(?:api|admin)-key-\d+)$", re.IGNORECA
 MIN_PUBLIC_KEY_LENGTH = 16
 EVERY_CLONE = "*"
 
-_CHAT_OPTIONS = re.compile(r"^(clone|contact)=(.*)$")
+_CHAT_OPTIONS = re.compile(r"^(clone|contact|blind)=(.*)$")
+_YES_NO = {"yes": True, "no": False}
 
 
 class ChatKey(BaseModel):
@@ -36,6 +37,11 @@ class ChatKey(BaseModel):
     key: str
     clones: list[str] = Field(min_length=1, description=f"served names, or {EVERY_CLONE!r} for all")
     contact: str | None = Field(default=None, description="the memory's contact this key speaks as; None: no memory")
+    blind: bool = Field(
+        default=False,
+        description="May judge the blind test (`/chat/blind`) on its own contact's held-out moments: they show the "
+        "owner's real replies to that contact, so the owner turns it on per key",
+    )
 
     def may_use(self, *names: str) -> bool:
         """Whether any of `names` (what was asked for, and what it resolves to) was given to this key."""
@@ -65,7 +71,8 @@ def check_chat_key_name(name: str) -> None:
 
 
 def parse_chat_key(value: str) -> tuple[str, ChatKey]:
-    """`NAME=KEY:clone=A,B[:contact=NAME]`; the key may contain `=` (and `:` unless followed by an option)."""
+    """`NAME=KEY:clone=A,B[:contact=NAME][:blind=yes]`; the key may contain `=` (and `:` unless followed by an
+    option)."""
     name, sep, rest = value.partition("=")
     if not sep:
         raise ValueError(f"{value!r}: write a chat key as NAME=KEY:clone=CLONE[,CLONE]")
@@ -87,7 +94,10 @@ def parse_chat_key(value: str) -> tuple[str, ChatKey]:
             f"(or clone={EVERY_CLONE} for every clone the server serves)"
         )
     contact = options.get("contact", "").strip() or None
-    return name, ChatKey(key=key, clones=clones, contact=contact)
+    blind = options.get("blind", "no").strip().lower()
+    if blind not in _YES_NO:
+        raise ValueError(f"chat key {name!r}: blind= takes yes or no")
+    return name, ChatKey(key=key, clones=clones, contact=contact, blind=_YES_NO[blind])
 
 
 def parse_chat_keys(values: list[str]) -> dict[str, ChatKey]:
@@ -119,7 +129,7 @@ def check_key_file_mode(path: Path) -> None:
 
 def read_key_file(path: Path) -> KeySet:
     """The key file: `api = [...]`, `admin = [...]`, and a `[chat.NAME]` table per friend (`key`, `clones`,
-    optional `contact`). Unknown fields are refused: a typo must not silently drop a key's limits."""
+    optional `contact` and `blind`). Unknown fields are refused: a typo must not silently drop a key's limits."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -130,8 +140,8 @@ def read_key_file(path: Path) -> KeySet:
     chat = data.get("chat", {})
     for name, entry in chat.items():
         check_chat_key_name(name)
-        if not isinstance(entry, dict) or set(entry) - {"key", "clones", "contact"} or "key" not in entry:
-            raise ValueError(f"{path}: [chat.{name}] takes key, clones and contact only, and needs a key")
+        if not isinstance(entry, dict) or set(entry) - set(ChatKey.model_fields) or "key" not in entry:
+            raise ValueError(f"{path}: [chat.{name}] takes {', '.join(ChatKey.model_fields)} only, and needs a key")
         if not entry.get("clones"):
             raise ValueError(f'{path}: [chat.{name}] needs clones = ["NAME", ...] (or ["{EVERY_CLONE}"])')
         check_key(f"[chat.{name}] in {path}", str(entry["key"]))

@@ -9,6 +9,7 @@ engine at a time: the CPU machines have two cores. Each test's tiers (`engine`, 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ import pytest
 from bench.support import build_random_adapter
 from tests.support.server_process import ServerProcess
 from tests.support.tiers import tiers
+
+# OpenMP threads that finish their share sleep instead of spinning. Set before anything loads torch (nothing
+# imported above does), whose OpenMP runtime reads it once; every server, engine core and trainer the tests
+# start inherits it; a value the user set is kept. On 2 cores shared by the tests, the server and other work,
+# a spinning thread holds the core its peer needs, and each small op then waits for a scheduler tick: a
+# 1x576 @ 576x1536 @ 1536x576 step took 25-38 ms spinning against 0.5-0.6 ms passive (load 4).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The PostgreSQL server the feedback store's tests run against (`postgres_server`, `feedback_location`).
 pytest_plugins = ["tests.support.postgres"]

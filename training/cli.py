@@ -5,6 +5,7 @@ from __future__ import annotations
 from wechat_twin.commands import command_app
 from wechat_twin.training.dataset.command import data
 from wechat_twin.training.demo import demo_command
+from wechat_twin.training.evaluate.blind import blind_report_command
 from wechat_twin.training.evaluate.command import eval_command
 from wechat_twin.training.export.command import export_command
 from wechat_twin.training.preference.dpo import dpo_command
@@ -24,6 +25,7 @@ app.command("data")(data)
 app.command("sft")(sft_command)
 app.command("demo")(demo_command)
 app.command("eval")(eval_command)
+app.command("blind-report")(blind_report_command)
 app.command("dpo")(dpo_command)
 app.command("kto")(kto_command)
 app.command("cpt")(cpt_command)

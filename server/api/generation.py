@@ -131,17 +131,21 @@ class Admission:
 
 
 async def _timed(stream: AsyncIterator[list[ChoiceDelta]], timeout_s: float) -> AsyncIterator[list[ChoiceDelta]]:
+    """Each step awaited under the request's deadline and yielded outside it (a timeout left open across the
+    yield would cancel whatever the consumer awaits). `timeout_at` arms a timer per step where `wait_for` made a
+    task per step, that is per token of every stream."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     iterator = aiter(stream)
     try:
         while True:
-            remaining = deadline - asyncio.get_running_loop().time()
             try:
-                yield await asyncio.wait_for(anext(iterator), timeout=max(remaining, 0.001))
+                async with asyncio.timeout_at(deadline):
+                    deltas = await anext(iterator)
             except StopAsyncIteration:
                 return
             except TimeoutError as exc:
                 raise OpenAIError(504, f"generation took longer than {timeout_s:.0f} s", code="timeout") from exc
+            yield deltas
     finally:
         await iterator.aclose()
 

@@ -1,4 +1,4 @@
-"""GET /chat (the page), /chat/static/* (its files), and / redirecting there.
+"""GET /chat (the page), /chat/blind (its blind test), /chat/static/* (their files), and / redirecting to /chat.
 
 The page itself needs no key (it holds no data; it asks for a key when the API answers 401). Its
 Content-Security-Policy allows this origin only, so the browser refuses anything that would leave it.
@@ -31,6 +31,12 @@ def root() -> RedirectResponse:
 @router.get("/chat", include_in_schema=False)
 def chat_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=SECURITY_HEADERS)
+
+
+@router.get("/chat/blind", include_in_schema=False)
+def blind_page() -> FileResponse:
+    """The blind test: the chat page's mode where a judge tells the owner's real reply from the clone's."""
+    return FileResponse(STATIC_DIR / "blind.html", media_type="text/html", headers=SECURITY_HEADERS)
 
 
 def install_page(app: FastAPI) -> None:

@@ -130,3 +130,22 @@ def test_the_gauges_count_a_request_while_it_runs_with_any_engine(adapters_dir):
     assert (before.running, after.running) == (0, 0)
     assert max(view.running for view in during) == 2
     assert after.lora == {"max_lora": "0", "running_lora_adapters": "", "waiting_lora_adapters": ""}
+
+
+@pytest.mark.parametrize("opened", [False, True], ids=["keyed", "metrics-without-key"])
+def test_on_a_public_bind_a_scraper_without_a_key_reads_metrics_only_when_the_owner_opened_them(adapters_dir, opened):
+    """Routers and gateways scrape /metrics without a key, as vLLM serves it; everything else still needs one."""
+    settings = ServerSettings(
+        host="0.0.0.0", adapters_dir=adapters_dir, api_keys=["k" * 32], metrics_without_key=opened
+    )
+    with serve_fake(settings) as server:
+        scrape = httpx.get(f"{server.root_url}/metrics")
+        models = httpx.get(f"{server.base_url}/models")
+        schema = httpx.get(f"{server.root_url}/openapi.json")
+    assert models.status_code == schema.status_code == 401
+    if opened:
+        assert scrape.status_code == 200
+        assert "vllm:num_requests_running" in scrape.text
+    else:
+        assert scrape.status_code == 401
+        assert scrape.json()["error"]["code"] == "invalid_api_key"

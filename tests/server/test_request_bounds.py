@@ -16,8 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from tests.support.inprocess_server import serve_fake
+from wechat_twin.server.api.chat import serving
 from wechat_twin.server.api.chat.protocol import MAX_MESSAGES
 from wechat_twin.server.api.chat.trimming import fit_history, wrapper_tokens
+from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
 LIVE_WITHIN_S = 0.1  # every probe, beyond the idle server's slowest
@@ -160,6 +163,24 @@ def test_a_seed_at_the_ends_of_int64_is_served(http, seed):
     assert http.post("/v1/chat/completions", json=body).status_code == 200
 
 
+def test_a_history_that_fits_is_rendered_once(adapters_dir, monkeypatch):
+    """Rendering is most of a request's preparation: a chat that fits costs one render, nothing spent on the
+    trimming's estimates (it rendered three times, two to measure the template, for every request)."""
+    renders: list[int] = []
+    real = serving.render_chat_prompt
+
+    def counted(tokenizer, chat):
+        renders.append(len(chat))
+        return real(tokenizer, chat)
+
+    monkeypatch.setattr(serving, "render_chat_prompt", counted)
+    body = {"model": "alice", "messages": alternating(9, "we walked along the river"), "max_tokens": 2}
+    with serve_fake(ServerSettings(adapters_dir=adapters_dir)) as server:
+        reply = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=60)
+    assert reply.status_code == 200, reply.text
+    assert len(renders) == 1, renders
+
+
 @pytest.mark.parametrize("count", [200, 2000])
 def test_trimming_renders_the_history_a_bounded_number_of_times(tokenizer, count):
     """Linear in the history: the whole history is rendered once, then only chats about the limit's size, a few
@@ -174,8 +195,9 @@ def test_trimming_renders_the_history_a_bounded_number_of_times(tokenizer, count
     def count_tokens(texts):
         return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
-    wrapper = wrapper_tokens(lambda chat: render_chat_prompt(tokenizer, chat))
-    fitted = fit_history(messages, render, 300, count_tokens, wrapper)
+    fitted = fit_history(
+        messages, render, 300, count_tokens, lambda: wrapper_tokens(lambda chat: render_chat_prompt(tokenizer, chat))
+    )
     assert len(fitted.prompt_token_ids) <= 300
     assert rendered[0] == count and len(rendered) <= 12 and sum(rendered[1:]) <= 400, rendered
     kept = [messages[0], *messages[1 + fitted.dropped :]]

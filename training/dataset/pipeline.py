@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from wechat_twin.errors import UsageError, readable
 from wechat_twin.memory.facts import read_facts
-from wechat_twin.memory.store import MEMORY_FILE
+from wechat_twin.memory.store import MEMORY_FILE, session_key
 from wechat_twin.options import option
 from wechat_twin.training.dataset.clean import KEPT, clean, drop_duplicates
-from wechat_twin.training.dataset.memory_file import memory_file
+from wechat_twin.training.dataset.memory_file import exchange_columns, memory_file
 from wechat_twin.training.dataset.privacy import RedactMode, Redactor, compile_words, load_word_list
 from wechat_twin.training.dataset.report import Stats, build_report
 from wechat_twin.training.dataset.rhythm import RhythmEvents, events, measure
@@ -220,14 +220,14 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     system_tokens = counter.count(system_prompt) if system_prompt else 0
     limits = Limits(options.max_turns, options.max_tokens, system_tokens)
 
-    count = counter.column(pl.col("text")) if counter.column else counter.count
-    sessions, turns, observed = _sessions(chats, drops, kept, options, count, limits, redactor, stats)
+    sessions, turns, observed = _sessions(chats, drops, kept, options, counter.count, limits, redactor, stats)
     train, dev = split_by_time(sessions, options.dev_fraction)
     dev_numbers = {session.number for session in dev}
     rhythm = (observed.sessions(dev_numbers, keep=False), observed.sessions(dev_numbers))
     names = {chat_id: (chat_id, chat_name) for chat_id, chat_name in chats.select("chat_id", "chat_name").iter_rows()}
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    train_records = _records(train, turns, system, system_tokens, redactor, zone, stats)
+    exchanges = exchange_columns() if options.memory else None
+    train_records = _records(train, turns, system, system_tokens, redactor, zone, stats, exchanges)
     dev_records = _records(dev, turns, system, system_tokens, redactor, zone, stats)
     stats.samples_train, stats.samples_dev = len(train_records), len(dev_records)
     if not train_records:
@@ -251,8 +251,8 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     )
     report["rhythm"] = measure(rhythm[0], names)
     outputs = {"train.jsonl": jsonl(train_records), "dev.jsonl": jsonl(dev_records)}
-    if options.memory:
-        build, report["memory"] = memory_file(train_records, _aliases(chats), facts)
+    if exchanges is not None:
+        build, report["memory"] = memory_file(exchanges, _aliases(chats), facts)
         outputs[MEMORY_FILE] = BuiltAt(build)
     if options.llamafactory:
         outputs[f"{LLAMAFACTORY_DIR}/train.jsonl"] = jsonl(map(sharegpt, train_records))
@@ -307,7 +307,7 @@ def _sessions(
     drops: pl.DataFrame,
     kept: pl.DataFrame,
     options: PipelineOptions,
-    count: Callable[[str], int] | pl.Expr,
+    count: Callable[[str], int],
     limits: Limits,
     redactor: Redactor,
     stats: Stats,
@@ -322,10 +322,9 @@ def _sessions(
     stats.drop("duplicate", duplicates)
     turn_rows = turn_table(ordered, options.session_gap)
     observed = events(ordered, options.session_gap, options.timezone)
-    native = {"tokens": count} if isinstance(count, pl.Expr) else {}
-    columns = turn_rows.with_columns(may_identify=redactor.screen(pl.col("text")), **native)
+    columns = turn_rows.with_columns(may_identify=redactor.screen(pl.col("text")))
     turns = _Turns(columns["text"].to_list(), columns["may_identify"].to_list())
-    tokens = columns["tokens"].to_list() if native else list(map(count, turns.texts))
+    tokens = list(map(count, turns.texts))
     is_me, messages = columns["is_me"].to_list(), columns["messages"].to_list()
     per_session = turn_rows.group_by("session", maintain_order=True).agg(
         pl.col("chat_id").first(), pl.col("start").first(), pl.len().alias("turns")
@@ -417,7 +416,10 @@ def _records(
     redactor: Redactor,
     zone: ZoneInfo,
     stats: Stats,
+    exchanges: dict[str, list[str]] | None = None,
 ) -> list[dict[str, Any]]:
+    """The samples, texts redacted; each window's (friend, owner) pairs also go into `exchanges` when given
+    (the memory file's columns, `memory_file.exchange_columns`)."""
     records = []
     redact, texts, may_identify = redactor.redact, turns.texts, turns.may_identify
     for session in sessions:
@@ -434,6 +436,8 @@ def _records(
             stats.turns += len(window)
             stats.messages_kept += messages
             stats.token_lengths.append(system_tokens + tokens)
+            if exchanges is not None:
+                _add_exchanges(exchanges, window, session.chat, start)
     return records
 
 
@@ -442,6 +446,15 @@ def contact_names(chats: pl.DataFrame, kept: pl.DataFrame) -> list[str]:
     other side's messages carry, minus the placeholders exports use for the owner and raw wxid_ ids."""
     names = pl.concat([chats["chat_name"], kept.filter(~pl.col("is_me"))["sender_name"]]).unique().to_list()
     return sorted(n for n in names if n and n not in OWNER_PLACEHOLDER_NAMES and not n.startswith("wxid_"))
+
+
+def _add_exchanges(exchanges: dict[str, list[str]], window: list[dict[str, str]], chat: str, start: str) -> None:
+    n = len(window) // 2
+    exchanges["contact"] += [chat] * n
+    exchanges["session"] += [session_key(chat, start)] * n
+    exchanges["time"] += [start] * n
+    exchanges["friend"] += [message["content"] for message in window[::2]]
+    exchanges["owner"] += [message["content"] for message in window[1::2]]
 
 
 def _likely_owner_name(kept: pl.DataFrame) -> str | None:

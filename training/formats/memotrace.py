@@ -157,7 +157,7 @@ def _shape_for_table(path: Path) -> _Shape | None:
 
 def _kinds(frame: pl.DataFrame) -> pl.Series:
     """Each row's kind; only rows that are not plain text (a few percent) are classified in Python, and
-    of those only system notices one by one (their wording decides): the rest once per (Type, SubType)."""
+    of those only system notices by their wording, once per distinct wording: the rest once per (Type, SubType)."""
     kinds = pl.repeat(Kind.TEXT.value, frame.height, eager=True, dtype=pl.String)
     others = frame.with_row_index().filter(pl.col("Type") != "1")
     if not others.height:
@@ -168,9 +168,12 @@ def _kinds(frame: pl.DataFrame) -> pl.Series:
         pairs.with_columns(kind=pl.Series(by_pair, dtype=pl.String)), on=["Type", "SubType"], maintain_order="left"
     )
     notices = others.filter(pl.col("kind").is_null())
-    if notices.height:
-        rows = notices.select("Type", "SubType", "StrContent").iter_rows()
-        kinds = kinds.scatter(notices["index"], [_kind(type_, sub, content).value for type_, sub, content in rows])
+    if notices.height:  # recalls and pats repeat their wording ("x" 撤回了一条消息): each wording is read once
+        keys = ["Type", "SubType", "StrContent"]
+        wordings = notices.select(keys).unique(maintain_order=True)
+        by_wording = pl.Series([_kind(type_, sub, content).value for type_, sub, content in wordings.iter_rows()])
+        notices = notices.join(wordings.with_columns(notice=by_wording), on=keys, maintain_order="left")
+        kinds = kinds.scatter(notices["index"], notices["notice"])
     known = others.filter(pl.col("kind").is_not_null())
     return kinds.scatter(known["index"], known["kind"])
 

@@ -26,6 +26,7 @@ from wechat_twin.options import argument, option
 from wechat_twin.output import progress_console
 from wechat_twin.private_files import copy_private, lock_down, owner_only_umask, private_dir, write_private
 from wechat_twin.server.adapters.card import TwinCard
+from wechat_twin.server.adapters.heldout import HELDOUT_FILE
 from wechat_twin.server.basemodel import Hub, HubOptions, ResolvedBaseModel, resolve_base_model
 from wechat_twin.server.basemodel.options import HUB_HELP, REVISION_HELP
 from wechat_twin.server.engines.base import EngineOptions
@@ -139,6 +140,7 @@ class SFTInputs:
     train_messages: list[Messages]  # what the trainer sees: the samples, with the memory block under --memory
     dev_messages: list[Messages] | None
     memory: Path | None = None
+    heldout: Path | None = None  # the dev split, carried into the adapter for the blind test
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -212,7 +214,8 @@ def check_inputs(options: SFTOptions) -> SFTInputs:
         memory = store.path
     base = resolve_base_model(options.model, hub=HubOptions(options.revision, options.hub))
     check_causal_lm(base.path)
-    return SFTInputs(out, checkpoints, base, train, dev, report, resume, train_messages, dev_messages, memory)
+    heldout = dev_path if dev else None
+    return SFTInputs(out, checkpoints, base, train, dev, report, resume, train_messages, dev_messages, memory, heldout)
 
 
 def _total_steps(options: SFTOptions, samples: int, processes: int) -> int:
@@ -325,6 +328,8 @@ def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
         write_private(folder / "log_history.json", json.dumps(trainer.state.log_history, indent=1))
         if inputs.memory is not None:  # the server retrieves from it, as training did
             copy_private(inputs.memory, folder / MEMORY_FILE)
+        if inputs.heldout is not None:  # the blind test's moments: chats this adapter never trained on
+            copy_private(inputs.heldout, folder / HELDOUT_FILE)
 
     save_adapter(trainer.model, out, card, trainer=trainer, extra_files=loss_files)
     if trainer.accelerator.is_main_process:

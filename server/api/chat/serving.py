@@ -118,7 +118,9 @@ def _fit_prompt(
     # Room for the reply, but never more than half the context: a huge max_tokens must not erase the history.
     reply_room = min(budget, state.engine.max_model_len // 2)
     limit = state.engine.max_model_len - reply_room
-    return fit_history(messages, render, limit, count, wrapper_tokens(lambda chat: render_chat_prompt(tokenizer, chat)))
+    return fit_history(
+        messages, render, limit, count, lambda: wrapper_tokens(lambda chat: render_chat_prompt(tokenizer, chat))
+    )
 
 
 async def create_chat_completion(request: Request, body: ChatCompletionRequest, response: Response):

@@ -33,20 +33,22 @@ def fit_history(
     render: Callable[[list[ChatMessage]], list[int]],
     prompt_limit: int,
     count: Callable[[Sequence[str]], list[int]],
-    wrapper_tokens: int,
+    wrapper_tokens: Callable[[], int],
 ) -> FittedPrompt:
     """Drop the oldest messages before the latest user turn until `render(kept)` is at most `prompt_limit`.
 
-    `count(texts)` gives each text's token count (one tokenizer call for all), `wrapper_tokens` what the
-    chat template adds around one message. System messages are never dropped. When nothing more can go,
-    the shortest prompt is returned and the caller's context check answers 400.
+    `count(texts)` gives each text's token count (one tokenizer call for all), `wrapper_tokens()` what the
+    chat template adds around one message: two more renders, so asked only when something must go (most
+    requests fit, and rendering is the preparation's main cost). System messages are never dropped. When
+    nothing more can go, the shortest prompt is returned and the caller's context check answers 400.
     """
     prompt = render(messages)
     if len(prompt) <= prompt_limit:
         return FittedPrompt(prompt, 0)
     last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
     droppable = [i for i, m in enumerate(messages[:last_user]) if m["role"] != "system"]
-    costs = [n + wrapper_tokens for n in count([messages[i]["content"] for i in droppable])]
+    wrapper = wrapper_tokens()
+    costs = [n + wrapper for n in count([messages[i]["content"] for i in droppable])]
 
     def without(dropped: int) -> list[int]:
         gone = set(droppable[:dropped])

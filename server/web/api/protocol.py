@@ -80,3 +80,42 @@ class Session(BaseModel):
 
     key_name: str
     feedback: bool = Field(description="Whether this server records feedback (it has a feedback database)")
+    blind: bool = Field(
+        default=False, description="Whether this key may judge the blind test (`/chat/blind`) on this server"
+    )
+
+
+class TrialRequest(BaseModel):
+    """Ask for a blind trial: a held-out moment of `model`'s owner and two replies to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    contact: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Owner's keys: judge this contact's moments only (a name the memory knows, or the dataset's "
+        "`chat` key); none: any contact. A chat key always judges its own contact's and may not name another",
+    )
+
+
+class Trial(BaseModel):
+    """A moment and two replies, the owner's and the clone's, in an order only the server knows."""
+
+    trial_id: int
+    model: str = Field(description="The clone version judged: the adapter's name as served")
+    contact: str = Field(description="The dataset's `chat` key of the conversation (a hash, never a name)")
+    messages: list[Turn] = Field(description="The conversation up to the reply: the friend's turn last")
+    candidates: list[str] = Field(min_length=2, max_length=2, description="Left and right")
+
+
+class PickRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    picked: Literal[0, 1] = Field(description="The side the judge takes for the owner's reply: 0 left, 1 right")
+
+
+class PickResult(BaseModel):
+    trial_id: int
+    owner_side: Literal[0, 1] = Field(description="Where the owner's real reply was")
+    fooled: bool = Field(description="The judge took the clone's reply for the owner's")

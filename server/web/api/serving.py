@@ -17,9 +17,10 @@ from wechat_twin.feedback.store import ChoiceTaken, FeedbackStore
 from wechat_twin.server.api.chat.protocol import ChatCompletionRequest, ChatMessageIn
 from wechat_twin.server.api.chat.serving import create_chat_completion
 from wechat_twin.server.api.models.clone_sampling import clone_sampling
-from wechat_twin.server.auth import key_name, resolve_model
+from wechat_twin.server.auth import identity, key_name, resolve_model
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.errors import OpenAIError
+from wechat_twin.server.web.api.blind import may_judge
 from wechat_twin.server.web.api.protocol import (
     PAIR_TEMPERATURE,
     ChoiceRequest,
@@ -73,7 +74,9 @@ def _exchange_fields(request: Request, body: FeedbackContext) -> dict:
 
 
 def session(request: Request) -> Session:
-    return Session(key_name=key_name(request), feedback=request.app.state.feedback is not None)
+    who = identity(request)
+    feedback = request.app.state.feedback is not None
+    return Session(key_name=who.name, feedback=feedback, blind=feedback and may_judge(who))
 
 
 def record_label(request: Request, body: LabelRequest) -> Recorded:

@@ -488,6 +488,7 @@ async function load() {
       call("/chat/api/session").then((r) => r.json()),
     ]);
     state.session = session;
+    $("blind-link").hidden = !session.blind;
     const ids = new Set(models.data.map((m) => m.id));
     // Aliases (a name for another served model) are for old clients: list the base and the clones only.
     state.models = models.data

@@ -1,4 +1,5 @@
-"""The chat page's two text tables (no browser): the same keys and placeholders, and every key the page uses."""
+"""The chat page's two text tables (no browser): the same keys and placeholders, and every key the pages use
+(the chat page and its blind test share the tables)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from wechat_twin.server.web.router import STATIC_DIR
 
 LANGUAGES = ("zh", "en")
+PAGES = (("index.html", "chat.js"), ("blind.html", "blind.js"))
 
 
 def _table(language: str) -> dict[str, str]:
@@ -49,21 +51,27 @@ def test_a_string_added_to_one_table_only_is_caught(only_in):
 
 
 def test_every_key_the_page_uses_is_in_the_tables_and_every_key_is_used():
-    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    script = (STATIC_DIR / "chat.js").read_text(encoding="utf-8")
-    used_in_html = set(re.findall(r'data-t(?:-[a-z-]+)?="(\w+)"', html))
-    used_in_script = set(re.findall(r'\b(?:t|textButton|askForKey)\("(\w+)"', script))
     keys = _table("en").keys()
-    assert used_in_html and used_in_script
-    assert used_in_html - keys == set() and used_in_script - keys == set()
+    used_in_html: set[str] = set()
+    script = ""
+    for page_html, page_script in PAGES:
+        html = (STATIC_DIR / page_html).read_text(encoding="utf-8")
+        code = (STATIC_DIR / page_script).read_text(encoding="utf-8")
+        in_html = set(re.findall(r'data-t(?:-[a-z-]+)?="(\w+)"', html))
+        in_script = set(re.findall(r'\b(?:t|textButton|button|askForKey)\("(\w+)"', code))
+        assert in_html and in_script
+        assert in_html - keys == set() and in_script - keys == set(), page_script
+        used_in_html |= in_html
+        script += code
     # A key only some code path names (a ternary, a `_title` that textButton adds) still appears quoted.
     titled = {f"{key}_title" for key in re.findall(r'textButton\("(\w+)"', script)}
     unused = {key for key in keys if key not in used_in_html | titled and f'"{key}"' not in script}
     assert unused == set()
 
 
-def test_the_page_has_no_text_of_its_own_outside_the_tables():
-    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", [html for html, _ in PAGES])
+def test_the_page_has_no_text_of_its_own_outside_the_tables(page):
+    html = (STATIC_DIR / page).read_text(encoding="utf-8")
     body = re.sub(r"<!--.*?-->", "", html.split("<body>", 1)[1], flags=re.S)
     text = re.sub(r"<[^>]+>", " ", body)
     assert text.split() == []

@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.training.formats.export_files import read_jsonl, run_data
 from wechat_twin.memory.store import MemoryStore
 from wechat_twin.memory.terms import indexed
+from wechat_twin.training.dataset import memory_file
 from wechat_twin.training.dataset.memory_file import indexed_column, word_ranges
 
 REPO = Path(__file__).resolve().parents[3]
@@ -61,10 +62,11 @@ def test_no_memory_writes_none_and_facts_then_are_a_usage_mistake(tmp_path):
     assert refused.exit_code == 2 and "--facts needs the memory file" in refused.output
 
 
-def test_terms_made_over_columns_are_the_terms_made_one_text_at_a_time():
-    """The import's polars terms equal `indexed`'s on every kind of character: CJK runs and lone CJK
+def test_terms_made_over_columns_are_the_terms_made_one_text_at_a_time(monkeypatch):
+    """The import's column-wise terms equal `indexed`'s on every kind of character: CJK runs and lone CJK
     characters, words in other scripts (Python's `\\w`: `_`, `²`, marks, full-width letters), case that
-    lowercases to more characters (İ), final sigma, emoji and punctuation, empty texts."""
+    lowercases to more characters (İ), final sigma, emoji and punctuation, empty texts; across chunks."""
+    monkeypatch.setattr(memory_file, "CHUNK_TEXTS", 1000)
     rng = random.Random(31)
     alphabet = "火锅我想吃ひらカナ한국 aZ_09²½İΣσΟΔΟΣéé\u0301ＡＢｃ１，。！？🙂👍\n\t-@.〇々"
     alphabet += chr(0x20000) + chr(0x1D7CE)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import random
+
+import numpy as np
 
 from tests.training.formats.export_files import T0, run_data, shape_e
 from wechat_twin.rhythm import QUANTILE_POINTS, contact_key
+from wechat_twin.training.dataset.rhythm import grouped_quantiles
 
 DAY = 86400
 TEN_AM = T0 - 2 * 3600  # T0 is noon in Shanghai, the default time zone
@@ -65,3 +70,32 @@ def test_the_dev_split_stays_out_of_the_rhythm(tmp_path):
     latency = rhythm["latency_s"]
     assert latency["replies"] == 36, "小王's 8 latest sessions and Tom's latest are the dev split"
     assert latency["bands"]["8-12"][-1] == 30 + 31
+
+
+def _one_group_quantiles(values: list[float]) -> list[float]:
+    """The quantiles one group at a time, as the import made them before `grouped_quantiles` (issue 31)."""
+    ordered = sorted(values)
+    last = len(ordered) - 1
+    points = []
+    for i in range(QUANTILE_POINTS):
+        position = i / (QUANTILE_POINTS - 1) * last
+        low = math.floor(position)
+        high = min(low + 1, last)
+        value = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        points.append(round(value, 1 if value >= 1 else 3))
+    return points
+
+
+def test_quantiles_of_every_group_at_once_are_each_groups_own_to_the_last_bit():
+    """Groups of one, two and many values, ties, fractions that round either way, tiny and huge seconds."""
+    rng = random.Random(31)
+    values, groups = [], []
+    for group in rng.sample(range(10_000), 300):
+        size = rng.choice([1, 2, 3, 20, 21, 57, 400])
+        scale = rng.choice([0.001, 0.37, 1.0, 45.5, 86400.0])
+        values += [round(rng.expovariate(1 / scale), rng.choice([0, 3, 9])) for _ in range(size)]
+        groups += [group] * size
+    found = grouped_quantiles(np.array(values), np.array(groups))
+    for group in set(groups):
+        own = [v for v, g in zip(values, groups, strict=True) if g == group]
+        assert found[group] == (len(own), _one_group_quantiles(own)), group

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import polars as pl
 
 from wechat_twin.training.dataset.sessions import ASSISTANT, USER, Limits, Turn, samples_of, turn_objects, turn_table
 from wechat_twin.training.dataset.split import split_by_time
-from wechat_twin.training.dataset.tokens import estimate, estimate_column
+from wechat_twin.training.dataset.tokens import estimate
 from wechat_twin.training.formats.support.message import Message
 from wechat_twin.training.formats.support.table import from_messages
 
@@ -126,12 +125,3 @@ def test_small_chats_share_the_dev_fraction_and_keep_a_training_session():
     assert all(any(s.chat == d.chat for s in train) for d in dev)
     assert all(d.start == 2 for d in dev)
     assert split_by_time([S("a", 0)], 0.5) == ([S("a", 0)], [])
-
-
-def test_the_native_token_estimate_counts_what_the_per_text_one_does():
-    """The import counts a whole column at once; the numbers must be `estimate`'s, text by text."""
-    rng = random.Random(31)
-    alphabet = "ab Z9,\n\x7f\x80é火锅ＡＢ😂👍" + chr(0x20000)
-    texts = ["", "ok", "哈哈", *("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(2000))]
-    counted = pl.DataFrame({"text": texts}).select(estimate_column(pl.col("text")))["text"].to_list()
-    assert counted == [estimate(t) for t in texts]

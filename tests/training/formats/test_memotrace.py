@@ -213,6 +213,13 @@ def test_the_native_reader_reads_shape_e_as_the_row_reader_does(tmp_path):
                 (10000, 0, '"小王" 撤回了一条消息'),
                 (10000, 4, '"小王" 拍了拍我'),
                 (11000, 0, ""),
+                # notices are classified once per wording: repeats and other wordings between them
+                (10000, 0, "你领取了小王的红包"),
+                (10000, 4, '"小王" 拍了拍我'),
+                (10000, 0, '"小王" 撤回了一条消息'),
+                (10000, 0, "你已添加了小王，现在可以开始聊天了。"),
+                (10000, 4, '"小王" 撤回了一条消息'),
+                (10000, 0, "你领取了小王的红包"),
             ]
         )
     ]

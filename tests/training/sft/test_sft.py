@@ -231,6 +231,9 @@ def test_the_adapter_folder_has_the_contract_shape(trained, dataset):
     assert (trained / "adapter_model.safetensors").stat().st_size > 0
     assert (trained / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert stat.S_IMODE(os.stat(trained / "twin.json").st_mode) == 0o600
+    heldout = trained / "heldout.jsonl"  # the blind test's moments: the dev split, never the train one
+    assert heldout.read_bytes() == (dataset / "dev.jsonl").read_bytes()
+    assert stat.S_IMODE(os.stat(heldout).st_mode) == 0o600
     assert not list(trained.parent.glob(".sft-test.*")), "checkpoints and staging folders are cleaned up"
     again = sft(dataset, "--out", trained)
     assert again.exit_code == 1 and "already exists" in again.output
@@ -377,6 +380,7 @@ def test_two_data_parallel_processes_write_one_adapter(tmp_path, dataset):
     assert sorted(p.name for p in out.iterdir()) == [
         "adapter_config.json",
         "adapter_model.safetensors",
+        "heldout.jsonl",
         "log_history.json",
         "loss.png",
         "twin.json",
