@@ -76,6 +76,9 @@ class PipelineOptions:
         None, help="File of words (or re:PATTERN lines) to redact", exists=True, dir_okay=False
     )
     redact_mode: RedactMode = option(RedactMode.REDACT, help="redact: replace listed words; drop: drop their messages")
+    redact_names: bool = option(
+        False, "--redact-names", help="Replace contacts' names (remarks, nicknames) with <name> in both sides' text"
+    )
     privacy: bool = True  # the command's --no-privacy turns it off
     max_message_chars: int = option(500, help="Drop longer messages (pasted articles)")
     dedupe_min_chars: int = option(50, help="Drop repeats of texts at least this long (spam)")
@@ -224,6 +227,8 @@ def _build(inputs: Sequence[registry.Source], options: PipelineOptions) -> _Buil
     if not has_owner:
         raise _no_owner_error(inputs, kept, options.me)
 
+    if options.redact_names:
+        redactor.use_names(contact_names(chats, kept))
     owner_name = options.owner_name or (options.me[0] if options.me else _likely_owner_name(kept))
     system_prompt = default_system_prompt(owner_name) if options.system_prompt is None else options.system_prompt
     try:
@@ -482,6 +487,13 @@ def _records(
     return records
 
 
+def contact_names(chats: pl.DataFrame, kept: pl.DataFrame) -> list[str]:
+    """Every name the exports give the owner's contacts: chat names (a remark, else a nickname) and the names the
+    other side's messages carry, minus the placeholders exports use for the owner and raw wxid_ ids."""
+    names = pl.concat([chats["chat_name"], kept.filter(~pl.col("is_me"))["sender_name"]]).unique().to_list()
+    return sorted(n for n in names if n and n not in OWNER_PLACEHOLDER_NAMES and not n.startswith("wxid_"))
+
+
 def _add_exchanges(exchanges: dict[str, list[str]], window: list[dict[str, str]], chat: str, start: str) -> None:
     n = len(window) // 2
     exchanges["contact"] += [chat] * n
@@ -524,4 +536,5 @@ def _settings(options: PipelineOptions) -> dict[str, Any]:
         "dev_fraction": options.dev_fraction,
         "timezone": options.timezone,
         "memory": options.memory,
+        **({"redact_names": True} if options.redact_names else {}),  # absent when off: older reports stay as they were
     }

@@ -12,6 +12,9 @@ number split once inside, either behind `+86`/`0086` (then without the area code
 of it in full-width characters (`１３８…`, `（０２１）`). Digits glued to letters (train, parcel
 and order numbers: `G1234`, `SF1380013800012`) and runs longer than a phone number are left
 alone, and a landline's area code must be one China uses, so dates, times and prices stay.
+
+Names pass every detector above: `--redact-names` (off by default) replaces the contacts' names the
+exports carry (remarks, nicknames, group members' names) with `<name>` in both sides' text.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class RedactMode(str, Enum):
     REDACT = "redact"
     DROP = "drop"
 
+
+NAME_PLACEHOLDER = "<name>"
+NAME_MIN_CHARS = 2  # a one-character name (a surname, 我) is a word far more often than a name
+_CJK_NAME = re.compile(r"[\u4e00-\u9fff]{3}")
+_ASCII_NAME = re.compile(r"[A-Za-z0-9]+(?:[ ._-][A-Za-z0-9]+)*")
 
 CARD_MIN_DIGITS = 15  # UnionPay, Visa, Mastercard and Amex; shorter Luhn-valid runs are parcel numbers
 
@@ -104,6 +112,30 @@ def compile_words(entries: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE) if parts else None
 
 
+def name_forms(names: Iterable[str]) -> list[str]:
+    """The spellings `--redact-names` looks for: each name as the export gives it, and for a three-character
+    Chinese name (surname + given name, 陈小美) the given name alone (小美), the way friends write to each
+    other. Longest first, so 陈小美 is replaced whole before 小美 is looked for."""
+    forms: set[str] = set()
+    for name in names:
+        name = name.strip()
+        if len(name) >= NAME_MIN_CHARS:
+            forms.add(name)
+        if _CJK_NAME.fullmatch(name):
+            forms.add(name[1:])
+    return sorted(forms, key=lambda form: (-len(form), form))
+
+
+def compile_names(names: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern for every name form; a Latin-letter name only as a whole word (Bo is not in Bob), and never
+    inside a placeholder already written (a contact called phone leaves <phone> alone)."""
+    parts = [
+        rf"(?<![A-Za-z0-9<]){re.escape(form)}(?![A-Za-z0-9>])" if _ASCII_NAME.fullmatch(form) else re.escape(form)
+        for form in name_forms(names)
+    ]
+    return re.compile("|".join(parts)) if parts else None
+
+
 class Redactor:
     """Replaces identifying spans with placeholder tokens and counts them by kind.
 
@@ -118,6 +150,15 @@ class Redactor:
         self.words = words
         self.drop_matches = RedactMode(mode) is RedactMode.DROP and words is not None
         self.counts: dict[str, int] = dict.fromkeys(PLACEHOLDERS, 0)
+        self.names: re.Pattern[str] | None = None
+        self._name_forms: list[str] = []
+
+    def use_names(self, names: Iterable[str]) -> None:
+        """`--redact-names`: the contacts' names are known only once the exports are read. The count is
+        reported only when asked for, so a dataset made without it keeps its report byte for byte."""
+        self._name_forms = name_forms(names)
+        self.names = compile_names(self._name_forms)
+        self.counts["name"] = 0
 
     def screen(self, text: pl.Expr) -> pl.Expr:
         """Which texts `redact` could change, worked out natively for a whole column: the rest
@@ -125,9 +166,10 @@ class Redactor:
         so nothing `redact` would find is screened out."""
         if self.words is not None and not self.drop_matches:
             return pl.lit(True)
+        names = text.str.contains_any(self._name_forms) if self.names is not None else pl.lit(False)
         if not self.enabled:
-            return pl.lit(False)
-        return text.str.contains("@", literal=True) | text.str.contains(r"\d{3}")
+            return names
+        return text.str.contains("@", literal=True) | text.str.contains(r"\d{3}") | names
 
     def should_drop(self, text: str) -> bool:
         """In drop mode, a message that mentions a listed word is dropped whole."""
@@ -145,6 +187,8 @@ class Redactor:
                 text = sub(_LANDLINE, text, self._phone)
         if self.words is not None and not self.drop_matches:
             text = self.words.sub(self._custom, text)
+        if self.names is not None:
+            text = self.names.sub(self._name, text)
         return text
 
     def _count(self, kind: str) -> str:
@@ -166,6 +210,10 @@ class Redactor:
 
     def _custom(self, match: re.Match[str]) -> str:
         return self._count("custom")
+
+    def _name(self, match: re.Match[str]) -> str:
+        self.counts["name"] += 1
+        return NAME_PLACEHOLDER
 
 
 def _digits(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ import typer
 from wechat_twin import output
 from wechat_twin.errors import TwinError, UsageError
 from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
+from wechat_twin.private_files import private_dir, write_private
 from wechat_twin.server.adapters.adapter_memory import open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
 from wechat_twin.server.basemodel import HubOptions, resolve_base_model
@@ -17,6 +19,7 @@ from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.server.engines.base import EngineKind
 from wechat_twin.training.common.samples import Messages, read_sample_file
 from wechat_twin.training.evaluate import memory_rows
+from wechat_twin.training.evaluate.canaries.settings import CANDIDATES, REPORT_FILE, ProbeSettings
 from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
@@ -80,8 +83,45 @@ def _trained_on(card: TwinCard) -> Path | None:
     return Path(folder) if isinstance(folder, str) else None
 
 
+def canary_command(
+    adapter: Path | None,
+    data: Path | None,
+    out: Path | None,
+    model: str | None,
+    hub: HubOptions,
+    settings: ProbeSettings,
+) -> None:
+    """`eval --canaries N`: the memorisation probe, with the adapter's recipe or, without one, the sft defaults."""
+    from wechat_twin.training.evaluate.canaries.probe import markdown, recipe_options, run_probe
+
+    card = _card_of(adapter) if adapter else None
+    data = data or (_trained_on(card) if card else None)
+    if data is None:
+        raise UsageError("--canaries needs a dataset: give --data (or an adapter whose twin.json names one)")
+    if settings.canaries < 1 or settings.candidates < 1:
+        raise UsageError("--canaries and --candidates must be at least 1")
+    folder = private_dir((out or (adapter or data) / "canaries").resolve())
+    options = recipe_options(card, data.resolve(), folder / "probe-adapter", model, hub)
+    report = run_probe(settings, data.resolve(), folder, options)
+    write_private(folder / REPORT_FILE, json.dumps(report, ensure_ascii=False, indent=1))
+    output.result(markdown(report))
+    output.result(f"report: {folder / REPORT_FILE}")
+
+
+def _card_of(adapter: Path) -> TwinCard:
+    adapter = adapter.resolve()
+    if not (adapter / "adapter_config.json").is_file():
+        raise TwinError(f"{adapter}: no adapter_config.json, not a LoRA adapter folder")
+    card = read_card(adapter)
+    if card is None:
+        raise TwinError(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
+    return card
+
+
 def eval_command(
-    adapter: Annotated[Path, typer.Argument(help="Adapter folder (peft files + twin.json)")],
+    adapter: Annotated[
+        Path | None, typer.Argument(help="Adapter folder (peft files + twin.json); optional with --canaries and --data")
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(help="Dataset folder from `twin-train data` (default: the one the adapter was trained on)"),
@@ -106,14 +146,32 @@ def eval_command(
     tune_seeds: Annotated[
         int, typer.Option(help="With --tune-sampling: seeds to score each point on (as many fresh ones recheck it)")
     ] = SEEDS,
+    canaries: Annotated[
+        int,
+        typer.Option(
+            help="Memorisation probe: plant this many secrets, train a probe adapter with the recipe, measure"
+        ),
+    ] = 0,
+    candidates: Annotated[
+        int, typer.Option(help="With --canaries: random secrets of the same shape each canary is ranked among")
+    ] = CANDIDATES,
+    redact_names: Annotated[
+        bool,
+        typer.Option(
+            "--redact-names",
+            help="With --canaries: the canaries' names are replaced as `data --redact-names` replaces contacts'",
+        ),
+    ] = False,
 ) -> None:
-    """Compare base and adapter with the owner on the dev set: perplexity and style, as JSON, markdown and PNG."""
+    """Compare base and adapter with the owner on the dev set: perplexity and style, as JSON, markdown and PNG.
+    With --canaries: how much the adapter's recipe memorises, on secrets planted in a copy of its data."""
+    if canaries:
+        settings = ProbeSettings(canaries, candidates, redact_names=redact_names)
+        return canary_command(adapter, data, out, model, HubOptions(revision, hub), settings)
+    if adapter is None:
+        raise UsageError("give the ADAPTER folder to evaluate (only --canaries with --data runs without one)")
     adapter = adapter.resolve()
-    if not (adapter / "adapter_config.json").is_file():
-        raise TwinError(f"{adapter}: no adapter_config.json, not a LoRA adapter folder")
-    card = read_card(adapter)
-    if card is None:
-        raise TwinError(f"{adapter}: no twin.json, not an adapter folder written by twin-train")
+    card = _card_of(adapter)
     if max_prompts < 1 or max_tokens < 1 or tune_seeds < 1:
         raise UsageError("--max-prompts, --max-tokens and --tune-seeds must be at least 1")
     data = data or _trained_on(card)
