@@ -8,8 +8,8 @@ same rows. The digests were recorded by this module's `record` (run
 `python -m tests.training.dataset.test_import_unchanged`) on main at ec8fd22, before the pipeline
 was changed for speed; report.json's were re-recorded once after, when the shared-facts rule added
 `facts_not_shared` to every report, again when issue 30 added `options` and `window`, and when
-`--redact-names` joined the recorded options (nothing else changed any time). They are digests rather than files so the test
-data stays a few kilobytes.
+`--redact-names` joined the recorded options (nothing else changed any time). They are digests
+rather than files so the test data stays a few kilobytes.
 Re-record only for a change that is meant to change the output, and say so in its commit.
 
 The exports: the three sample exports under examples/, a crafted one with what the privacy
