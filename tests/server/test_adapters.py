@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from wechat_twin.names import ADAPTER_NAME_PATTERN
+
 PROMPT = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": "Tell me a short story about a cat."},
@@ -99,8 +101,9 @@ def test_adapter_management_needs_admin_key(http):
     [
         ("evil", "/etc", "outside the adapters folder"),
         ("up", "../", "outside the adapters folder"),
-        ("-bad", None, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
-        ("a/b", None, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+        ("-bad", None, ADAPTER_NAME_PATTERN.pattern),
+        ("a/b", None, ADAPTER_NAME_PATTERN.pattern),
+        ("me@0", None, ADAPTER_NAME_PATTERN.pattern),
     ],
 )
 def test_refused_paths_and_names(admin, name, path, fragment):
