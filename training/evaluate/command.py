@@ -16,11 +16,17 @@ from wechat_twin.server.adapters.adapter_memory import open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
 from wechat_twin.server.basemodel import HubOptions, resolve_base_model
 from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
-from wechat_twin.server.engines.base import EngineKind
 from wechat_twin.training.common.samples import Messages, read_sample_file
 from wechat_twin.training.evaluate import memory_rows
 from wechat_twin.training.evaluate.canaries.settings import CANDIDATES, REPORT_FILE, ProbeSettings
 from wechat_twin.training.evaluate.generate import generate_replies
+from wechat_twin.training.evaluate.options import (
+    DEFAULT_ENGINE,
+    DEFAULT_REPLY_TOKENS,
+    BaseModelOpt,
+    EngineOpt,
+    ReplyTokensOpt,
+)
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
 from wechat_twin.training.evaluate.style import style_distance, style_of
@@ -127,16 +133,12 @@ def eval_command(
         typer.Option(help="Dataset folder from `twin-train data` (default: the one the adapter was trained on)"),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: ADAPTER/eval)")] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Base model folder or hub id ORG/NAME (default: the one twin.json names)")
-    ] = None,
+    model: BaseModelOpt = None,
     revision: RevisionOpt = None,
     hub: HubOpt = None,
-    engine: Annotated[
-        EngineKind, typer.Option(help="The server's engines; auto prefers vllm")
-    ] = EngineKind.TRANSFORMERS,
+    engine: EngineOpt = DEFAULT_ENGINE,
     max_prompts: Annotated[int, typer.Option(help="Dev conversations to reply to (bounds the time)")] = 20,
-    max_tokens: Annotated[int, typer.Option(help="Tokens per generated reply")] = 64,
+    max_tokens: ReplyTokensOpt = DEFAULT_REPLY_TOKENS,
     memory: Annotated[
         bool, typer.Option("--memory", help="Also compare no memory, memory and two controls (needs memory.sqlite)")
     ] = False,

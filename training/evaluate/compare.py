@@ -30,6 +30,13 @@ from wechat_twin.training.common.samples import Messages, Origin, read_sample_fi
 from wechat_twin.training.evaluate import memory_rows
 from wechat_twin.training.evaluate.command import _memory_of, _trained_on, memory_report
 from wechat_twin.training.evaluate.generate import generate_replies
+from wechat_twin.training.evaluate.options import (
+    DEFAULT_ENGINE,
+    DEFAULT_REPLY_TOKENS,
+    BaseModelOpt,
+    EngineOpt,
+    ReplyTokensOpt,
+)
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity
 from wechat_twin.training.evaluate.report import memory_table
 from wechat_twin.training.evaluate.style import STYLE_KEYS, style_distance, style_of
@@ -150,16 +157,12 @@ def compare_command(
     adapters: Annotated[
         Path, typer.Option(help="Folder of adapter folders the names are looked up in (the server's --adapters)")
     ] = Path("adapters"),
-    model: Annotated[
-        str | None, typer.Option(help="Base model folder or hub id ORG/NAME (default: the one twin.json names)")
-    ] = None,
+    model: BaseModelOpt = None,
     revision: RevisionOpt = None,
     hub: HubOpt = None,
-    engine: Annotated[
-        EngineKind, typer.Option(help="The server's engines; auto prefers vllm")
-    ] = EngineKind.TRANSFORMERS,
+    engine: EngineOpt = DEFAULT_ENGINE,
     max_prompts: Annotated[int, typer.Option(help="Newest dev conversations to score (bounds the time)")] = 20,
-    max_tokens: Annotated[int, typer.Option(help="Tokens per generated reply")] = 64,
+    max_tokens: ReplyTokensOpt = DEFAULT_REPLY_TOKENS,
     memory: Annotated[
         bool,
         typer.Option("--memory/--no-memory", help="Also the memory rows, where an adapter or the dataset has memory"),
