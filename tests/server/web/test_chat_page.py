@@ -248,7 +248,7 @@ def test_a_chat_key_chats_but_cannot_manage_adapters(twin_server):
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "chat_only_key"
     session = httpx.get(f"{twin_server.root_url}/chat/api/session", headers=headers).json()
-    assert session == {"key_name": CHAT_KEY_NAME, "feedback": True}
+    assert session == {"key_name": CHAT_KEY_NAME, "feedback": True, "blind": False}  # not enabled for this key
 
 
 def test_on_a_phone_the_page_is_one_column_without_horizontal_scroll(open_chat):
