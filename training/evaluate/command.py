@@ -10,9 +10,7 @@ import typer
 
 from wechat_twin import output
 from wechat_twin.errors import TwinError, UsageError
-from wechat_twin.memory.store import MEMORY_FILE, MemoryStore
 from wechat_twin.private_files import private_dir, write_private
-from wechat_twin.server.adapters.adapter_memory import open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card, write_card
 from wechat_twin.server.basemodel import HubOptions, resolve_base_model
 from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
@@ -29,6 +27,7 @@ from wechat_twin.training.evaluate.options import (
 )
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity, perplexity_of
 from wechat_twin.training.evaluate.report import write_report
+from wechat_twin.training.evaluate.sources import memory_of, trained_on
 from wechat_twin.training.evaluate.style import style_distance, style_of
 from wechat_twin.training.evaluate.tuning import SEEDS, SamplingSearch, tuning_report
 
@@ -75,20 +74,6 @@ def memory_report(
     return {"rows": rows, "verdict": memory_rows.verdict(losses)}
 
 
-def _memory_of(adapter: Path, card: TwinCard, data: Path) -> MemoryStore:
-    """The adapter's own memory (what the server would use), else the dataset's."""
-    try:
-        store = open_memory(adapter, card)
-    except ValueError as exc:
-        raise TwinError(str(exc)) from exc
-    return store if store is not None else MemoryStore(data / MEMORY_FILE)
-
-
-def _trained_on(card: TwinCard) -> Path | None:
-    folder = (card.training_args or {}).get("data_dir")
-    return Path(folder) if isinstance(folder, str) else None
-
-
 def canary_command(
     adapter: Path | None,
     data: Path | None,
@@ -101,7 +86,7 @@ def canary_command(
     from wechat_twin.training.evaluate.canaries.probe import markdown, recipe_options, run_probe
 
     card = _card_of(adapter) if adapter else None
-    data = data or (_trained_on(card) if card else None)
+    data = data or (trained_on(card) if card else None)
     if data is None:
         raise UsageError("--canaries needs a dataset: give --data (or an adapter whose twin.json names one)")
     if settings.canaries < 1 or settings.candidates < 1:
@@ -176,7 +161,7 @@ def eval_command(
     card = _card_of(adapter)
     if max_prompts < 1 or max_tokens < 1 or tune_seeds < 1:
         raise UsageError("--max-prompts, --max-tokens and --tune-seeds must be at least 1")
-    data = data or _trained_on(card)
+    data = data or trained_on(card)
     if data is None:
         raise TwinError(f"{adapter}: twin.json names no dataset folder; pass --data")
     dev = read_sample_file(data / "dev.jsonl")
@@ -185,7 +170,7 @@ def eval_command(
     base = resolve_base_model(model or card.base_model, hub=given if model else card.base_hub_options(given))
     blocks = None
     if memory:
-        store = _memory_of(adapter, card, data)
+        store = memory_of(adapter, card, data)
         try:
             blocks = memory_rows.row_blocks(store, samples, origins, card.recall_settings)
         finally:

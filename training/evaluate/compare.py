@@ -28,7 +28,7 @@ from wechat_twin.server.basemodel.options import HubOpt, RevisionOpt
 from wechat_twin.server.engines.base import EngineKind
 from wechat_twin.training.common.samples import Messages, Origin, read_sample_file
 from wechat_twin.training.evaluate import memory_rows
-from wechat_twin.training.evaluate.command import _memory_of, _trained_on, memory_report
+from wechat_twin.training.evaluate.command import memory_report
 from wechat_twin.training.evaluate.generate import generate_replies
 from wechat_twin.training.evaluate.options import (
     DEFAULT_ENGINE,
@@ -39,6 +39,7 @@ from wechat_twin.training.evaluate.options import (
 )
 from wechat_twin.training.evaluate.perplexity import base_and_adapter_perplexity
 from wechat_twin.training.evaluate.report import memory_table
+from wechat_twin.training.evaluate.sources import memory_of, trained_on
 from wechat_twin.training.evaluate.style import STYLE_KEYS, style_distance, style_of
 
 
@@ -80,7 +81,7 @@ def score(
     samples, origins = dev.samples, dev.origins
     blocks = None
     if memory:
-        store = _memory_of(adapter, card, dev.data)
+        store = memory_of(adapter, card, dev.data)
         try:
             blocks = memory_rows.row_blocks(store, samples, origins, card.recall_settings)
         finally:
@@ -183,7 +184,7 @@ def compare_command(
         cards[name] = card
     if len({Path(card.base_model).name for card in cards.values()}) > 1:  # a hub id and a folder of one base agree
         raise TwinError(f"{first} and {second} were trained on different base models: nothing to compare")
-    data = data or _trained_on(cards[second])
+    data = data or trained_on(cards[second])
     if data is None:
         raise TwinError(f"{folders[second]}: twin.json names no dataset folder; pass --data")
     dev = read_sample_file(data / "dev.jsonl")
