@@ -97,7 +97,7 @@ class SFTOptions:
     max_length: int = option(1024, help="Tokens per sample; longer ones are truncated")
     packing: bool = option(False, help="Pack samples into full blocks")
     padding_free: bool = option(
-        False, help="Batch samples end to end instead of padding them (same loss, fewer tokens)"
+        True, help="Batch samples end to end instead of padding them: the same loss on fewer tokens (bench/train.py)"
     )
     gradient_checkpointing: bool | None = option(None, help="Default: on with a GPU")
     seed: int = option(42, help="Random seed (shuffling, LoRA init)")

@@ -33,7 +33,8 @@ def tiny_model(tmp_path_factory, embedded_model) -> Path:
     return save_tiny_llama(tmp_path_factory.mktemp("tiny"), embedded_model, num_key_value_heads=2, **shape)
 
 
-def first_batch_loss(tmp_path: Path, model: Path, padding_free: bool) -> tuple[float, int, dict]:
+def first_batch_loss(tmp_path: Path, model: Path, padding_free: bool | None) -> tuple[float, int, dict]:
+    """The first batch and its loss; `padding_free=None` leaves the choice to `twin-train sft`'s default."""
     import torch
 
     data = tmp_path / "data"
@@ -49,8 +50,8 @@ def first_batch_loss(tmp_path: Path, model: Path, padding_free: bool) -> tuple[f
         dropout=0.0,
         batch_size=8,
         max_length=MAX_LENGTH,
-        padding_free=padding_free,
         report_progress=False,
+        **({} if padding_free is None else {"padding_free": padding_free}),
     )
     trainer = build_trainer(options, check_inputs(options), total_steps=1)
     batch = next(iter(trainer.get_train_dataloader()))
@@ -72,3 +73,10 @@ def test_a_padding_free_batch_has_the_padded_batchs_loss_on_the_same_owner_token
     assert free_tokens == padded_tokens > 0
     assert torch.isfinite(torch.tensor(padded_loss))
     assert abs(free_loss - padded_loss) < 1e-5, (free_loss, padded_loss)
+
+
+def test_sft_batches_padding_free_unless_told_to_pad(tmp_path, tiny_model):
+    """The default since bench/train.py measured it faster on the same loss (docs/benchmarks.md)."""
+    _, _, default = first_batch_loss(tmp_path, tiny_model, padding_free=None)
+    assert default["input_ids"].shape[0] == 1, "one flat row: samples end to end"
+    assert "attention_mask" not in default or bool(default["attention_mask"].all())
