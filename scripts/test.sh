@@ -7,6 +7,8 @@
 # after checking that vLLM really cannot be imported there. The chat page's browser tests run once, with the vLLM
 # pass: the page does not depend on the engine. Every pass prints its 25 slowest tests. Chromium and PostgreSQL
 # (for the browser and feedback-store tests) are installed with apt where they are missing.
+# Each pass runs on TWIN_TEST_WORKERS (2) pytest-xdist workers, a module at a time (its fixtures start once),
+# then its `serial` tests alone: they bound the server's wall-clock time, which another worker's training skews.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
@@ -38,22 +40,34 @@ fi
 
 ruff check .
 ruff format --check .
+PYTEST=(-m pytest -q -p no:cacheprovider --durations=25)
+PARALLEL=(-n "${TWIN_TEST_WORKERS:-2}" --dist loadscope)
+
+# run_pass PYTHON ENGINE MARKERS ARGS...: the tests MARKERS selects ("" for all), on the workers, then the serial
+# ones alone. A half that selects nothing (pytest's exit code 5) is not a failure: ARGS may name a few tests.
+run_pass() {
+    local python=$1 engine=$2 only=${3:+($3) and }
+    shift 3
+    "$python" "${PYTEST[@]}" "${PARALLEL[@]}" --engine "$engine" -m "${only}not serial" "$@" || [ $? -eq 5 ]
+    echo "== the serial tests alone ($engine)"
+    "$python" "${PYTEST[@]}" --engine "$engine" -m "${only}serial" "$@" || [ $? -eq 5 ]
+}
+
 if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('vllm') is None)"; then
     echo "== no vLLM in .venv: the whole suite runs on the transformers engine"
-    python -m pytest -q -p no:cacheprovider --durations=25 --engine transformers "$@"
+    run_pass python transformers "" "$@"
     exit
 fi
-python -m pytest -q -p no:cacheprovider --durations=25 --engine vllm "$@"
+run_pass python vllm "" "$@"
 # Training and the bench exercise the trainer, not the engine: their engine use runs once, on vLLM.
-ENGINE_TESTS=(-m "engine and not browser" --ignore=tests/training --ignore=tests/bench tests)
+ENGINE_TESTS=(--ignore=tests/training --ignore=tests/bench tests)
+TRANSFORMERS_PYTHON=python
 if [ -n "${TWIN_TRANSFORMERS_VENV:-}" ]; then
     if "$TWIN_TRANSFORMERS_VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
         echo "error: $TWIN_TRANSFORMERS_VENV can import vllm, so it does not test a machine without vLLM" >&2
         exit 1
     fi
     echo "== engine tests on the transformers engine in $TWIN_TRANSFORMERS_VENV (no vLLM there)"
-    "$TWIN_TRANSFORMERS_VENV/bin/python" -m pytest -q -p no:cacheprovider --durations=25 --engine transformers \
-        "${ENGINE_TESTS[@]}" "$@"
-else
-    python -m pytest -q -p no:cacheprovider --durations=25 --engine transformers "${ENGINE_TESTS[@]}" "$@"
+    TRANSFORMERS_PYTHON="$TWIN_TRANSFORMERS_VENV/bin/python"
 fi
+run_pass "$TRANSFORMERS_PYTHON" transformers "engine and not browser" "${ENGINE_TESTS[@]}" "$@"

@@ -14,6 +14,9 @@ import pytest
 
 from tests.support.metrics import MetricsSnapshot
 
+# Wall-clock bounds on the server: run alone (scripts/test.sh), not beside another worker's training.
+pytestmark = pytest.mark.serial
+
 MAX_TOKENS = 900
 COUNTING = ", ".join(str(i) for i in range(1, 40))
 

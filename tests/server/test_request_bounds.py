@@ -23,6 +23,9 @@ from wechat_twin.server.api.chat.trimming import fit_history, wrapper_tokens
 from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.prompting import build_chat, render_chat_prompt
 
+# Wall-clock bounds on the server: run alone (scripts/test.sh), not beside another worker's training.
+pytestmark = pytest.mark.serial
+
 LIVE_WITHIN_S = 0.1  # every probe, beyond the idle server's slowest
 ONE_MIB = 1 << 20
 

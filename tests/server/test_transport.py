@@ -18,6 +18,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from tests.support.server_process import free_port
 from wechat_twin.server.transport import header_timeout_protocol
 
+# Wall-clock bounds on the server: run alone (scripts/test.sh), not beside another worker's training.
+pytestmark = pytest.mark.serial
+
 TIMEOUT_S = 0.5
 BASES = [pytest.param(H11Protocol, id="h11")]
 try:

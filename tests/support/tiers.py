@@ -7,6 +7,10 @@
 - `browser`: the test drives Chromium (the `browser` fixture).
 
 `pytest -m "not slow"` is the quick loop.
+
+One tier is declared by the test module instead, since no fixture can tell it: `serial` (`pytestmark`), for
+tests that bound the server's wall-clock time. scripts/test.sh runs everything else on two pytest-xdist workers
+and these alone afterwards, where no other worker's training skews the clock.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from wechat_twin.training.cli import app
 from wechat_twin.training.demo import SAMPLE_EXPORT
 
 pytestmark = pytest.mark.slow
+# One step each is enough to write every file; the sample export's persona needs more than FAST's 64 tokens.
+DPO_OVERRIDES = ["--max-steps", "1", "--max-length", "256"]
 
 
 def _twin_train(*args: str | Path) -> None:
@@ -55,7 +57,7 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
             adapters / "alice",
             "--memory",
             "--max-steps",
-            "2",
+            "1",
             "--evals",
             "1",
             "--rank",
@@ -67,9 +69,7 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
         )
         _twin_train("eval", adapters / "alice", "--max-prompts", "1", "--max-tokens", "4")
         feedback = _write_feedback(tmp_path / "feedback")
-        _twin_train(
-            "dpo", adapters / "alice", "-f", feedback, "--out", adapters / "alice-dpo", *FAST, "--max-length", "256"
-        )
+        _twin_train("dpo", adapters / "alice", "-f", feedback, "--out", adapters / "alice-dpo", *FAST, *DPO_OVERRIDES)
         _twin_train("export", adapters / "alice-dpo", "--out", merged, "--ollama")
     finally:
         os.umask(previous)
