@@ -57,7 +57,7 @@ def _post(server: ServerProcess, body: dict) -> httpx.Response:
 
 
 def _greedy(server: ServerProcess, model: str) -> str:
-    reply = _post(server, {"model": model, "messages": STORY, "max_tokens": 24, "temperature": 0})
+    reply = _post(server, {"model": model, "messages": STORY, "max_tokens": 8, "temperature": 0})
     assert reply.status_code == 200, reply.text
     return reply.json()["choices"][0]["message"]["content"]
 

@@ -127,7 +127,7 @@ def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the
             "--out",
             str(report_dir),
             "--max-prompts",
-            "4",
+            "2",
             "--max-tokens",
             "6",
             "--memory",
@@ -145,7 +145,7 @@ def test_eval_memory_reports_four_rows_and_a_verdict_and_tunes_sampling_into_the
     verdict = report["memory"]["verdict"]
     for against in verdict["against"].values():
         assert against["low"] <= against["gain"] <= against["high"]
-    assert "95% bootstrap interval" in verdict["text"] and "4 dev samples" in verdict["text"]
+    assert "95% bootstrap interval" in verdict["text"] and "2 dev samples" in verdict["text"]
     table = (report_dir / "eval.md").read_text()
     assert all(f"| {r['title']} |" in table for r in rows.values()) and verdict["text"] in table
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.tiers import slow_fixture
 from tests.support.tiny_llama import save_tiny_llama
 from wechat_twin.training.cli import app
 
@@ -40,6 +41,7 @@ def _dataset(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def probe_report(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("canaries")
     shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}

@@ -62,7 +62,7 @@ def test_the_owner_picks_ab_candidates_and_labels_through_the_bot(fake_ilink, ru
     assert {c.body["msg"]["context_token"] for c in fake_ilink.sent(owner)} == {"ctx-owner"}
 
     fake_ilink.text(owner, "2")
-    wait_for(lambda: fake_ilink.texts_to(FRIEND), what="the chosen reply")
+    wait_for(lambda: running.statuses() == ["answered"], what="the chosen reply")  # after its last line
     pair = running.bridge.feedback.preference_pairs()[0]
     assert pair["prompt"] == [{"role": "user", "content": "what should we eat"}]
     assert fake_ilink.texts_to(FRIEND) == _lines(pair["chosen"])
