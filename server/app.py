@@ -75,6 +75,7 @@ def create_app(settings: ServerSettings, engine_factory: EngineFactory = create_
             settings.adapters_dir,
             settings.aliases,
             settings.base_revision,
+            base_source=settings.base_source or base.source,
             on_load=lambda name: loads.labels(name).inc(),
         )
         app.state.registry = registry

@@ -269,6 +269,7 @@ def serve(
     settings = ServerSettings(
         model=str(base.path),
         served_name=base.served_name,
+        base_source=base.source,
         base_revision=base.revision,
         adapters_dir=adapters,
         host=host,

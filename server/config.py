@@ -22,6 +22,11 @@ FALLBACK_MAX_TOKENS = 512
 class ServerSettings(BaseModel):
     model: str | None = Field(default=None, description="Local HF folder; None = the embedded default")
     served_name: str | None = None
+    base_source: str | None = Field(
+        default=None,
+        description="What `model` was resolved from (hub id, embedded name, folder), as adapters' twin.json names "
+        "their base; None: `model` itself",
+    )
     base_revision: str | None = Field(
         default=None,
         description="With a hub id: the --revision `model` was taken at; an adapter trained at another is refused",

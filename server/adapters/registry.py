@@ -81,10 +81,13 @@ class AdapterRegistry:
         aliases: dict[str, str],
         base_revision: str | None = None,
         on_load: Callable[[str], None] = lambda name: None,
+        base_source: str | None = None,
     ) -> None:
-        """`on_load(name)` is told of every load onto the engine (the `twin_adapter_loads` metric)."""
+        """`on_load(name)` is told of every load onto the engine (the `twin_adapter_loads` metric); `base_source`
+        is what the base was resolved from (hub id, folder), a clone's twin.json naming either being one of its."""
         self.engine = engine
         self.base_name = base_name
+        self.base_names = (base_name, base_source) if base_source else (base_name,)
         self.base_revision = base_revision
         self.adapters_dir = adapters_dir.resolve() if adapters_dir else None
         self.aliases = dict(aliases)
@@ -174,7 +177,7 @@ class AdapterRegistry:
             raise AdapterInvalid(refused[1])
         try:
             check_adapter_files(
-                folder, self._base_config, self.base_name, self.engine.max_lora_rank, self.base_revision
+                folder, self._base_config, self.base_names, self.engine.max_lora_rank, self.base_revision
             )
             card = read_card(folder)
             memory_path(folder, card)
@@ -280,7 +283,7 @@ class AdapterRegistry:
         folder = served.ref.path
         try:
             validate_adapter_folder(
-                folder, self._base_config, self.base_name, self.engine.max_lora_rank, self.base_revision
+                folder, self._base_config, self.base_names, self.engine.max_lora_rank, self.base_revision
             )
             served.card = read_card(folder)
             memory = open_memory(folder, served.card)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,20 +40,26 @@ def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise AdapterInvalid(f"{path}: not a readable safetensors file ({exc})") from exc
 
 
-def _same_base(card_base: str, base_name: str, base_config: dict[str, Any]) -> bool:
-    """The card's base is the served one, by name or by another spelling of the same model: a local folder,
-    a hub id ORG/NAME and the embedded short name agree on their last part."""
-    if card_base in (base_name, str(base_config.get("_name_or_path", ""))):
+def _same_base(card_base: str, base_names: Sequence[str], base_config: dict[str, Any]) -> bool:
+    """The card's base is the served one, by one of its names or by another spelling of the same model: a local
+    folder, a hub id ORG/NAME and the embedded short name agree on their last part."""
+    if card_base in (*base_names, str(base_config.get("_name_or_path", ""))):
         return True
-    return Path(card_base).name == Path(base_name).name
+    return Path(card_base).name in {Path(name).name for name in base_names}
 
 
 def check_adapter_files(
-    folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int, base_revision: str | None = None
+    folder: Path,
+    base_config: dict[str, Any],
+    base_names: Sequence[str],
+    max_rank: int,
+    base_revision: str | None = None,
 ) -> None:
     """What can be read from the folder's small JSON files (peft's config, `twin.json`): cheap enough to run on
     every folder at start-up, however many clones there are; the weights are checked when one is first used.
-    `base_revision` is the server's `--revision`."""
+    `base_names`: the served name first, then what the base was resolved from (hub id, folder); a `--served-name`
+    is the clients' name for the base, not the one training recorded. `base_revision` is the server's
+    `--revision`."""
     if not folder.is_dir():
         raise AdapterInvalid(f"{folder} is not a folder")
     config_path = folder / "adapter_config.json"
@@ -68,9 +75,10 @@ def check_adapter_files(
     if rank > max_rank:
         raise AdapterInvalid(f"{config_path}: rank r={rank} is above the server's --max-lora-rank {max_rank}")
     card = read_card(folder)
-    if card is not None and not _same_base(card.base_model, base_name, base_config):
+    if card is not None and not _same_base(card.base_model, base_names, base_config):
         raise AdapterInvalid(
-            f"{folder / 'twin.json'}: base_model is {card.base_model!r} but this server serves {base_name!r}"
+            f"{folder / 'twin.json'}: base_model is {card.base_model!r} but this server serves "
+            + " from ".join(map(repr, dict.fromkeys(base_names)))
         )
     if card is not None and card.base_revision and base_revision and card.base_revision != base_revision:
         # Same shapes, other weights: the LoRA would load and answer worse, so it is refused as another base is.
@@ -81,10 +89,14 @@ def check_adapter_files(
 
 
 def validate_adapter_folder(
-    folder: Path, base_config: dict[str, Any], base_name: str, max_rank: int, base_revision: str | None = None
+    folder: Path,
+    base_config: dict[str, Any],
+    base_names: Sequence[str],
+    max_rank: int,
+    base_revision: str | None = None,
 ) -> None:
     """Everything `check_adapter_files` checks, then the weights' shapes against the base model's layers."""
-    check_adapter_files(folder, base_config, base_name, max_rank, base_revision)
+    check_adapter_files(folder, base_config, base_names, max_rank, base_revision)
     weights_path = folder / "adapter_model.safetensors"
     hidden = base_config.get("hidden_size")
     inner = base_config.get("intermediate_size")
