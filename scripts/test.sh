@@ -41,8 +41,7 @@ fi
 ruff check .
 ruff format --check .
 PYTEST=(-m pytest -q -p no:cacheprovider --durations=25)
-# A module at a time, in the order tests/conftest.py gives them (the longest first), not xdist's largest-first.
-PARALLEL=(-n "${TWIN_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder)
+PARALLEL=(-n "${TWIN_TEST_WORKERS:-2}" --dist loadscope)
 
 # run_pass PYTHON ENGINE MARKERS ARGS...: the tests MARKERS selects ("" for all), on the workers, then the serial
 # ones alone. A half that selects nothing (pytest's exit code 5) is not a failure: ARGS may name a few tests.

@@ -42,7 +42,6 @@ SERVER_ARGS = [
     "--chat-key",
     f"{CHAT_KEY_NAME}={CHAT_KEY}:clone=*",
 ]
-TRAINING_FOLDERS = [Path(__file__).parent / "training", Path(__file__).parent / "bench"]
 ADAPTER_PERSONAS = {
     "alice": "You are Alice. You answer like a pirate.",
     "bob": "You are Bob. You answer in short sentences.",
@@ -59,15 +58,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for marker in tiers(item):
             item.add_marker(marker)
-    # Modules that train first, then those that start an engine, then the quick ones (each module kept whole, in
-    # its own order). scripts/test.sh's xdist workers take modules in this order, so the long ones start early and
-    # the quick ones even out the end, where otherwise a worker could be left with one long module.
-    rank: dict[Path, int] = {}
-    for item in items:
-        heavy = item.get_closest_marker("slow") is not None
-        trains = heavy and any(folder in item.path.parents for folder in TRAINING_FOLDERS)
-        rank[item.path] = min(rank.get(item.path, 2), 0 if trains else 1 if heavy else 2)
-    items.sort(key=lambda item: rank[item.path])
 
 
 @pytest.fixture(scope="session")
