@@ -65,7 +65,7 @@ def test_a_served_name_keeps_the_clones_of_a_hub_id_taken_from_the_cache(tmp_pat
     assert _served(settings) == {SERVED, "alice"}
 
 
-def test_the_command_tells_the_app_what_the_base_was_resolved_from(tmp_path, embedded_model, monkeypatch):
+def test_the_command_tells_the_app_what_the_base_was_resolved_from(embedded_model, monkeypatch):
     """The settings `serve` builds its app from; the app itself is not started."""
     built: list[ServerSettings] = []
 
