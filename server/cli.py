@@ -220,6 +220,12 @@ def serve(
     header_timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds a connection has to send a request's headers (then closed)")
     ] = _SERVER.header_timeout_s,
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="Connections open at once (503 and closed above)")
+    ] = _SERVER.max_connections,
+    max_connections_per_client: Annotated[
+        int, typer.Option(min=1, help="Connections one client address holds open (429 and closed above)")
+    ] = _SERVER.max_connections_per_client,
     body_timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds a client has to send its request body (408)")
     ] = _SERVER.body_timeout_s,
@@ -302,6 +308,8 @@ def serve(
         max_pending_requests=max_pending,
         max_pending_per_key=max_pending_per_key,
         header_timeout_s=header_timeout,
+        max_connections=max_connections,
+        max_connections_per_client=max_connections_per_client,
         body_timeout_s=body_timeout,
         request_timeout_s=request_timeout,
         default_max_tokens=default_max_tokens,
@@ -313,9 +321,10 @@ def serve(
     import uvicorn
 
     from wechat_twin.server.app import create_app
-    from wechat_twin.server.transport import uvicorn_options
+    from wechat_twin.server.transport import raise_file_limit, uvicorn_options
 
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_file_limit(settings.max_connections)
     application = create_app(settings)
     uvicorn.run(application, log_level=log_level.value, **uvicorn_options(settings))
     if application.state.supervisor.state is EngineState.FAILED:

@@ -17,6 +17,8 @@ from wechat_twin.server.keys import ChatKey, check_chat_key_name, check_key_set
 REPLY_BUDGET_MARGIN = 1.5
 REPLY_BUDGET_SLACK = 16
 FALLBACK_MAX_TOKENS = 512
+# Requests in flight before 429; also the connections one client address may hold (a proxy is one address).
+MAX_PENDING_REQUESTS = 256
 
 
 class ServerSettings(BaseModel):
@@ -55,10 +57,18 @@ class ServerSettings(BaseModel):
     persona_overrides_client: bool = False
     sampling_overrides_client: bool = False  # the adapter's tuned sampling replaces what a client sends
     max_body_bytes: int = Field(default=1 << 20, gt=0)
-    max_pending_requests: int = Field(default=256, gt=0)
+    max_pending_requests: int = Field(default=MAX_PENDING_REQUESTS, gt=0)
     max_pending_per_key: int = Field(default=64, gt=0, description="Requests in flight per key before 429")
     header_timeout_s: float = Field(
         default=10.0, gt=0, description="Seconds a connection has to send a request's headers (slowloris)"
+    )
+    max_connections: int = Field(
+        default=1024, gt=0, description="Connections open at once before a new one is answered 503 and closed"
+    )
+    max_connections_per_client: int = Field(
+        default=MAX_PENDING_REQUESTS,
+        gt=0,
+        description="Connections one client address holds open before a new one is answered 429 and closed",
     )
     body_timeout_s: float = Field(default=30.0, gt=0, description="Seconds a client has to send its whole body")
     request_timeout_s: float = Field(default=600.0, gt=0)
