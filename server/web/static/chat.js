@@ -1,71 +1,14 @@
 // The chat page: talks to this server's OpenAI-compatible API and the feedback API under /chat/api.
 // The key and the conversations (one per clone) live in this tab only (sessionStorage), unless the owner of the
 // device ticks "Keep on this device" (localStorage, until unticked): a shared browser forgets them on close.
-// Every visible string comes from one table per language (texts.zh.json, texts.en.json): the browser's
-// language picks it (zh-* → Chinese, else English) until the page's switch does, remembered in localStorage.
+// Every visible string comes from one table per language (texts.zh.json, texts.en.json). What it shares with the
+// blind test (the language, the key and its prompt, the HTTP helper, el/bubbles/button) is common.js, loaded first.
 "use strict";
 
-const STORE = "wechat-twin:";
-const LANGUAGES = ["zh", "en"];
-const $ = (id) => document.getElementById(id);
-const state = { models: [], model: null, session: null, controller: null, busy: false, keyReason: null };
-const i18n = { language: "en", texts: {}, dates: null };
-
-class AuthError extends Error {}
-// An error whose message is already in the page's language; any other (the browser's own) is wrapped.
-class PageError extends Error {}
-
-// ---- language ------------------------------------------------------------------------------------
-function browserLanguage() {
-  return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en";
-}
-
-function chosenLanguage() {
-  const saved = localStorage.getItem(STORE + "language");
-  return LANGUAGES.includes(saved) ? saved : browserLanguage();
-}
-
-// The text for `key` in the page's language, with {name} filled from `values`.
-const t = (key, values = {}) => i18n.texts[key].replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
-
-// The browser's own tag when it is of the page's language (en-GB keeps its dates), else the language itself.
-function locale() {
-  const own = navigator.language || "";
-  return own.toLowerCase().split("-")[0] === i18n.language ? own : i18n.language === "zh" ? "zh-CN" : "en";
-}
-
-async function useLanguage(language) {
-  const response = await fetch(`/chat/static/texts.${language}.json`);
-  i18n.texts = await response.json();
-  i18n.language = language;
-  i18n.dates = new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" });
-  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
-  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-  for (const attribute of ["title", "placeholder", "aria-label"]) {
-    for (const node of document.querySelectorAll(`[data-t-${attribute}]`)) {
-      node.setAttribute(attribute, t(node.getAttribute(`data-t-${attribute}`)));
-    }
-  }
-  if (state.keyReason) $("key-reason").textContent = t(state.keyReason);
-}
-
-async function switchLanguage() {
-  const next = i18n.language === "zh" ? "en" : "zh";
-  localStorage.setItem(STORE + "language", next);
-  await useLanguage(next);
-  setStatus("");
-  fillPicker();
-  showWho();
-  render();
-}
+const state = { models: [], model: null, session: null, controller: null, busy: false };
 
 // ---- storage -------------------------------------------------------------------------------------
-// The key and the conversations are private; the language, the clone picked and the sampling typed are not.
-const KEEP = STORE + "keep";
-const isPrivate = (name) => name === "key" || name.startsWith("chat:");
-const keeps = () => localStorage.getItem(KEEP) === "1";
-const storeOf = (name) => (isPrivate(name) && !keeps() ? sessionStorage : localStorage);
-
+// Which store holds an item (storeOf, keeps) is common.js's: the key prompt there keeps the key the same way.
 function readJSON(key, fallback) {
   try {
     return JSON.parse(storeOf(key).getItem(STORE + key)) ?? fallback;
@@ -74,8 +17,6 @@ function readJSON(key, fallback) {
   }
 }
 const writeJSON = (key, value) => storeOf(key).setItem(STORE + key, JSON.stringify(value));
-const apiKey = () => storeOf("key").getItem(STORE + "key");
-const forgetKey = () => [sessionStorage, localStorage].forEach((store) => store.removeItem(STORE + "key"));
 
 // Moves the private items to the store `keep` names: ticking keeps them past the tab, unticking forgets them
 // from the device (they stay in this tab until it closes). Private items left in localStorage by a page from
@@ -112,40 +53,7 @@ function sampling() {
   return typed;
 }
 
-// ---- HTTP ----------------------------------------------------------------------------------------
-async function call(path, options = {}) {
-  const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
-  const key = apiKey();
-  if (key) headers.Authorization = "Bearer " + key;
-  let response;
-  try {
-    response = await fetch(path, { ...options, headers });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new PageError(t("offline"));
-  }
-  if (response.status === 401) {
-    // Ask once, and only about the key in use: a late refusal of an older key must not wipe a newer one.
-    if (apiKey() === key && $("key-prompt").hidden) {
-      forgetKey();
-      askForKey(key ? "key_refused" : "key_needed");
-    }
-    throw new AuthError("a key is needed");
-  }
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      message = (await response.json()).error.message || message;
-    } catch {
-      // not the OpenAI error shape: keep the status line
-    }
-    throw new PageError(t("error", { message }));
-  }
-  return response;
-}
-const postJSON = async (path, body, signal) =>
-  (await call(path, { method: "POST", body: JSON.stringify(body), signal })).json();
-
+// ---- streaming -----------------------------------------------------------------------------------
 // Read an SSE body of chat completion chunks, calling onText with each piece of the reply.
 async function readStream(response, onText) {
   const reader = response.body.getReader();
@@ -173,15 +81,6 @@ async function readStream(response, onText) {
 }
 
 // ---- rendering -----------------------------------------------------------------------------------
-function el(tag, props = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-// A reply that is a burst (lines joined by \n) shows as separate bubbles, as WeChat shows them.
-const bubbles = (text) =>
-  text.split("\n").filter((line) => line.trim()).map((line) => el("div", { className: "bubble", textContent: line }));
-const button = (label, onclick, props = {}) => el("button", { type: "button", textContent: label, onclick, ...props });
 // A button whose text and tooltip come from the table: `key` and, where the table has it, `key_title`.
 const textButton = (key, onclick, props = {}) =>
   button(t(key), onclick, { title: i18n.texts[key + "_title"] ?? "", ...props });
@@ -191,15 +90,6 @@ const TIME_GAP_MS = 5 * 60 * 1000;
 function timeLabel(message, previousAt) {
   if (!message.at || (previousAt && message.at - previousAt < TIME_GAP_MS)) return null;
   return el("p", { className: "time", textContent: i18n.dates.format(new Date(message.at)) });
-}
-
-function setStatus(text) {
-  $("status").textContent = text;
-}
-
-function showError(error) {
-  if (error instanceof AuthError) return;
-  setStatus(error instanceof PageError ? error.message : t("error", { message: error.message }));
 }
 
 function setBusy(busy) {
@@ -439,24 +329,7 @@ function stop() {
   if (state.controller) state.controller.abort();
 }
 
-// ---- start-up and the key ------------------------------------------------------------------------
-function askForKey(reason) {
-  state.keyReason = reason;
-  $("key-reason").textContent = t(reason);
-  $("key-prompt").hidden = false;
-  $("key").value = "";
-  $("key").focus();
-}
-
-function useKey(event) {
-  event.preventDefault();
-  storeOf("key").setItem(STORE + "key", $("key").value.trim());
-  $("key-prompt").hidden = true;
-  state.keyReason = null;
-  $("key-reason").textContent = "";
-  load();
-}
-
+// ---- start-up ------------------------------------------------------------------------------------
 function pickModel(id) {
   state.model = id;
   state.pair = null;
@@ -483,10 +356,7 @@ function fillPicker() {
 
 async function load() {
   try {
-    const [models, session] = await Promise.all([
-      call("/v1/models").then((r) => r.json()),
-      call("/chat/api/session").then((r) => r.json()),
-    ]);
+    const [models, session] = await Promise.all([getJSON("/v1/models"), getJSON("/chat/api/session")]);
     state.session = session;
     $("blind-link").hidden = !session.blind;
     const ids = new Set(models.data.map((m) => m.id));
@@ -505,8 +375,16 @@ async function load() {
   }
 }
 
+// What a switch of language redraws.
+function redraw() {
+  setStatus("");
+  fillPicker();
+  showWho();
+  render();
+}
+
 async function start() {
-  await useLanguage(chosenLanguage());
+  await setUpPage({ load, redraw });
   localStorage.removeItem(STORE + "sampling");
   keepOnDevice(keeps());
   $("keep").addEventListener("change", (event) => keepOnDevice(event.target.checked));
@@ -520,8 +398,6 @@ async function start() {
   $("new-chat").addEventListener("click", newChat);
   $("export").addEventListener("click", exportChat);
   $("clone").addEventListener("change", (event) => pickModel(event.target.value));
-  $("key-form").addEventListener("submit", useKey);
-  $("language").addEventListener("click", switchLanguage);
   load();
 }
 

@@ -283,5 +283,7 @@ def test_the_page_opens_without_a_key_and_holds_no_data(blind_server):
     """Like /chat: static, it asks for the key when the API answers 401; the gate must let it through."""
     page = httpx.get(f"{blind_server.root_url}/chat/blind")
     assert page.status_code == 200 and "/chat/static/blind.js" in page.text
+    for script in ("common.js", "blind.js"):  # common.js: what it shares with the chat page
+        assert httpx.get(f"{blind_server.root_url}/chat/static/{script}").status_code == 200
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "好呀" not in page.text and MOM not in page.text
