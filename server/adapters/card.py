@@ -25,6 +25,8 @@ CARD_FILE = "twin.json"
 class TwinCard(BaseModel):
     """The contents of `twin.json` (docs/adapters.md)."""
 
+    # Unknown fields are kept: a newer trainer's, and an older card's `data_window`, the sessions trained on,
+    # which now has its own file beside the card (`window.json`) and only `twin-train update` reads.
     model_config = ConfigDict(extra="allow")
 
     base_model: str = Field(description="Served name or local path of the base model the LoRA was trained on")
@@ -45,11 +47,6 @@ class TwinCard(BaseModel):
         default=None,
         description="The `twin-train data` options the training data was made with, which `twin-train update` "
         "reads new exports with; none on cards written before updates",
-    )
-    data_window: dict[str, Any] | None = Field(
-        default=None,
-        description="The training data's `first` and `last` message time and its `sessions` (identity -> digest); "
-        "after an update, the parent's and the new ones together",
     )
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     date_split: dict[str, Any] = Field(default_factory=dict)

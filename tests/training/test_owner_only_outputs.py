@@ -1,10 +1,10 @@
 """Every file the pipeline writes from a chat history is the owner's alone: data → sft → eval → dpo → export.
 
 One run of each command on the embedded model, the smallest that still writes every kind of file
-(dataset with memory and LLaMA-Factory copies, adapter with loss curve, log and memory copy, eval report
-and plot, the bridge's feedback database and export, the DPO child, the merged model with its Modelfile),
-under umask 000 so that every mode is the code's doing. Then each output folder is walked: folders 0700,
-files 0600 (issue 27: adapter folders, log_history.json, loss.png were 0755/0644).
+(dataset with memory and LLaMA-Factory copies, adapter with loss curve, log, memory copy and data window,
+eval report and plot, the bridge's feedback database and export, the DPO child with its parent's window, the
+merged model with its Modelfile), under umask 000 so that every mode is the code's doing. Then each output
+folder is walked: folders 0700, files 0600 (issue 27: adapter folders, log_history.json, loss.png were 0755/0644).
 """
 
 from __future__ import annotations
@@ -82,10 +82,12 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
         "adapters/alice/log_history.json",
         "adapters/alice/adapter_config.json",
         "adapters/alice/memory.sqlite",
+        "adapters/alice/window.json",
         "adapters/alice/eval/eval.png",
         "feedback/feedback.db",
         "feedback/preference.jsonl",
         "adapters/alice-dpo/twin.json",
+        "adapters/alice-dpo/window.json",
         "merged/Modelfile",
     ):
         assert expected in written, f"the run wrote no {expected}: {sorted(written)}"

@@ -1,6 +1,10 @@
 """What a dataset records so that it can be extended later (`twin-train update`): the options it was made
 with, and its window, the sessions it trained on.
 
+An adapter keeps its window in its own file, `window.json` beside `twin.json`: it grows with the export
+(an entry per session trained on, thousands for a long history) and only `twin-train update` reads it,
+while the server parses `twin.json` at every adapter scan.
+
 A session's identity is its contact key and start (the memory file's `session`); its digest hashes its
 samples' texts too, so a session that grew after the old export was made (the owner kept talking within the
 gap) is told apart from one read again unchanged. The texts are the turns as cut, after cleaning and before
@@ -12,14 +16,17 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wechat_twin.memory.store import session_key
+from wechat_twin.private_files import copy_private, write_private
 
 DIGEST_CHARS = 16
+WINDOW_FILE = "window.json"
 # The options `twin-train data` records: every field a run is made with, but where it writes and how it shows.
 _NOT_RECORDED = {"out", "progress", "known_sessions", "known_last"}
 
@@ -74,6 +81,23 @@ def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     firsts = [t for t in (old.get("first"), new.get("first")) if t]
     lasts = [t for t in (old.get("last"), new.get("last")) if t]
     return window(min(firsts, default=None), max(lasts, default=None), {**old["sessions"], **new["sessions"]})
+
+
+def write_window(adapter_dir: Path, window: dict[str, Any]) -> Path:
+    """The adapter's `window.json`, owner-only: its session identities name contacts and times."""
+    return write_private(Path(adapter_dir) / WINDOW_FILE, json.dumps(window, ensure_ascii=False, indent=1) + "\n")
+
+
+def read_window(adapter_dir: Path) -> dict[str, Any] | None:
+    """The adapter's `window.json`, or None when it has none."""
+    path = Path(adapter_dir) / WINDOW_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def carry_window(parent_dir: Path, adapter_dir: Path) -> None:
+    """A continuation that learns no new sessions (DPO, KTO) covers its parent's: the parent's file, copied."""
+    if (Path(parent_dir) / WINDOW_FILE).is_file():
+        copy_private(Path(parent_dir) / WINDOW_FILE, Path(adapter_dir) / WINDOW_FILE)
 
 
 def recorded_options(options: Any) -> dict[str, Any]:

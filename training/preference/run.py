@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from wechat_twin.output import progress_console
 from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
+from wechat_twin.training.dataset.window import carry_window
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair, load_feedback
 from wechat_twin.training.preference.metrics import EvalSet, compare, score_set
 from wechat_twin.training.preference.parent import ParentAdapter, load_trainable, read_parent, training_dtype
@@ -182,5 +184,7 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
             "metrics": metrics,
         }
     )
-    save_adapter(trained, out, TwinCard.model_validate(card.model_dump()))
+    # The parent's window goes along: the child's weights learnt its sessions, and an update can continue it
+    carried = TwinCard.model_validate(card.model_dump())
+    save_adapter(trained, out, carried, extra_files=partial(carry_window, parent.path))
     return out

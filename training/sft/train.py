@@ -43,6 +43,7 @@ from wechat_twin.training.common.model_loading import (
     training_dtype,
 )
 from wechat_twin.training.common.samples import Messages, SampleFile, read_report, read_sample_file
+from wechat_twin.training.dataset.window import write_window
 from wechat_twin.training.memory_samples import dataset_memory, with_recalled
 from wechat_twin.training.plots import plot_losses
 from wechat_twin.training.sft.reply_length import owner_reply_tokens_p99
@@ -320,11 +321,10 @@ def _card(options: SFTOptions, inputs: SFTInputs, metrics: dict[str, Any], proce
         memory_k=options.recall_k,
         rhythm=report.get("rhythm"),
         data_options=report.get("options"),
-        data_window=report.get("window"),
     )
 
 
-def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
+def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard, window: dict[str, Any] | None) -> None:
     """Every process takes part (FSDP gathers its shards); the main one writes and clears the checkpoints."""
     out = inputs.out
 
@@ -335,6 +335,8 @@ def _write_adapter(trainer: Any, inputs: SFTInputs, card: TwinCard) -> None:
             copy_private(inputs.memory, folder / MEMORY_FILE)
         if inputs.heldout is not None:  # the blind test's moments: chats this adapter never trained on
             copy_private(inputs.heldout, folder / HELDOUT_FILE)
+        if window is not None:  # the sessions trained on, which `twin-train update` leaves out
+            write_window(folder, window)
 
     save_adapter(trainer.model, out, card, trainer=trainer, extra_files=loss_files)
     if trainer.accelerator.is_main_process:
@@ -393,9 +395,11 @@ def run_sft(
     *,
     start_from: Path | None = None,
     finish_card: Callable[[TwinCard], TwinCard] | None = None,
+    window: dict[str, Any] | None = None,
 ) -> Path:
     """Train and write the adapter folder; returns it. `start_from`: continue from that adapter's LoRA
-    (`build_trainer`); `finish_card`: what the caller adds to the card (an update's parent and window)."""
+    (`build_trainer`); `finish_card`: what the caller adds to the card (an update's parent); `window`: the
+    sessions the adapter covers (`window.json`) when not only its dataset's (an update's: its parent's too)."""
     inputs = check_inputs(options)
 
     import torch
@@ -431,7 +435,8 @@ def run_sft(
         lock_down(inputs.checkpoints)  # a resumed run's older checkpoints too
     metrics = _metrics(trainer, result, time.monotonic() - started, inputs.dev is not None)
     card = _card(options, inputs, metrics, process.num_processes, trainer.processing_class)
-    _write_adapter(trainer, inputs, finish_card(card) if finish_card else card)
+    window = window if window is not None else inputs.report.get("window")
+    _write_adapter(trainer, inputs, finish_card(card) if finish_card else card, window)
     if process.is_main_process:
         progress_console().print(
             f"[green]adapter written[/] {inputs.out}  train loss {metrics['train_loss']:.3f}"

@@ -29,7 +29,7 @@ from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.basemodel import Hub
 from wechat_twin.training.adapter_output import prepare_output_dir
 from wechat_twin.training.dataset.pipeline import PipelineOptions, run
-from wechat_twin.training.dataset.window import merged
+from wechat_twin.training.dataset.window import WINDOW_FILE, merged, read_window
 from wechat_twin.training.dataset.writer import json_document, jsonl, write_files
 from wechat_twin.training.sft.train import LrScheduler, SFTOptions, run_sft
 
@@ -131,13 +131,16 @@ def read_parent(adapter: Path) -> Parent:
     card = read_card(folder) if folder.is_dir() else None
     if card is None:
         raise UpdateError(f"{folder}: not an adapter folder with a twin.json (give the folder `twin-train sft` wrote)")
-    if card.data_options is None or card.data_window is None:
+    window = read_window(folder)
+    if window is None:  # a card written before window.json held the window itself
+        window = (card.model_extra or {}).get("data_window")
+    if card.data_options is None or window is None:
         raise UpdateError(
-            f"{folder / 'twin.json'}: it records no data options and data window (written before updates "
-            "existed), so the new chats cannot be told from the ones it learnt; make its dataset again with "
-            "`twin-train data` and train it with `twin-train sft` once, then update that adapter"
+            f"{folder}: it records no data options and data window (twin.json's `data_options`, {WINDOW_FILE}; "
+            "written before updates existed), so the new chats cannot be told from the ones it learnt; make its "
+            "dataset again with `twin-train data` and train it with `twin-train sft` once, then update that adapter"
         )
-    return Parent(folder, card, card.data_options, card.data_window)
+    return Parent(folder, card, card.data_options, window)
 
 
 def _pipeline_options(parent: Parent, options: UpdateOptions, data_out: Path) -> PipelineOptions:
@@ -222,7 +225,6 @@ def _lineage(parent: Parent, digest: str) -> Any:
     def finish(card: TwinCard) -> TwinCard:
         card.parent_adapter = parent.folder.name
         card.parent = {"name": parent.folder.name, "path": str(parent.folder), "digest": digest}
-        card.data_window = merged(parent.window, card.data_window or {"sessions": {}})
         return card
 
     return finish
@@ -253,5 +255,6 @@ def run_update(options: UpdateOptions) -> tuple[Path, dict[str, Any]]:
         report["memory"] = {**report.get("memory", {}), **extended}
     write_files(data_out, {"train.jsonl": jsonl(new_train + replayed), "report.json": json_document(report)})
     sft = _sft_options(parent, options, data_out, out)
-    run_sft(sft, start_from=parent.folder, finish_card=_lineage(parent, digest))
+    window = merged(parent.window, report.get("window") or {"sessions": {}})  # what the update covers
+    run_sft(sft, start_from=parent.folder, finish_card=_lineage(parent, digest), window=window)
     return out, report

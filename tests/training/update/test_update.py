@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.support.tiny_llama import save_tiny_llama
 from tests.training.formats.export_files import SHANGHAI, T0, read_jsonl, shape_e
 from wechat_twin.training.cli import app
 from wechat_twin.training.dataset.pipeline import chat_key
+from wechat_twin.training.update.run import read_parent
 
 DAY = 86_400
 REPLAY = 0.5
@@ -153,6 +155,10 @@ def test_replay_share_of_the_parents_samples(update, parent):
     assert report["replay"]["samples"] == len(replayed) and report["update"]["dropped"] == 1
 
 
+def window_of(adapter: Path) -> dict:
+    return json.loads((adapter / "window.json").read_text(encoding="utf-8"))
+
+
 def test_card_names_its_parent_and_the_window_it_covers(update, parent):
     adapter = update[1]
     card = json.loads((adapter / "twin.json").read_text(encoding="utf-8"))
@@ -160,7 +166,10 @@ def test_card_names_its_parent_and_the_window_it_covers(update, parent):
     weights = hashlib.sha256((parent / "adapter_model.safetensors").read_bytes()).hexdigest()
     assert card["parent_adapter"] == "jay"
     assert card["parent"] == {"name": "jay", "path": str(parent), "digest": weights}
-    window, old = card["data_window"], parent_card["data_window"]
+    # The sessions are in window.json, owner-only; twin.json, which the server parses at every scan, stays small
+    assert "data_window" not in card and "data_window" not in parent_card
+    assert all(stat.S_IMODE((folder / "window.json").stat().st_mode) == 0o600 for folder in (adapter, parent))
+    window, old = window_of(adapter), window_of(parent)
     assert len(old["sessions"]) == 7 and old["sessions"].items() <= window["sessions"].items()
     new_train = {f"{chat}/{start}" for chat, start in expected({"7": [4, 5], "9": [-3]})}
     assert set(window["sessions"]) == set(old["sessions"]) | new_train  # dev sessions are not in it
@@ -199,15 +208,43 @@ def test_memory_gains_the_new_train_exchanges_and_no_dev_ones(update, parent):
         assert indexed == sum(new.values())
 
 
-def test_an_adapter_without_a_data_window_is_refused_with_the_reason(tmp_path, parent):
-    old = tmp_path / "old-card"
-    old.mkdir()
+def test_an_update_of_an_update_adds_its_new_sessions_to_the_window(update):
+    """The same export again: the sessions the first update held out as dev are new now, the rest known."""
+    _, first, _ = update
+    export = first.parent.parent / "new" / "messages.csv"
+    options = ("--dev-fraction", "0", "--max-steps", "1", "--learning-rate", "1e-9")
+    result = twin_train("update", first, export, "--out", first.parent / "jay-3", *options)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        "sessions: 2 new (1 after the parent's last message), 9 already known, 1 dropped (known, but changed since)"
+    )
+    window, old = window_of(first.parent / "jay-3"), window_of(first)
+    first_dev = {f"{chat}/{start}" for chat, start in expected({"7": [6], "9": [-2]})}
+    assert window["sessions"] == old["sessions"] | {s: window["sessions"][s] for s in first_dev}
+    assert window["first"] == old["first"] and window["last"] > old["last"]
+
+
+def copy_weights(parent: Path, folder: Path, card: dict) -> Path:
+    """An adapter folder with `parent`'s weights and `card` as its twin.json (and no window.json)."""
+    folder.mkdir()
+    (folder / "twin.json").write_text(json.dumps(card), encoding="utf-8")
+    (folder / "adapter_model.safetensors").write_bytes((parent / "adapter_model.safetensors").read_bytes())
+    return folder
+
+
+def test_a_card_from_before_window_json_still_gives_its_window(tmp_path, parent):
     card = json.loads((parent / "twin.json").read_text(encoding="utf-8"))
-    for field in ("data_options", "data_window"):
-        del card[field]
-    (old / "twin.json").write_text(json.dumps(card), encoding="utf-8")
-    (old / "adapter_model.safetensors").write_bytes((parent / "adapter_model.safetensors").read_bytes())
+    old = copy_weights(parent, tmp_path / "old-card", card | {"data_window": window_of(parent)})
+    assert read_parent(old).window == window_of(parent)
+
+
+def test_an_adapter_without_a_data_window_is_refused_with_the_reason(tmp_path, parent):
+    card = json.loads((parent / "twin.json").read_text(encoding="utf-8"))
     export = shape_e(tmp_path / "messages.csv", rows_of(NEW))
-    result = twin_train("update", old, export, "--out", tmp_path / "out")
-    assert result.exit_code == 1
-    assert "records no data options and data window" in result.output and not (tmp_path / "out").exists()
+    without_options = {k: v for k, v in card.items() if k != "data_options"}
+    for name, written in (("no-options", without_options), ("no-window", card)):  # neither has window.json
+        folder = copy_weights(parent, tmp_path / name, written)
+        result = twin_train("update", folder, export, "--out", tmp_path / f"{name}-out")
+        assert result.exit_code == 1
+        assert "records no data options and data window" in result.output, result.output
+        assert "window.json" in result.output and not (tmp_path / f"{name}-out").exists()
