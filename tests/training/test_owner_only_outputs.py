@@ -2,9 +2,10 @@
 
 One run of each command on the embedded model, the smallest that still writes every kind of file
 (dataset with memory and LLaMA-Factory copies, adapter with loss curve, log, memory copy and data window,
-eval report and plot, the bridge's feedback database and export, the DPO child with its parent's window, the
-merged model with its Modelfile), under umask 000 so that every mode is the code's doing. Then each output
-folder is walked: folders 0700, files 0600 (issue 27: adapter folders, log_history.json, loss.png were 0755/0644).
+eval report and plot, the bridge's feedback database and export, the DPO child with its parent's memory,
+held-out moments and window, the merged model with its Modelfile), under umask 000 so that every mode is
+the code's doing. Then each output folder is walked: folders 0700, files 0600 (issue 27: adapter folders,
+log_history.json, loss.png were 0755/0644).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
         "feedback/preference.jsonl",
         "adapters/alice-dpo/twin.json",
         "adapters/alice-dpo/window.json",
+        "adapters/alice-dpo/memory.sqlite",
+        "adapters/alice-dpo/heldout.jsonl",
         "merged/Modelfile",
     ):
         assert expected in written, f"the run wrote no {expected}: {sorted(written)}"

@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wechat_twin.errors import TwinError
+from wechat_twin.memory.store import MEMORY_FILE
 from wechat_twin.output import progress_console
+from wechat_twin.private_files import copy_private
+from wechat_twin.server.adapters.adapter_memory import memory_path
 from wechat_twin.server.adapters.card import TwinCard
+from wechat_twin.server.adapters.heldout import HELDOUT_FILE
 from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
 from wechat_twin.training.dataset.window import carry_window
@@ -182,9 +186,22 @@ def run_preference(method: PreferenceMethod, job: PreferenceJob) -> Path:
             "data": _feedback_counts(feedback, split, adapters),
             "training_args": {**settings.as_card_args(), **method.card_args(), "parent_path": str(parent.path)},
             "metrics": metrics,
+            "memory": None,  # the parent's memory is copied in under the default name (`_carry`)
         }
     )
-    # The parent's window goes along: the child's weights learnt its sessions, and an update can continue it
-    carried = TwinCard.model_validate(card.model_dump())
-    save_adapter(trained, out, carried, extra_files=partial(carry_window, parent.path))
+    save_adapter(trained, out, TwinCard.model_validate(card.model_dump()), extra_files=partial(_carry, parent))
     return out
+
+
+def _carry(parent: ParentAdapter, folder: Path) -> None:
+    """What the parent serves and is judged with goes along: the child is the same clone, better chosen.
+
+    Its memory (copied under the default name: the card's `memory` is cleared), the blind test's held-out
+    moments (feedback never trains on the export's dev chats) and the window of sessions an update continues.
+    """
+    memory = memory_path(parent.path, parent.card)
+    if memory is not None:
+        copy_private(memory, folder / MEMORY_FILE)
+    if (parent.path / HELDOUT_FILE).is_file():
+        copy_private(parent.path / HELDOUT_FILE, folder / HELDOUT_FILE)
+    carry_window(parent.path, folder)

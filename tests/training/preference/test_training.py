@@ -20,8 +20,12 @@ import pytest
 from safetensors.numpy import load_file
 from typer.testing import CliRunner
 
+from tests.support.memory import write_memory
 from tests.support.tiers import slow_fixture
-from wechat_twin.server.adapters.card import read_card
+from wechat_twin.memory.store import MEMORY_FILE
+from wechat_twin.server.adapters.adapter_memory import memory_path
+from wechat_twin.server.adapters.card import read_card, write_card
+from wechat_twin.server.adapters.heldout import HELDOUT_FILE, read_moments
 from wechat_twin.training.cli import app
 
 QUESTIONS = [
@@ -58,6 +62,7 @@ FAST = [
 
 LABELS = [bool(i % 2) for i in range(len(QUESTIONS))]  # the labelled reply of question i is GOOD when i is odd
 BETA = 0.1  # the --beta default, which FAST leaves alone
+PARENT_MEMORY = "recall.sqlite"  # not the default name: the card says where it is
 
 
 def _write_feedback(folder: Path) -> Path:
@@ -96,9 +101,19 @@ def _train(method: str, parent: Path, feedback: Path, *extra: str) -> Path:
 
 @pytest.fixture(scope="module")
 def parent(adapters_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the session's `alice` adapter (a LoRA on the embedded base with a twin.json) to continue."""
+    """A copy of the session's `alice` adapter (a LoRA on the embedded base with a twin.json) to continue,
+    with what a clone serves and is judged with: a memory its card names, and held-out moments."""
     folder = tmp_path_factory.mktemp("pref") / "adapters" / "alice"
     shutil.copytree(adapters_dir / "alice", folder)
+    write_memory(folder).rename(folder / PARENT_MEMORY)
+    card = read_card(folder)
+    card.memory = PARENT_MEMORY
+    write_card(folder, card)
+    moment = {
+        "chat": "妈妈",
+        "messages": [{"role": "user", "content": "吃了吗"}, {"role": "assistant", "content": "吃啦"}],
+    }
+    (folder / HELDOUT_FILE).write_text(json.dumps(moment, ensure_ascii=False) + "\n", encoding="utf-8")
     return folder
 
 
@@ -183,6 +198,16 @@ def _assert_card_from_parent(child: Path, parent: Path, kind: str):
     assert card.kind == kind and card.parent_adapter == "alice"
     assert (card.base_model, card.system_prompt) == (parent_card.base_model, parent_card.system_prompt)
     return card
+
+
+def test_each_child_serves_with_its_parents_memory_and_is_judged_on_its_held_out_moments(
+    parent, dpo_adapter, kto_adapter
+):
+    memory = (parent / PARENT_MEMORY).read_bytes()
+    for child in (dpo_adapter, kto_adapter):
+        assert memory_path(child, read_card(child)) == child / MEMORY_FILE, child.name
+        assert (child / MEMORY_FILE).read_bytes() == memory, child.name
+        assert read_moments(child) == read_moments(parent) != [], child.name
 
 
 def _margins(scores: dict[str, list[ReplyLogp]]) -> list[float]:
