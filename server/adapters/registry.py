@@ -17,6 +17,7 @@ never what one already admitted (a stream included) is generating with.
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import json
 import logging
@@ -31,9 +32,19 @@ from wechat_twin.names import ADAPTER_NAME_RULE, is_adapter_name, is_plain_name,
 from wechat_twin.server.adapters.adapter_memory import memory_path, open_memory
 from wechat_twin.server.adapters.card import TwinCard, read_card
 from wechat_twin.server.adapters.validation import AdapterInvalid, check_adapter_files, validate_adapter_folder
-from wechat_twin.server.adapters.versions import Promotion, PromotionRecords, promoted, rolled_back, versions_of
+from wechat_twin.server.adapters.versions import (
+    PROMOTION_SUFFIX,
+    Promotion,
+    PromotionRecords,
+    promoted,
+    rolled_back,
+    versions_of,
+)
 from wechat_twin.server.engines.base import AdapterRef, Engine
 from wechat_twin.server.errors import OpenAIError
+
+# A promotion record that fails to be written with these is on a read-only folder, not a passing fault.
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 logger = logging.getLogger("wechat_twin.server")
 
@@ -395,9 +406,15 @@ class AdapterRegistry:
         try:
             records.set(clone, promotion)
         except OSError as exc:
-            raise OpenAIError(
-                500, f"the promotion record of '{clone}' cannot be written, nothing switched: {self._public(exc)}"
-            ) from exc
+            unwritable = f"the promotion record of '{clone}' cannot be written, nothing switched: {self._public(exc)}"
+            if exc.errno in _READ_ONLY:  # the folder is read-only here (a Kubernetes volume): retrying will not help
+                raise OpenAIError(
+                    409,
+                    f"{unwritable}; this server's adapters folder is read-only: write "
+                    f"{clone}{PROMOTION_SUFFIX} into it where it is writable, and every server reads it again",
+                    code="adapters_read_only",
+                ) from exc
+            raise OpenAIError(503, unwritable, code="promotion_record_unwritable") from exc
 
     def _versioned_records(self, clone: str) -> PromotionRecords:
         """The records, for a clone whose bare name is free for its versions."""

@@ -35,10 +35,12 @@ _MEANINGS = {
     408: "The request body did not arrive within --body-timeout",
     413: "The request body is larger than --max-body-bytes",
     415: "The body is not sent as `Content-Type: application/json`",
+    409: "This server's adapters folder is read-only: the promotion record cannot be written there",
     421: "The Host header is not this server's address nor one of --allowed-hosts",
     429: "Too many requests in flight (--max-pending); retry after `Retry-After` seconds",
     500: "A bug of the server's",
-    503: "The engine died and is being restarted; retry after `Retry-After` seconds",
+    503: "The engine died and is being restarted (retry after `Retry-After` seconds), or a promotion record could "
+    "not be written",
     504: "The generation took longer than --request-timeout",
 }
 
@@ -51,6 +53,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 GENERATION_ERRORS = error_responses(400, 401, 404, 408, 413, 415, 421, 429, 500, 503, 504)
 READ_ERRORS = error_responses(401, 404, 421, 500)
 ADMIN_ERRORS = error_responses(400, 401, 403, 404, 408, 413, 415, 421, 500)
+PROMOTION_ERRORS = error_responses(400, 401, 403, 404, 408, 409, 413, 415, 421, 500, 503)
 
 
 def install_openapi(app: FastAPI) -> None:

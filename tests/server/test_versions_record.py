@@ -1,9 +1,13 @@
 """The promotion record on the real app (fake engine, over HTTP): kept over a restart, never pointing at a version
-that cannot be served, refused whole when unreadable, and changed by the admin key only."""
+that cannot be served, refused whole when unreadable, refused as such on a read-only folder, and changed by the
+admin key only."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,6 +27,21 @@ def versions_dir(tmp_path: Path, adapters_dir: Path) -> Path:
     shutil.copytree(adapters_dir / "alice", root / "me@1")
     shutil.copytree(adapters_dir / "bob", root / "me@2")
     return root
+
+
+@pytest.fixture
+def read_only_versions_dir(versions_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """The same versions on a read-only filesystem, as the Kubernetes manifests mount the adapters volume."""
+    mount = tmp_path / "volume"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount)], check=False).returncode:
+        pytest.skip("mounting a read-only filesystem needs root")
+    try:
+        shutil.copytree(versions_dir, mount / "adapters")
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        yield mount / "adapters"
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], check=False)
 
 
 def _settings(folder: Path) -> ServerSettings:
@@ -96,3 +115,19 @@ def test_an_unreadable_record_is_refused_not_guessed_at(versions_dir):
         assert {"me@1", "me@2"} <= {card["id"] for card in listed.json()["data"]}
         assert _post(server, "promote_adapter", {"lora_name": "me@1"}).status_code == 200  # written whole over it
         assert _persona_served(server, "me") == "alice"
+
+
+def test_on_a_read_only_folder_a_promotion_is_409_with_the_way_round_it_and_nothing_switches(
+    read_only_versions_dir, tmp_path
+):
+    settings = _settings(read_only_versions_dir).model_copy(update={"feedback_db": tmp_path / "feedback.db"})
+    with serve_fake(settings) as server:
+        refused = _post(server, "promote_adapter", {"lora_name": "me@1"})
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "adapters_read_only"
+        assert "nothing switched" in error["message"] and "write me.promoted.json" in error["message"]
+        assert str(read_only_versions_dir) not in error["message"]
+        back = _post(server, "rollback_adapter", {"clone": "me"})  # to me@1, the highest below me@2
+        assert (back.status_code, back.json()["error"]["code"]) == (409, "adapters_read_only")
+        assert _persona_served(server, "me") == "bob"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wechat_twin.names import ADAPTER_NAME_PATTERN, split_version
 from wechat_twin.server.api.adapters.protocol import PromoteAdapterRequest, PromotionResponse, RollbackAdapterRequest
-from wechat_twin.server.api.openapi import ADMIN_ERRORS
+from wechat_twin.server.api.openapi import ADMIN_ERRORS, PROMOTION_ERRORS
 from wechat_twin.server.auth import require_admin_key
 
 router = APIRouter(dependencies=[Depends(require_admin_key)])
@@ -40,14 +40,14 @@ async def unload_lora_adapter(request: Request, body: UnloadLoRAAdapterRequest) 
     return PlainTextResponse(f"Success: LoRA adapter '{body.lora_name}' removed successfully.")
 
 
-@router.post("/promote_adapter", responses=ADMIN_ERRORS)
+@router.post("/promote_adapter", responses=PROMOTION_ERRORS)
 async def promote_adapter(request: Request, body: PromoteAdapterRequest) -> PromotionResponse:
     """Requests admitted from now on for the clone get this version; those admitted before finish on theirs."""
     previous, now = await request.app.state.registry.promote(body.lora_name)
     return PromotionResponse(clone=split_version(body.lora_name)[0], previous=previous, promoted=now)
 
 
-@router.post("/rollback_adapter", responses=ADMIN_ERRORS)
+@router.post("/rollback_adapter", responses=PROMOTION_ERRORS)
 async def rollback_adapter(request: Request, body: RollbackAdapterRequest) -> PromotionResponse:
     """Back to the version promoted before the one serving now."""
     previous, now = await request.app.state.registry.rollback(body.clone)
