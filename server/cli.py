@@ -326,7 +326,8 @@ def serve(
     logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raise_file_limit(settings.max_connections)
     application = create_app(settings)
-    uvicorn.run(application, log_level=log_level.value, **uvicorn_options(settings))
+    options = uvicorn_options(settings, on_refusal=application.state.metrics.refused_connection)
+    uvicorn.run(application, log_level=log_level.value, **options)
     if application.state.supervisor.state is EngineState.FAILED:
         raise typer.Exit(1)
 

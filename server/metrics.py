@@ -58,5 +58,15 @@ class ServerMetrics:
             registry=self.registry,
         )
 
+        self.connections_refused = Counter(
+            "twin_connections_refused",
+            "Connections answered and closed: 429 beyond --max-connections-per-client, 503 beyond --max-connections",
+            ["status"],
+            registry=self.registry,
+        )
+
+    def refused_connection(self, status: int) -> None:
+        self.connections_refused.labels(str(status)).inc()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

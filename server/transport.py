@@ -24,6 +24,7 @@ import asyncio
 import logging
 import resource
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,10 +98,12 @@ def _answer(error: OpenAIError) -> Any:
 
 
 def guarded_protocol(
-    limits: ConnectionLimits, base: type[asyncio.Protocol] = AutoHTTPProtocol
+    limits: ConnectionLimits,
+    base: type[asyncio.Protocol] = AutoHTTPProtocol,
+    on_refusal: Callable[[int], None] | None = None,
 ) -> type[asyncio.Protocol]:
     """uvicorn's own HTTP protocol (httptools if installed, else h11: `base`) with the header timer and the
-    connection limits.
+    connection limits; `on_refusal(status)` is told of each connection refused (the app's metrics).
 
     Both set `cycle` to a new request/response cycle as soon as a request's headers are complete, inside
     `data_received`, and both call `app` for each request: those are the things relied on here, besides
@@ -119,6 +122,8 @@ def guarded_protocol(
             refusal = connections.opened(self._client)
             if refusal is not None:
                 logger.warning("connection from %s refused (%s): %s", self._client, refusal.status, refusal.message)
+                if on_refusal is not None:
+                    on_refusal(refusal.status)
                 self.app = _answer(refusal)
                 self._header_timeout_s = min(limits.header_timeout_s, OVER_LIMIT_HEADER_TIMEOUT_S)
             self._start_header_timer()
@@ -173,13 +178,14 @@ def raise_file_limit(max_connections: int) -> None:
             )
 
 
-def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
-    """What `uvicorn.run` / `uvicorn.Config` is given besides the app and the log level, by the CLI and the tests."""
+def uvicorn_options(settings: ServerSettings, on_refusal: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """What `uvicorn.run` / `uvicorn.Config` is given besides the app and the log level, by the CLI and the tests;
+    `on_refusal`: the app's `metrics.refused_connection`."""
     return {
         "host": settings.host,
         "port": settings.port,
         # off: the client address is the direct peer's, never what a header claims (server.gate).
         "proxy_headers": False,
-        "http": guarded_protocol(ConnectionLimits.of(settings)),
+        "http": guarded_protocol(ConnectionLimits.of(settings), on_refusal=on_refusal),
         "timeout_graceful_shutdown": 5,
     }

@@ -71,7 +71,10 @@ def test_the_command_tells_the_app_what_the_base_was_resolved_from(embedded_mode
 
     def create_app(settings: ServerSettings) -> object:
         built.append(settings)
-        return SimpleNamespace(state=SimpleNamespace(supervisor=SimpleNamespace(state=None)))
+        state = SimpleNamespace(
+            supervisor=SimpleNamespace(state=None), metrics=SimpleNamespace(refused_connection=print)
+        )
+        return SimpleNamespace(state=state)
 
     monkeypatch.setattr("wechat_twin.server.app.create_app", create_app)
     monkeypatch.setattr(uvicorn, "run", lambda application, **kwargs: None)

@@ -20,7 +20,9 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from tests.support.inprocess_server import serve_fake
 from tests.support.server_process import free_port
+from wechat_twin.server.config import ServerSettings
 from wechat_twin.server.transport import OVER_LIMIT_HEADER_TIMEOUT_S, ConnectionLimits, guarded_protocol
 
 # Wall-clock bounds on the server: run alone (scripts/test.sh), not beside another worker's training.
@@ -47,9 +49,11 @@ async def slow_app(scope, receive, send) -> None:
 
 
 @contextmanager
-def serving(base: type[asyncio.Protocol], limits: ConnectionLimits = UNLIMITED) -> Iterator[int]:
+def serving(
+    base: type[asyncio.Protocol], limits: ConnectionLimits = UNLIMITED, refused: list[int] | None = None
+) -> Iterator[int]:
     port = free_port()
-    http = guarded_protocol(limits, base)
+    http = guarded_protocol(limits, base, on_refusal=None if refused is None else refused.append)
     server = uvicorn.Server(uvicorn.Config(slow_app, host="127.0.0.1", port=port, log_level="warning", http=http))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -93,10 +97,10 @@ def test_the_timer_restarts_at_the_next_request_of_a_kept_alive_connection_and_s
         assert closed_after(sock, 5) < TIMEOUT_S + 0.5
 
 
-def get_from(port: int, source: str) -> httpx.Response:
+def get_from(port: int, source: str, path: str = "/") -> httpx.Response:
     """A request from the client address `source` (any of 127.0.0.0/8 reaches the loopback server)."""
     with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=5) as client:
-        return client.get(f"http://127.0.0.1:{port}/")
+        return client.get(f"http://127.0.0.1:{port}{path}")
 
 
 def silent_from(port: int, source: str) -> socket.socket:
@@ -120,10 +124,11 @@ def refusal(response: httpx.Response, status: int) -> dict:
 
 @pytest.mark.parametrize("base", BASES)
 def test_a_client_beyond_its_connections_gets_429_while_another_client_is_served(base):
-    limits = ConnectionLimits(header_timeout_s=30, max_connections=100, max_per_client=3)
-    with serving(base, limits) as port:
+    limits, refused = ConnectionLimits(header_timeout_s=30, max_connections=100, max_per_client=3), []
+    with serving(base, limits, refused) as port:
         held = [silent_from(port, "127.0.0.1") for _ in range(3)]
         error = refusal(get_from(port, "127.0.0.1"), 429)
+        assert refused == [429]
         assert (error["type"], error["code"]) == ("rate_limit_error", "too_many_connections")
         assert "--max-connections-per-client" in error["message"]
         assert get_from(port, "127.0.0.2").status_code == 200
@@ -138,8 +143,8 @@ def test_a_client_beyond_its_connections_gets_429_while_another_client_is_served
 
 @pytest.mark.parametrize("base", BASES)
 def test_beyond_max_connections_a_request_gets_503_and_a_silent_connection_is_closed_at_once(base):
-    limits = ConnectionLimits(header_timeout_s=30, max_connections=2, max_per_client=100)
-    with serving(base, limits) as port:
+    limits, refused = ConnectionLimits(header_timeout_s=30, max_connections=2, max_per_client=100), []
+    with serving(base, limits, refused) as port:
         held = [silent_from(port, "127.0.0.1"), silent_from(port, "127.0.0.2")]
         error = refusal(get_from(port, "127.0.0.3"), 503)
         assert (error["type"], error["code"]) == ("service_unavailable", "too_many_connections")
@@ -147,6 +152,17 @@ def test_beyond_max_connections_a_request_gets_503_and_a_silent_connection_is_cl
         flood = silent_from(port, "127.0.0.3")
         assert closed_after(flood, 5) < OVER_LIMIT_HEADER_TIMEOUT_S + 0.5
         assert all(still_open(sock) for sock in held), "a connection within the limit was closed"
+        assert refused == [503, 503]
+        for sock in held:
+            sock.close()
+
+
+def test_the_servers_metrics_count_refused_connections(embedded_model, adapters_dir):
+    with serve_fake(ServerSettings(adapters_dir=adapters_dir, max_connections_per_client=2)) as server:
+        held = [silent_from(server.port, "127.0.0.1") for _ in range(2)]
+        refusal(get_from(server.port, "127.0.0.1", "/health/live"), 429)
+        metrics = get_from(server.port, "127.0.0.2", "/metrics").text
+        assert 'twin_connections_refused_total{status="429"} 1.0' in metrics, metrics[-2000:]
         for sock in held:
             sock.close()
 

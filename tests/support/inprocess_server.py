@@ -44,7 +44,8 @@ def serve_fake(settings: ServerSettings, knobs: Knobs | None = None) -> Iterator
     knobs = knobs or Knobs()
     app = create_app(settings, lambda _kind, path, options: FakeEngine(path, options, knobs))
     port = free_port()
-    options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": port}  # the CLI's protocol and timers
+    # the CLI's protocol, timers and connection limits, its refusals counted in the app's metrics
+    options = {**uvicorn_options(settings, app.state.metrics.refused_connection), "host": "127.0.0.1", "port": port}
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
