@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from wechat_twin.memory.store import session_key
-from wechat_twin.private_files import copy_private, write_private
+from wechat_twin.private_files import write_private
 
 DIGEST_CHARS = 16
 WINDOW_FILE = "window.json"
@@ -92,12 +92,6 @@ def read_window(adapter_dir: Path) -> dict[str, Any] | None:
     """The adapter's `window.json`, or None when it has none."""
     path = Path(adapter_dir) / WINDOW_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def carry_window(parent_dir: Path, adapter_dir: Path) -> None:
-    """A continuation that learns no new sessions (DPO, KTO) covers its parent's: the parent's file, copied."""
-    if (Path(parent_dir) / WINDOW_FILE).is_file():
-        copy_private(Path(parent_dir) / WINDOW_FILE, Path(adapter_dir) / WINDOW_FILE)
 
 
 def recorded_options(options: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from wechat_twin.server.adapters.card import TwinCard
 from wechat_twin.server.adapters.heldout import HELDOUT_FILE
 from wechat_twin.server.basemodel import HubOptions
 from wechat_twin.training.adapter_output import prepare_output_dir, save_adapter
-from wechat_twin.training.dataset.window import carry_window
+from wechat_twin.training.dataset.window import WINDOW_FILE
 from wechat_twin.training.preference.feedback import Feedback, LabeledReply, PreferencePair, load_feedback
 from wechat_twin.training.preference.metrics import EvalSet, compare, score_set
 from wechat_twin.training.preference.parent import ParentAdapter, load_trainable, read_parent, training_dtype
@@ -199,9 +199,9 @@ def _carry(parent: ParentAdapter, folder: Path) -> None:
     Its memory (copied under the default name: the card's `memory` is cleared), the blind test's held-out
     moments (feedback never trains on the export's dev chats) and the window of sessions an update continues.
     """
+    carried = {name: parent.path / name for name in (HELDOUT_FILE, WINDOW_FILE) if (parent.path / name).is_file()}
     memory = memory_path(parent.path, parent.card)
     if memory is not None:
-        copy_private(memory, folder / MEMORY_FILE)
-    if (parent.path / HELDOUT_FILE).is_file():
-        copy_private(parent.path / HELDOUT_FILE, folder / HELDOUT_FILE)
-    carry_window(parent.path, folder)
+        carried[MEMORY_FILE] = memory
+    for name, source in carried.items():
+        copy_private(source, folder / name)
