@@ -14,8 +14,6 @@ import pytest
 
 from tests.bench.loading import bench_module
 from tests.deploy.files import REPO
-from tests.support.tiers import slow_fixture
-from tests.support.tiny_llama import save_tiny_llama
 
 BENCH = REPO / "bench" / "update.py"
 ROW = re.compile(r"^(?P<name>old|update|scratch) +dev perplexity +(?P<ppl>[\d.]+) \| +(?P<s>[\d.]+) s$", re.MULTILINE)
@@ -71,13 +69,7 @@ def test_ratios_and_verdict(bench):
     assert bench.verdict({"perplexity": 1.06, "time": 0.4}) == "goal missed"
 
 
-@pytest.fixture(scope="module")
-@slow_fixture
-def tiny_model(tmp_path_factory, embedded_model) -> Path:
-    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny"), embedded_model, num_key_value_heads=2, **shape)
-
-
+@pytest.mark.slow
 def test_a_tiny_run_prints_three_adapters_and_the_ratios(bench, tiny_model, tmp_path, capsys):
     args = ["--model", str(tiny_model), "--max-steps", "1", "--max-length", "256", "--work", str(tmp_path)]
     assert bench.main(args) == 0

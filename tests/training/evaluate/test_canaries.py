@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.tiers import slow_fixture
-from tests.support.tiny_llama import save_tiny_llama
 from wechat_twin.training.cli import app
 
 PERSONA = "You are Jay. Reply like Jay."
@@ -42,12 +41,12 @@ def _dataset(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 @slow_fixture
-def probe_report(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path) -> tuple[Path, dict]:
+def probe_report(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("canaries")
-    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
-    tiny = save_tiny_llama(root / "tiny", embedded_model, num_key_value_heads=2, **shape)
     data = _dataset(root / "data")
-    trained = CliRunner().invoke(app, ["sft", str(data), "--out", str(root / "me"), "--model", str(tiny), *RECIPE])
+    trained = CliRunner().invoke(
+        app, ["sft", str(data), "--out", str(root / "me"), "--model", str(tiny_model), *RECIPE]
+    )
     assert trained.exit_code == 0, trained.output
     probed = CliRunner().invoke(app, ["eval", str(root / "me"), "--canaries", "12", "--candidates", "63"])
     assert probed.exit_code == 0, probed.output

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from tests.support.tiny_llama import save_tiny_llama
 from wechat_twin.training.sft.train import SFTOptions, build_trainer, check_inputs
 
 PERSONA = "You are Jay. Reply like Jay."
@@ -24,13 +21,6 @@ def sample(i: int) -> list[dict[str, str]]:
         {"role": "user", "content": "and?"},
         {"role": "assistant", "content": "haiyo [捂脸]"},
     ]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, embedded_model) -> Path:
-    """A two-layer Llama with random weights and the embedded model's tokenizer, in fp32."""
-    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny"), embedded_model, num_key_value_heads=2, **shape)
 
 
 def first_batch_loss(tmp_path: Path, model: Path, padding_free: bool | None) -> tuple[float, int, dict]:

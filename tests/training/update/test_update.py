@@ -18,7 +18,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.tiers import slow_fixture
-from tests.support.tiny_llama import save_tiny_llama
 from tests.training.formats.export_files import SHANGHAI, T0, read_jsonl, shape_e
 from wechat_twin.training.cli import app
 from wechat_twin.training.dataset.pipeline import chat_key
@@ -55,12 +54,6 @@ def start_of(chat: str, day: int) -> str:
 
 def twin_train(*args: str | Path):
     return CliRunner().invoke(app, [*map(str, args)])
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, embedded_model) -> Path:
-    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny"), embedded_model, num_key_value_heads=2, **shape)
 
 
 @pytest.fixture(scope="module")
