@@ -1,4 +1,10 @@
-"""SFT sees what serving sends: `--memory` samples carry the block from the contact's *other* train sessions."""
+"""SFT sees what serving sends: `--memory` samples carry the block from the contact's *other* train sessions.
+
+The SFT run and the eval after it are on `tiny_model`, the two-layer random Llama: what they are tested for is
+what the pipeline writes and reports (the memory carried into the adapter, the card, eval's four memory rows, its
+verdict and the sampling it tunes), none of which depends on what the model says; a step and an eval pass take a
+fraction of the embedded model's time.
+"""
 
 from __future__ import annotations
 
@@ -74,10 +80,12 @@ def test_without_memory_the_samples_are_unchanged(dataset, tmp_path):
 
 @pytest.fixture(scope="module")
 @slow_fixture
-def trained(dataset, tmp_path_factory):
-    """One step of SFT with --memory: enough for the folder's contents and for eval's rows."""
+def trained(dataset, tmp_path_factory, tiny_model):
+    """One step of SFT with --memory on the tiny model: enough for the folder's contents and for eval's rows."""
     out = tmp_path_factory.mktemp("memory-adapters") / "with-memory"
     args = [
+        "--model",
+        str(tiny_model),
         "--rank",
         "8",
         "--batch-size",
