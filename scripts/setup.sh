@@ -28,13 +28,15 @@ python -m pip install -q --upgrade pip
 # versions, bytecode compiled as pip does, in less time (the transformers venv: 88 s against pip's 124 s, run
 # back to back). uv does not read pip's configuration, so it is handed the find-links and constraints that pip
 # would use (where a machine keeps its CPU torch wheel). Uninstalling stays with pip. Without uv, pip does all.
+# UV_COMPILE_BYTECODE=0 leaves the bytecode to be compiled on first import, only for what runs (CI does: its
+# test command caches bytecode; compiling all of torch, vLLM and transformers up front took two thirds of setup).
 if python -m pip install -q "uv==$UV_VERSION" >/dev/null 2>&1; then
     pip_setting() { python -m pip config get "global.$1" 2>/dev/null || true; }
     find_links=${UV_FIND_LINKS:-${PIP_FIND_LINKS:-$(pip_setting find-links)}}
     constraint=${UV_CONSTRAINT:-${PIP_CONSTRAINT:-$(pip_setting constraint)}}
     [ -z "$find_links" ] || export UV_FIND_LINKS=${find_links// /,}
     [ -z "$constraint" ] || export UV_CONSTRAINT=$constraint
-    export UV_COMPILE_BYTECODE=1
+    export UV_COMPILE_BYTECODE=${UV_COMPILE_BYTECODE:-1}
     pip() { if [ "$1" = uninstall ]; then python -m pip "$@"; else uv pip "$@"; fi; }
 else
     pip() { python -m pip "$@"; }
