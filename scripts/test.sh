@@ -63,8 +63,9 @@ if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('v
     exit
 fi
 run_pass python vllm "" "$@"
-# Training and the bench exercise the trainer, not the engine: their engine use runs once, on vLLM.
-ENGINE_TESTS=(--ignore=tests/training --ignore=tests/bench tests)
+# Training, the bench and the bridge exercise the trainer and the bridge, not the engine: their engine use runs
+# once, on vLLM. What the bridge asks of the server (choices, memory, sampling) is tests/server's, on both engines.
+ENGINE_TESTS=(--ignore=tests/training --ignore=tests/bench --ignore=tests/bridge tests)
 TRANSFORMERS_PYTHON=python
 if [ -n "${TWIN_TRANSFORMERS_VENV:-}" ]; then
     if "$TWIN_TRANSFORMERS_VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
