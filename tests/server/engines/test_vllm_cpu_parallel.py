@@ -16,15 +16,14 @@ from openai import OpenAI
 
 from tests.support.server_process import ServerProcess
 from tests.support.tiers import slow_fixture
-from tests.support.tiny_llama import save_tiny_llama
+from tests.support.tiny_llama import SERVABLE_SHAPE, save_tiny_llama
 
 pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores, one per worker")
 
 
 def _tiny_four_head_model(folder: Path, tokenizer_from: Path) -> Path:
-    shape = {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4}
     return save_tiny_llama(
-        folder, tokenizer_from, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True, **shape
+        folder, tokenizer_from, max_position_embeddings=1024, tie_word_embeddings=True, **SERVABLE_SHAPE
     )
 
 
